@@ -1,0 +1,1 @@
+"""Orders, invoices, payments and renewals through invoices: built in a later issue."""

@@ -1,0 +1,28 @@
+"""Settings for the test suite: the production settings with fixed keys and fast hashing.
+
+``DATABASE_URL`` and ``REDIS_URL`` are honoured as in production, so CI runs the same
+suite against PostgreSQL and Redis. Celery never runs tasks in-process here: tests call
+task functions directly, and the integration tests start a real worker.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+# A fixed Fernet key (32 url-safe base64 bytes), used only by the tests.
+os.environ.setdefault("FIELD_ENCRYPTION_KEY", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+
+from .settings import *  # noqa: E402,F403
+from .settings import REDIS_URL  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"

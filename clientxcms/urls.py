@@ -1,0 +1,19 @@
+"""URLs: two audiences, two trees. ``/admin/`` is for staff, ``/client/`` for customers."""
+
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin_patterns = [
+    path("", include("customers.urls.admin")),
+    path("", include("services.urls.admin")),
+]
+client_patterns = [
+    path("", include("customers.urls.client")),
+    path("", include("services.urls.client")),
+]
+
+urlpatterns = [
+    path("admin/", include((admin_patterns, "admin"))),
+    path("client/", include((client_patterns, "client"))),
+    path("", RedirectView.as_view(pattern_name="client:home", permanent=False)),
+]

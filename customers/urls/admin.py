@@ -1,0 +1,3 @@
+"""Admin-area URLs of the customers app."""
+
+urlpatterns: list = []

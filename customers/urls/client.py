@@ -1,0 +1,3 @@
+"""Client-area URLs of the customers app."""
+
+urlpatterns: list = []

@@ -1,0 +1,68 @@
+"""Servers: the machines and panels where services are hosted."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from .choices import ServerStatus
+from .fields import EncryptedJSONField
+from .modules.base import DeliveryModule
+from .registry import UnknownModule, get_module
+
+
+class Server(models.Model):
+    """A server of one module type. Its credentials are encrypted and never shown again.
+
+    ``hidden`` servers keep their services but take no new ones from automatic
+    placement; ``disabled`` servers take no new services at all.
+    """
+
+    name = models.CharField(max_length=100)
+    module = models.CharField("type", max_length=50, help_text="The delivery module.")
+    hostname = models.CharField("hostname or address", max_length=255)
+    port = models.PositiveIntegerField(
+        default=443, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    credentials = EncryptedJSONField()
+    max_accounts = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most services this server takes; empty for no limit."
+    )
+    status = models.CharField(
+        max_length=16, choices=ServerStatus.choices, default=ServerStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["module", "status"], name="server_module_status_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(port__gte=1) & Q(port__lte=65535), name="server_port_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ServerStatus.values), name="server_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        # Never the credentials, even in a debugger or a traceback.
+        return f"<Server {self.pk}: {self.name} ({self.module})>"
+
+    @property
+    def delivery_module(self) -> DeliveryModule:
+        return get_module(self.module)
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            module = get_module(self.module)
+        except UnknownModule as exc:
+            raise ValidationError({"module": str(exc)}) from exc
+        self.credentials = module.clean_server_credentials(self.credentials or {})

@@ -1,0 +1,1 @@
+"""Delivery modules, one package each: ``delivery/modules/<key>/``."""

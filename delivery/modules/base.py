@@ -1,0 +1,136 @@
+"""The contract every delivery module follows (DESIGN.md, "Delivery modules").
+
+A module is a class registered under a key. It talks to one kind of server: creates,
+suspends, unsuspends and terminates resources, optionally lists existing ones for
+import, and declares the management tabs of a service. Every operation is idempotent
+(suspending a suspended resource succeeds; ``create`` uses the service's uuid as its
+external reference so a retry never makes a second resource) and reports failure by
+raising ``ModuleError``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from delivery.models import Server
+
+
+class ModuleError(Exception):
+    """A module operation failed; ``retryable`` says whether trying again may succeed."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+@dataclass
+class ModuleResult:
+    """What a successful operation reports: the resource id, data to keep, a message."""
+
+    external_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value not in (None, "", {})}
+
+
+@dataclass(frozen=True)
+class ImportableResource:
+    """An existing resource on a server that a service can be linked to."""
+
+    id: str
+    label: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Audience(StrEnum):
+    STAFF = "staff"
+    CUSTOMER = "customer"
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A management tab of a service: rendered by ``template`` with ``context(service)``."""
+
+    key: str
+    label: str
+    template: str
+    order: int = 100
+    permission: str | None = None
+    audiences: frozenset[Audience] = frozenset({Audience.STAFF, Audience.CUSTOMER})
+
+
+class DeliveryModule(ABC):
+    """Base class of delivery modules; subclasses set ``key`` and ``label``."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    #: Whether a service of this module must be placed on a server.
+    requires_server: ClassVar[bool] = True
+    #: Whether creating a service delivers it at once (False: staff deliver by hand).
+    delivers_automatically: ClassVar[bool] = True
+    #: Form of the server credentials, and of the per-product configuration.
+    server_form: ClassVar[type[forms.Form] | None] = None
+    product_form: ClassVar[type[forms.Form] | None] = None
+
+    # Operations on a service's resource. Each returns a ModuleResult or raises ModuleError.
+    @abstractmethod
+    def create(self, service: Any) -> ModuleResult: ...
+
+    @abstractmethod
+    def suspend(self, service: Any) -> ModuleResult: ...
+
+    @abstractmethod
+    def unsuspend(self, service: Any) -> ModuleResult: ...
+
+    @abstractmethod
+    def terminate(self, service: Any) -> ModuleResult: ...
+
+    def on_renew(self, service: Any) -> ModuleResult:
+        """Called after a renewal; most modules have nothing to do."""
+        return ModuleResult()
+
+    @abstractmethod
+    def test_connection(self, server: Server) -> ModuleResult: ...
+
+    # Import of existing resources, for modules that support it.
+    supports_import: ClassVar[bool] = False
+
+    def list_importable(self, server: Server) -> list[ImportableResource]:
+        raise ModuleError(f"The {self.label} module cannot import existing resources.")
+
+    def import_existing(self, service: Any, resource_id: str) -> ModuleResult:
+        raise ModuleError(f"The {self.label} module cannot import existing resources.")
+
+    def tabs(self, service: Any, audience: Audience) -> list[Tab]:
+        """The management tabs of ``service`` for ``audience``, in any order."""
+        return []
+
+    # Validation of configuration entered by staff.
+    def clean_product_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        return _clean_with(self.product_form, config, "module_config")
+
+    def clean_server_credentials(self, credentials: dict[str, Any]) -> dict[str, Any]:
+        return _clean_with(self.server_form, credentials, "credentials")
+
+
+def _clean_with(form_class: type[forms.Form] | None, data: dict[str, Any], field_name: str) -> dict:
+    """Validate ``data`` with ``form_class``; no form means the module takes no settings."""
+    if form_class is None:
+        if data:
+            raise ValidationError({field_name: "This module takes no configuration."})
+        return {}
+    form = form_class(data=data)
+    if not form.is_valid():
+        messages = [f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        raise ValidationError({field_name: messages})
+    return form.cleaned_data

@@ -1,0 +1,29 @@
+"""The manual module: nothing happens on any server; staff deliver by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from delivery.modules.base import DeliveryModule, ModuleResult
+
+
+class ManualModule(DeliveryModule):
+    key = "manual"
+    label = "Manual"
+    requires_server = False
+    delivers_automatically = False
+
+    def create(self, service: Any) -> ModuleResult:
+        return ModuleResult(message="Delivered by hand: nothing was done on a server.")
+
+    def suspend(self, service: Any) -> ModuleResult:
+        return ModuleResult(message="Nothing to suspend on a server.")
+
+    def unsuspend(self, service: Any) -> ModuleResult:
+        return ModuleResult(message="Nothing to unsuspend on a server.")
+
+    def terminate(self, service: Any) -> ModuleResult:
+        return ModuleResult(message="Nothing to remove from a server.")
+
+    def test_connection(self, server: Any) -> ModuleResult:
+        return ModuleResult(message="The manual module connects to nothing.")

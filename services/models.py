@@ -1,0 +1,222 @@
+"""Services, their renewals, and their audit history.
+
+Only ``services.lifecycle`` changes a service's status, expiration or renewal count.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from customers.models import Customer
+from delivery.models import Server
+from delivery.modules.base import DeliveryModule
+from delivery.registry import get_module
+from products.choices import BillingCycle
+from products.models import Product, default_currency
+
+from .choices import LIVE, STATUS_BADGES, EventSource, ServiceStatus
+
+MONEY = {"max_digits": 10, "decimal_places": 2, "validators": [MinValueValidator(Decimal(0))]}
+
+
+class ServiceQuerySet(models.QuerySet["Service"]):
+    def for_customer(self, customer: Customer) -> ServiceQuerySet:
+        """The services a customer may see: every client-area query starts here."""
+        return self.filter(customer=customer)
+
+
+class Service(models.Model):
+    """One product (or a custom service) bought by one customer."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField("service name", max_length=150)
+    description = models.TextField(
+        blank=True, help_text="Visible to the customer, not editable by the customer."
+    )
+    notes = models.TextField(blank=True, help_text="Staff only.")
+    status = models.CharField(
+        max_length=16, choices=ServiceStatus.choices, default=ServiceStatus.PENDING
+    )
+    module = models.CharField("service type", max_length=50, help_text="The delivery module.")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="services")
+    product = models.ForeignKey(
+        Product,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="services",
+        help_text="Empty for a custom service.",
+    )
+    server = models.ForeignKey(
+        Server, on_delete=models.PROTECT, null=True, blank=True, related_name="services"
+    )
+
+    price = models.DecimalField(**MONEY, help_text="Price of each renewal.")
+    initial_price = models.DecimalField(**MONEY, help_text="Price of the first period.")
+    currency = models.CharField(max_length=3, default=default_currency)
+    billing_cycle = models.CharField("recurrence", max_length=16, choices=BillingCycle.choices)
+    expires_at = models.DateTimeField("expiration", null=True, blank=True)
+    billing_anchor_day = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Day of month that month cycles renew to (the first expiration's).",
+    )
+    max_renewals = models.PositiveIntegerField(
+        "maximum renewals", null=True, blank=True, help_text="Empty for unlimited."
+    )
+    renewal_count = models.PositiveIntegerField(default=0, editable=False)
+
+    external_id = models.CharField(
+        max_length=191, blank=True, editable=False, help_text="The resource's id on the server."
+    )
+    module_data = models.JSONField(default=dict, blank=True, editable=False)
+
+    suspended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    suspend_reason = models.TextField(blank=True, editable=False)
+    cancel_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="A scheduled end-of-period cancellation."
+    )
+    cancel_reason = models.TextField(blank=True, editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    terminated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    delivery_attempts = models.PositiveIntegerField(default=0, editable=False)
+    last_delivery_error = models.TextField(
+        blank=True,
+        editable=False,
+        help_text="The last error the delivery module raised; cleared by its next success.",
+    )
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ServiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="service_status_expires_idx"),
+            models.Index(fields=["customer", "status"], name="service_customer_status_idx"),
+            models.Index(fields=["module", "status"], name="service_module_status_idx"),
+            models.Index(fields=["created_at"], name="service_created_idx"),
+            models.Index(
+                fields=["cancel_at"],
+                name="service_cancel_at_idx",
+                condition=Q(cancel_at__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="service_price_gte_0"),
+            models.CheckConstraint(
+                condition=Q(initial_price__gte=0), name="service_initial_price_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ServiceStatus.values), name="service_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_cycle__in=BillingCycle.values), name="service_cycle_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_renewals__isnull=True)
+                | Q(renewal_count__lte=models.F("max_renewals")),
+                name="service_renewals_within_max",
+            ),
+            models.CheckConstraint(
+                condition=~Q(billing_cycle=BillingCycle.ONE_TIME) | Q(expires_at__isnull=True),
+                name="service_onetime_never_expires",
+            ),
+            # One live service per resource: a resource cannot be imported twice.
+            models.UniqueConstraint(
+                fields=["server", "external_id"],
+                condition=~Q(external_id="") & Q(status__in=sorted(LIVE)),
+                name="service_unique_live_resource",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name}"
+
+    @property
+    def delivery_module(self) -> DeliveryModule:
+        return get_module(self.module)
+
+    @property
+    def status_badge(self) -> str:
+        return STATUS_BADGES[ServiceStatus(self.status)]
+
+    @property
+    def is_custom(self) -> bool:
+        return self.product_id is None
+
+
+class ServiceRenewal(models.Model):
+    """One extension of a service by one or more billing cycles.
+
+    Kept when the service is deleted: it is a financial record.
+    """
+
+    service = models.ForeignKey(
+        Service, on_delete=models.SET_NULL, null=True, related_name="renewals"
+    )
+    old_expires_at = models.DateTimeField()
+    new_expires_at = models.DateTimeField()
+    cycles = models.PositiveIntegerField(default=1)
+    price = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, default=default_currency)
+    source = models.CharField(max_length=16, choices=EventSource.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    invoice_reference = models.CharField(max_length=64, blank=True, help_text="Set by billing.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(cycles__gte=1), name="renewal_cycles_gte_1"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="renewal_price_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Renewal of {self.service_id} to {self.new_expires_at:%Y-%m-%d}"
+
+
+class ServiceEvent(models.Model):
+    """One line of a service's audit history. Kept when the service is deleted."""
+
+    service = models.ForeignKey(
+        Service, on_delete=models.SET_NULL, null=True, related_name="events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=EventSource.choices)
+    action = models.CharField(max_length=32)
+    from_status = models.CharField(max_length=16, choices=ServiceStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=ServiceStatus.choices, blank=True)
+    reason = models.TextField(blank=True)
+    changes = models.JSONField(default=dict, blank=True, help_text="Field: [old, new].")
+    module_result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, help_text="Set when the operation failed.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["service", "-created_at"], name="event_service_created_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} on service {self.service_id}"
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.error

@@ -1,0 +1,93 @@
+"""factory-boy factories for every model; tests build what they need from these."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from customers.models import Customer, User
+from delivery.models import Server
+from products.choices import BillingCycle
+from products.models import Product, ProductPrice
+from services.choices import ServiceStatus
+from services.models import Service
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    full_name = factory.Faker("name")
+    password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
+
+    @factory.post_generation
+    def save_password(self, create: bool, extracted: object, **kwargs: object) -> None:
+        if create:
+            self.save()
+
+
+class StaffFactory(UserFactory):
+    email = factory.Sequence(lambda n: f"staff{n}@example.com")
+    is_staff = True
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    user = factory.SubFactory(UserFactory)
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    country = "FR"
+
+
+class ServerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Server
+
+    name = factory.Sequence(lambda n: f"node{n}")
+    module = "manual"
+    hostname = factory.Sequence(lambda n: f"node{n}.example.net")
+    credentials = factory.LazyFunction(dict)
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    name = factory.Sequence(lambda n: f"Product {n}")
+    slug = factory.Sequence(lambda n: f"product-{n}")
+    module = "manual"
+
+
+class ProductPriceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProductPrice
+
+    product = factory.SubFactory(ProductFactory)
+    cycle = BillingCycle.MONTHLY
+    price = Decimal("9.99")
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    """A service row as stored; use the lifecycle to move it between statuses."""
+
+    class Meta:
+        model = Service
+
+    name = factory.Sequence(lambda n: f"Service {n}")
+    customer = factory.SubFactory(CustomerFactory)
+    product = factory.SubFactory(ProductFactory)
+    module = factory.LazyAttribute(lambda o: o.product.module if o.product else "manual")
+    status = ServiceStatus.PENDING
+    price = Decimal("9.99")
+    initial_price = Decimal("9.99")
+    billing_cycle = BillingCycle.MONTHLY
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
