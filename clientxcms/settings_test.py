@@ -26,3 +26,6 @@ CSRF_COOKIE_SECURE = False
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+
+# The data-driven fake module of tests/fakes/modules.py, for tests only.
+DELIVERY_MODULES = {"test": "tests.fakes.modules.FakeModule"}

@@ -23,24 +23,23 @@ STATUS_BADGES = {
 
 S = ServiceStatus
 
-#: Every allowed (from, to) move. Anything else is refused; reaching the state a
-#: service is already in does nothing.
+#: The status changes, by operation: the statuses it starts from and the one it reaches.
+#: Anything else is refused; asking for the status a service already has does nothing.
+#: (Renewing keeps an active or suspended service as it is and is checked on its own.)
+ACTION_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "deliver": (frozenset({S.PENDING}), S.ACTIVE),
+    "import": (frozenset({S.PENDING}), S.ACTIVE),
+    "suspend": (frozenset({S.ACTIVE}), S.SUSPENDED),
+    "unsuspend": (frozenset({S.SUSPENDED}), S.ACTIVE),
+    "expire": (frozenset({S.ACTIVE, S.SUSPENDED}), S.EXPIRED),
+    "renew": (frozenset({S.EXPIRED}), S.ACTIVE),
+    "cancel": (frozenset({S.PENDING, S.ACTIVE, S.SUSPENDED, S.EXPIRED}), S.CANCELLED),
+    "terminate": (frozenset({S.ACTIVE, S.SUSPENDED, S.EXPIRED}), S.TERMINATED),
+}
+
+#: Every allowed (from, to) pair: DESIGN.md's transition table.
 TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        (S.PENDING, S.ACTIVE),
-        (S.PENDING, S.CANCELLED),
-        (S.ACTIVE, S.SUSPENDED),
-        (S.SUSPENDED, S.ACTIVE),
-        (S.ACTIVE, S.EXPIRED),
-        (S.SUSPENDED, S.EXPIRED),
-        (S.EXPIRED, S.ACTIVE),
-        (S.ACTIVE, S.CANCELLED),
-        (S.SUSPENDED, S.CANCELLED),
-        (S.EXPIRED, S.CANCELLED),
-        (S.ACTIVE, S.TERMINATED),
-        (S.SUSPENDED, S.TERMINATED),
-        (S.EXPIRED, S.TERMINATED),
-    }
+    (source, target) for sources, target in ACTION_TRANSITIONS.values() for source in sources
 )
 
 #: Statuses a service can be deleted from: nothing remains on the server.

@@ -91,3 +91,13 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     initial_price = Decimal("9.99")
     billing_cycle = BillingCycle.MONTHLY
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+
+
+class FakeServerFactory(ServerFactory):
+    """A server of the test module; ``fail="create,suspend"`` makes those operations raise."""
+
+    class Params:
+        fail = ""
+
+    module = "test"
+    credentials = factory.LazyAttribute(lambda o: {"api_key": "secret-api-key-123", "fail": o.fail})

@@ -1,0 +1,636 @@
+"""The service lifecycle: the only code that changes a service's status, expiration or
+renewal count (DESIGN.md, "The lifecycle layer").
+
+Every operation has the same shape. It opens a transaction and locks the service row;
+checks the transition and the business rules, raising ``LifecycleError`` with a message
+a person can read; calls the delivery module; saves the changed fields and writes a
+``ServiceEvent`` with the field changes; and schedules the customer's notification for
+after the commit. A module failure leaves the status as it was, records the error on
+the service and in its history (both are committed), and is raised to the caller.
+
+Operations take a ``Service`` or its id and return the service as saved. Callers that
+run several operations (bulk actions) must not wrap them in one transaction of their
+own: a failure record would be rolled back with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.models import User
+from delivery.modules.base import DeliveryModule, ModuleError, ModuleResult
+from delivery.registry import UnknownModule, get_module
+from products.choices import BillingCycle
+from products.cycles import add_cycles
+
+from . import notifications
+from .choices import (
+    ACTION_TRANSITIONS,
+    DELETABLE,
+    LIVE,
+    RENEWABLE,
+    CancelWhen,
+    EventSource,
+    ServiceStatus,
+)
+from .models import Service, ServiceEvent, ServiceRenewal
+
+S = ServiceStatus
+ServiceRef = Service | int
+
+#: Fields that ``update`` may change: the seed's "Editing" list.
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "notes",
+        "status",
+        "module",
+        "product",
+        "server",
+        "price",
+        "initial_price",
+        "currency",
+        "billing_cycle",
+        "expires_at",
+        "max_renewals",
+    }
+)
+#: Fields compared before and after an operation to record its changes.
+_AUDITED_FIELDS = [
+    f
+    for f in Service._meta.concrete_fields
+    if f.name not in {"id", "uuid", "updated_at", "created_at"}
+]
+
+ACTION_VERBS = {
+    "create": "create",
+    "deliver": "deliver",
+    "import": "import",
+    "suspend": "suspend",
+    "unsuspend": "unsuspend",
+    "expire": "expire",
+    "renew": "renew",
+    "cancel": "cancel",
+    "schedule_cancel": "schedule the cancellation of",
+    "uncancel": "undo the cancellation of",
+    "terminate": "terminate",
+    "shift_expiration": "move the expiration of",
+    "update": "edit",
+    "delete": "delete",
+}
+
+
+class LifecycleError(Exception):
+    """An operation was refused; the message says why, for the person who asked."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def _snapshot(service: Service) -> dict[str, Any]:
+    return {f.name: getattr(service, f.attname) for f in _AUDITED_FIELDS}
+
+
+class _Operation:
+    """One operation on one locked service: what it changes, and its audit record."""
+
+    def __init__(
+        self, service: Service, *, action: str, actor: User | None, source: str, reason: str
+    ) -> None:
+        self.service = service
+        self.action = action
+        self.actor = actor
+        self.source = source
+        self.reason = reason
+        self.from_status = service.status
+        self.target: str | None = None
+        self.result = ModuleResult()
+        self._before = _snapshot(service)
+
+    def refuse(self, why: str) -> LifecycleError:
+        verb = ACTION_VERBS.get(self.action, self.action)
+        return LifecycleError(f"Cannot {verb} service #{self.service.pk}: {why}")
+
+    def transition(self, action: str | None = None) -> bool:
+        """Check the status change of ``action``; False when the service is already there."""
+        sources, target = ACTION_TRANSITIONS[action or self.action]
+        status = self.service.status
+        if status == target:
+            return False
+        if status not in sources:
+            raise self.refuse(f"it is {S(status).label.lower()}.")
+        self.target = target
+        return True
+
+    @property
+    def module(self) -> DeliveryModule:
+        try:
+            return get_module(self.service.module)
+        except UnknownModule as exc:
+            raise self.refuse(str(exc)) from exc
+
+    def call(self, operation: Callable[..., ModuleResult], *args: Any) -> ModuleResult:
+        """Call a module operation; a ModuleError propagates to ``_operation``."""
+        result = operation(self.service, *args)
+        self.result = ModuleResult(
+            external_id=result.external_id or self.result.external_id,
+            data={**self.result.data, **result.data},
+            message=" ".join(m for m in (self.result.message, result.message) if m),
+        )
+        return result
+
+    def changes(self) -> dict[str, list[Any]]:
+        after = _snapshot(self.service)
+        return {
+            name: _json([self._before[name], after[name]])
+            for name in after
+            if after[name] != self._before[name]
+        }
+
+    def save(self, *, notify: bool = True) -> ServiceEvent:
+        """Persist the changed fields and the audit row; notify the customer after commit."""
+        service = self.service
+        if self.target:
+            service.status = self.target
+        changes = self.changes()
+        changed_names = [f.name for f in _AUDITED_FIELDS if f.name in changes]
+        try:
+            service.full_clean(
+                exclude=[f.name for f in Service._meta.fields if f.name not in changes],
+                validate_unique=False,
+                validate_constraints=False,
+            )
+        except ValidationError as exc:
+            raise self.refuse(_validation_message(exc)) from exc
+        try:
+            with transaction.atomic():
+                service.save(update_fields=[*changed_names, "updated_at"])
+        except IntegrityError as exc:
+            raise self.refuse("the change breaks a rule of the database.") from exc
+        event = self.record(changes=changes)
+        if notify and self.action in notifications.NOTIFIED_ACTIONS:
+            transaction.on_commit(partial(notifications.enqueue, event.pk))
+        return event
+
+    def record(self, *, changes: dict[str, Any], error: str = "") -> ServiceEvent:
+        result = self.result.as_dict()
+        return ServiceEvent.objects.create(
+            service=self.service if self.service.pk else None,
+            actor=self.actor,
+            source=self.source,
+            action=self.action,
+            from_status=self.from_status,
+            to_status=self.service.status if not error else self.from_status,
+            reason=self.reason,
+            changes=changes,
+            module_result=result,
+            error=error,
+        )
+
+    def record_failure(self, exc: ModuleError) -> None:
+        """Keep the module's error on the service and in its history; the status stays."""
+        Service.objects.filter(pk=self.service.pk).update(
+            last_delivery_error=exc.message,
+            delivery_attempts=self.service.delivery_attempts,
+            updated_at=timezone.now(),
+        )
+        self.result = ModuleResult(data={"retryable": exc.retryable})
+        self.service.status = self.from_status
+        self.record(changes={}, error=exc.message)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return " ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
+    return " ".join(exc.messages)
+
+
+def _lock(service: ServiceRef) -> Service:
+    pk = service.pk if isinstance(service, Service) else service
+    try:
+        return Service.objects.select_for_update(of=("self",)).get(pk=pk)
+    except Service.DoesNotExist:
+        raise LifecycleError(f"Service #{pk} does not exist.") from None
+
+
+@contextmanager
+def _operation(
+    service: ServiceRef, *, action: str, actor: User | None, source: str, reason: str = ""
+) -> Iterator[_Operation]:
+    """Lock the service for one operation; commit a module failure's record, then raise it."""
+    failure: ModuleError | None = None
+    with transaction.atomic():
+        operation = _Operation(
+            _lock(service), action=action, actor=actor, source=source, reason=reason
+        )
+        try:
+            yield operation
+        except ModuleError as exc:
+            operation.record_failure(exc)
+            failure = exc
+    if failure is not None:
+        raise failure
+
+
+def _require_server(op: _Operation) -> None:
+    service = op.service
+    if not op.module.requires_server:
+        return
+    server = service.server
+    if server is None:
+        raise op.refuse(f"the {op.module.label} module needs a server and none is set.")
+    if server.module != service.module:
+        raise op.refuse(f"server {server} is a {server.module} server, not {service.module}.")
+
+
+def _anchor(moment: dt.datetime) -> int:
+    return timezone.localtime(moment).day
+
+
+# Creating and delivering ---------------------------------------------------------------
+
+
+def create(*, actor: User | None, source: str, **fields: Any) -> Service:
+    """Create a pending service from ``fields`` (model field names) and record it.
+
+    No invoice is made: creating a service is not an order.
+    """
+    unknown = set(fields) - EDITABLE_FIELDS - {"customer"}
+    if unknown:
+        raise LifecycleError(f"These fields cannot be set: {', '.join(sorted(unknown))}.")
+    fields.pop("status", None)
+    service = Service(**fields, status=S.PENDING)
+    if service.expires_at is not None:
+        service.billing_anchor_day = _anchor(service.expires_at)
+    try:
+        service.full_clean(validate_constraints=True)
+    except ValidationError as exc:
+        raise LifecycleError(f"Cannot create the service: {_validation_message(exc)}") from exc
+    with transaction.atomic():
+        service.save()
+        operation = _Operation(service, action="create", actor=actor, source=source, reason="")
+        operation.from_status = ""
+        operation.record(
+            changes={
+                name: _json([None, value])
+                for name, value in _snapshot(service).items()
+                if value not in (None, "", {})
+            }
+        )
+    return service
+
+
+def deliver(service: ServiceRef, *, actor: User | None, source: str) -> Service:
+    """Create the service's resource through its module and make the service active."""
+    with _operation(service, action="deliver", actor=actor, source=source) as op:
+        if not op.transition():
+            return op.service
+        _require_server(op)
+        svc = op.service
+        server = svc.server
+        if server is not None and server.status == "disabled":
+            raise op.refuse(f"server {server} is disabled.")
+        if server is not None and server.max_accounts is not None:
+            used = server.services.filter(status__in=LIVE).exclude(pk=svc.pk).count()
+            if used >= server.max_accounts:
+                raise op.refuse(f"server {server} is full ({used} of {server.max_accounts}).")
+        svc.delivery_attempts += 1
+        result = op.call(op.module.create)
+        _mark_delivered(svc, result)
+        op.save()
+    return op.service
+
+
+def import_existing(
+    service: ServiceRef, *, resource_id: str, actor: User | None, source: str
+) -> Service:
+    """Link an existing resource on the server to the service and make it active.
+
+    Nothing is created on the server. A resource already linked to another live service
+    cannot be imported again.
+    """
+    with _operation(service, action="import", actor=actor, source=source) as op:
+        if not op.transition():
+            return op.service
+        _require_server(op)
+        svc = op.service
+        resource_id = str(resource_id).strip()
+        if not resource_id:
+            raise op.refuse("choose the resource to import.")
+        owner = (
+            Service.objects.filter(server=svc.server, external_id=resource_id, status__in=LIVE)
+            .exclude(pk=svc.pk)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if owner is not None:
+            raise op.refuse(f"resource {resource_id} is already linked to service #{owner}.")
+        result = op.call(op.module.import_existing, resource_id)
+        _mark_delivered(svc, result, default_external_id=resource_id)
+        op.save()
+    return op.service
+
+
+def _mark_delivered(
+    service: Service, result: ModuleResult, *, default_external_id: str = ""
+) -> None:
+    now = timezone.now()
+    service.external_id = result.external_id or default_external_id or service.external_id
+    service.module_data = {**service.module_data, **result.data}
+    service.delivered_at = now
+    service.last_delivery_error = ""
+    if service.expires_at is None and service.billing_cycle != BillingCycle.ONE_TIME:
+        service.expires_at = add_cycles(now, service.billing_cycle)
+        service.billing_anchor_day = _anchor(service.expires_at)
+
+
+# Suspending, expiring, ending ----------------------------------------------------------
+
+
+def suspend(
+    service: ServiceRef, *, actor: User | None, source: str, reason: str = "", notify: bool = True
+) -> Service:
+    """Stop the service on its server, keeping its data; ``notify`` e-mails the customer."""
+    with _operation(service, action="suspend", actor=actor, source=source, reason=reason) as op:
+        if not op.transition():
+            return op.service
+        op.call(op.module.suspend)
+        op.service.suspended_at = timezone.now()
+        op.service.suspend_reason = reason
+        op.service.last_delivery_error = ""
+        op.save(notify=notify)
+    return op.service
+
+
+def unsuspend(
+    service: ServiceRef, *, actor: User | None, source: str, reason: str = "", notify: bool = True
+) -> Service:
+    """Start a suspended service again."""
+    with _operation(service, action="unsuspend", actor=actor, source=source, reason=reason) as op:
+        if not op.transition():
+            return op.service
+        op.call(op.module.unsuspend)
+        op.service.suspended_at = None
+        op.service.suspend_reason = ""
+        op.service.last_delivery_error = ""
+        op.save(notify=notify)
+    return op.service
+
+
+def expire(
+    service: ServiceRef, *, actor: User | None = None, source: str = EventSource.AUTOMATION
+) -> Service:
+    """Mark a service whose expiration has passed as expired; its resource is suspended."""
+    with _operation(service, action="expire", actor=actor, source=source) as op:
+        if not op.transition():
+            return op.service
+        svc = op.service
+        if svc.expires_at is None or svc.expires_at > timezone.now():
+            raise op.refuse("its expiration date has not been reached.")
+        if svc.status != S.SUSPENDED:
+            op.call(op.module.suspend)
+        op.save()
+    return op.service
+
+
+def terminate(service: ServiceRef, *, actor: User | None, source: str, reason: str = "") -> Service:
+    """Delete the service's resource from the server and mark the service terminated."""
+    with _operation(service, action="terminate", actor=actor, source=source, reason=reason) as op:
+        if not op.transition():
+            return op.service
+        op.call(op.module.terminate)
+        op.service.terminated_at = timezone.now()
+        op.service.cancel_at = None
+        op.service.last_delivery_error = ""
+        op.save()
+    return op.service
+
+
+def cancel(
+    service: ServiceRef,
+    *,
+    actor: User | None,
+    source: str,
+    when: str = CancelWhen.NOW,
+    reason: str = "",
+) -> Service:
+    """Cancel now (the resource is removed), or at the end of the paid period.
+
+    A scheduled cancellation keeps the service as it is with ``cancel_at`` set to its
+    expiration; ``uncancel`` undoes it until it comes due.
+    """
+    if when == CancelWhen.END_OF_PERIOD:
+        return _schedule_cancel(service, actor=actor, source=source, reason=reason)
+    if when != CancelWhen.NOW:
+        raise LifecycleError(f"Unknown cancellation time: {when!r}.")
+    with _operation(service, action="cancel", actor=actor, source=source, reason=reason) as op:
+        if not op.transition():
+            return op.service
+        svc = op.service
+        if svc.status != S.PENDING or svc.external_id:
+            op.call(op.module.terminate)
+        svc.cancelled_at = timezone.now()
+        svc.cancel_at = None
+        svc.cancel_reason = reason or svc.cancel_reason
+        svc.last_delivery_error = ""
+        op.save()
+    return op.service
+
+
+def _schedule_cancel(
+    service: ServiceRef, *, actor: User | None, source: str, reason: str
+) -> Service:
+    with _operation(
+        service, action="schedule_cancel", actor=actor, source=source, reason=reason
+    ) as op:
+        svc = op.service
+        if svc.status == S.CANCELLED:
+            return svc
+        if svc.status == S.PENDING:
+            raise op.refuse("it has not been delivered, so it has no paid period: cancel it now.")
+        if svc.status not in RENEWABLE:
+            raise op.refuse(f"it is {S(svc.status).label.lower()}.")
+        if svc.expires_at is None:
+            raise op.refuse("it never expires: cancel it now.")
+        if svc.status == S.EXPIRED:
+            raise op.refuse("its paid period is already over: cancel it now.")
+        if svc.cancel_at == svc.expires_at:
+            return svc
+        svc.cancel_at = svc.expires_at
+        svc.cancel_reason = reason
+        op.save()
+    return op.service
+
+
+def uncancel(service: ServiceRef, *, actor: User | None, source: str, reason: str = "") -> Service:
+    """Undo a scheduled cancellation that has not come due."""
+    with _operation(service, action="uncancel", actor=actor, source=source, reason=reason) as op:
+        svc = op.service
+        if svc.status in (S.CANCELLED, S.TERMINATED):
+            raise op.refuse(f"it is already {S(svc.status).label.lower()}.")
+        if svc.cancel_at is None:
+            return svc
+        svc.cancel_at = None
+        svc.cancel_reason = ""
+        op.save()
+    return op.service
+
+
+# Renewing and moving the expiration ----------------------------------------------------
+
+
+def renew(
+    service: ServiceRef,
+    *,
+    actor: User | None,
+    source: str,
+    cycles: int = 1,
+    price: Decimal | None = None,
+    invoice_reference: str = "",
+) -> Service:
+    """Extend the service by ``cycles`` billing cycles from its old expiration date.
+
+    Each cycle counts as one renewal against the maximum. An expired service becomes
+    active again when renewed within the grace period. A renewal carrying an invoice
+    reference that was already applied does nothing, so a retried payment is safe.
+    """
+    with _operation(service, action="renew", actor=actor, source=source) as op:
+        svc = op.service
+        if invoice_reference and svc.renewals.filter(invoice_reference=invoice_reference).exists():
+            return svc
+        if cycles < 1:
+            raise op.refuse("renew by one cycle or more.")
+        if svc.status not in RENEWABLE:
+            raise op.refuse(f"it is {S(svc.status).label.lower()}.")
+        if svc.billing_cycle == BillingCycle.ONE_TIME or svc.expires_at is None:
+            raise op.refuse("it is a one-time service and never expires.")
+        if svc.max_renewals is not None and svc.renewal_count + cycles > svc.max_renewals:
+            left = svc.max_renewals - svc.renewal_count
+            raise op.refuse(
+                f"the maximum of {svc.max_renewals} renewals would be passed ({left} left)."
+            )
+        now = timezone.now()
+        if svc.status == S.EXPIRED:
+            grace_end = svc.expires_at + dt.timedelta(days=settings.SERVICE_RENEWAL_GRACE_DAYS)
+            if now > grace_end:
+                raise op.refuse(
+                    f"it expired more than {settings.SERVICE_RENEWAL_GRACE_DAYS} days ago."
+                )
+            op.transition()
+            op.call(op.module.unsuspend)
+        old = svc.expires_at
+        svc.expires_at = add_cycles(
+            old, svc.billing_cycle, cycles, anchor_day=svc.billing_anchor_day
+        )
+        svc.renewal_count += cycles
+        svc.last_delivery_error = ""
+        op.call(op.module.on_renew)
+        op.save()
+        ServiceRenewal.objects.create(
+            service=svc,
+            old_expires_at=old,
+            new_expires_at=svc.expires_at,
+            cycles=cycles,
+            price=svc.price * cycles if price is None else price,
+            currency=svc.currency,
+            source=source,
+            actor=actor,
+            invoice_reference=invoice_reference,
+        )
+    return op.service
+
+
+def shift_expiration(
+    service: ServiceRef, *, days: int, actor: User | None, source: str, reason: str = ""
+) -> Service:
+    """Add (positive) or subtract (negative) days to the expiration, without a renewal."""
+    with _operation(
+        service, action="shift_expiration", actor=actor, source=source, reason=reason
+    ) as op:
+        svc = op.service
+        if days == 0:
+            return svc
+        if svc.status in (S.CANCELLED, S.TERMINATED):
+            raise op.refuse(f"it is {S(svc.status).label.lower()}.")
+        if svc.expires_at is None:
+            raise op.refuse("it has no expiration date.")
+        svc.expires_at += dt.timedelta(days=days)
+        svc.billing_anchor_day = _anchor(svc.expires_at)
+        if svc.cancel_at is not None:
+            svc.cancel_at = svc.expires_at
+        op.save()
+    return op.service
+
+
+# Editing and deleting ------------------------------------------------------------------
+
+
+def update(
+    service: ServiceRef,
+    *,
+    changes: dict[str, Any],
+    actor: User | None,
+    source: str,
+    reason: str = "",
+) -> Service:
+    """Edit fields (the seed's "Editing"); each change is recorded with its old and new value.
+
+    Editing the status calls no module: it exists for repairs, and the actions are the
+    way to change a status in normal use.
+    """
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise LifecycleError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
+    with _operation(service, action="update", actor=actor, source=source, reason=reason) as op:
+        svc = op.service
+        for name, value in changes.items():
+            setattr(svc, name, value)
+        if "expires_at" in changes and svc.expires_at is not None:
+            svc.billing_anchor_day = _anchor(svc.expires_at)
+        if svc.billing_cycle == BillingCycle.ONE_TIME and svc.expires_at is not None:
+            raise op.refuse("a one-time service has no expiration date: clear it.")
+        if svc.max_renewals is not None and svc.max_renewals < svc.renewal_count:
+            raise op.refuse(
+                f"it has already been renewed {svc.renewal_count} times, "
+                f"more than a maximum of {svc.max_renewals}."
+            )
+        if "status" in changes and svc.status != op.from_status:
+            op.target = svc.status
+        if not op.changes():
+            return svc
+        op.save(notify=False)
+    return op.service
+
+
+def delete(service: ServiceRef, *, actor: User | None, source: str, reason: str = "") -> None:
+    """Delete a service once nothing remains on the server; its history and renewals stay."""
+    with _operation(service, action="delete", actor=actor, source=source, reason=reason) as op:
+        svc = op.service
+        if svc.status not in DELETABLE:
+            raise op.refuse(
+                f"it is {S(svc.status).label.lower()} and its resource is still on the server: "
+                "terminate or cancel it first."
+            )
+        if svc.status == S.PENDING and svc.external_id:
+            raise op.refuse("a resource was created for it on the server: cancel it first.")
+        snapshot = {"id": svc.pk, "uuid": svc.uuid, **_snapshot(svc)}
+        op.record(changes={name: _json([value, None]) for name, value in snapshot.items()})
+        svc.delete()

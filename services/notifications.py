@@ -1,0 +1,54 @@
+"""E-mails that tell a customer what happened to their service.
+
+The lifecycle schedules ``enqueue`` with ``transaction.on_commit``, so nothing is sent
+for a change that was rolled back; the e-mail itself is sent by a Celery task.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from .models import ServiceEvent
+
+#: Actions that e-mail the customer, with the subject of the e-mail.
+NOTIFIED_ACTIONS: dict[str, str] = {
+    "deliver": "Your service {name} is ready",
+    "suspend": "Your service {name} has been suspended",
+    "unsuspend": "Your service {name} is active again",
+    "expire": "Your service {name} has expired",
+    "renew": "Your service {name} has been renewed",
+    "cancel": "Your service {name} has been cancelled",
+    "schedule_cancel": "Your service {name} will be cancelled",
+    "terminate": "Your service {name} has been terminated",
+}
+
+
+def enqueue(event_id: int) -> None:
+    """Queue the e-mail of one event (called after commit)."""
+    from .tasks import send_service_notification
+
+    send_service_notification.delay(event_id)
+
+
+def send(event_id: int) -> bool:
+    """Send the e-mail of one event; False when there is nothing to send."""
+    event = (
+        ServiceEvent.objects.select_related("service__customer__user")
+        .filter(pk=event_id, action__in=NOTIFIED_ACTIONS)
+        .first()
+    )
+    if event is None or event.service is None:
+        return False
+    service = event.service
+    customer = service.customer
+    with translation.override(customer.language):
+        subject = NOTIFIED_ACTIONS[event.action].format(name=service.name)
+        body = render_to_string(
+            "services/emails/notification.txt",
+            {"event": event, "service": service, "customer": customer},
+        )
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [customer.email])
+    return True

@@ -1,0 +1,13 @@
+"""Celery tasks of the services app. Tasks take ids, load rows, and call the lifecycle."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import notifications
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_service_notification(event_id: int) -> bool:
+    """E-mail the customer about one ServiceEvent; retried when the mail server is away."""
+    return notifications.send(event_id)

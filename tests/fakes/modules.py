@@ -1,0 +1,67 @@
+"""A delivery module for the tests, registered as ``test`` in the test settings only.
+
+Its behaviour is driven by data, so that it acts the same in the test process, a live
+server thread and a Celery worker: the server's ``fail`` credential lists the
+operations that raise (``"create,suspend"``), and every server offers the importable
+resources ``vm-1`` to ``vm-5``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from delivery.modules.base import DeliveryModule, ImportableResource, ModuleError, ModuleResult
+
+IMPORTABLE = [ImportableResource(id=f"vm-{n}", label=f"Test VM {n}") for n in range(1, 6)]
+
+
+class FakeServerForm(forms.Form):
+    api_key = forms.CharField()
+    fail = forms.CharField(required=False)
+
+
+class FakeProductForm(forms.Form):
+    memory_mb = forms.IntegerField(min_value=128)
+
+
+class FakeModule(DeliveryModule):
+    key = "test"
+    label = "Test panel"
+    server_form = FakeServerForm
+    product_form = FakeProductForm
+    supports_import = True
+
+    def _run(self, operation: str, server: Any, **result: Any) -> ModuleResult:
+        failing = {op.strip() for op in (server.credentials.get("fail") or "").split(",")}
+        if operation in failing:
+            raise ModuleError(f"The test panel refused to {operation}.", retryable=True)
+        return ModuleResult(message=f"{operation} done", **result)
+
+    def create(self, service: Any) -> ModuleResult:
+        return self._run("create", service.server, external_id=f"test-{service.uuid}")
+
+    def suspend(self, service: Any) -> ModuleResult:
+        return self._run("suspend", service.server)
+
+    def unsuspend(self, service: Any) -> ModuleResult:
+        return self._run("unsuspend", service.server)
+
+    def terminate(self, service: Any) -> ModuleResult:
+        return self._run("terminate", service.server)
+
+    def on_renew(self, service: Any) -> ModuleResult:
+        return self._run("renew", service.server)
+
+    def test_connection(self, server: Any) -> ModuleResult:
+        return self._run("connect", server)
+
+    def list_importable(self, server: Any) -> list[ImportableResource]:
+        self._run("list", server)
+        return IMPORTABLE
+
+    def import_existing(self, service: Any, resource_id: str) -> ModuleResult:
+        if resource_id not in {r.id for r in IMPORTABLE}:
+            raise ModuleError(f"No resource {resource_id} on the test panel.")
+        return self._run("import", service.server, external_id=resource_id, data={"imported": True})
