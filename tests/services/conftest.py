@@ -20,7 +20,9 @@ def make_service(db, customer):
 
     def make(status: str = ServiceStatus.ACTIVE, *, fail: str = "", **fields):
         server = fields.pop("server", None) or FakeServerFactory(fail=fail)
-        product = fields.pop("product", None) or ProductFactory(module="test", module_config={"memory_mb": 512})
+        product = fields.pop("product", None) or ProductFactory(
+            module="test", module_config={"memory_mb": 512}
+        )
         defaults = {
             "customer": customer,
             "product": product,
