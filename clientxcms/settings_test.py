@@ -29,3 +29,7 @@ CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 
 # The data-driven fake module of tests/fakes/modules.py, for tests only.
 DELIVERY_MODULES = {"test": "tests.fakes.modules.FakeModule"}
+
+# Static files come straight from static/ through the finders; nothing is collected.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

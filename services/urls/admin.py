@@ -1,3 +1,9 @@
 """Admin-area URLs of the services app."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from services.views import admin
+
+urlpatterns = [
+    path("", admin.HomeView.as_view(), name="home"),
+]

@@ -1,3 +1,9 @@
 """Client-area URLs of the services app."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from services.views import client
+
+urlpatterns = [
+    path("", client.HomeView.as_view(), name="home"),
+]

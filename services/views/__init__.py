@@ -1,0 +1,1 @@
+"""Views of the services app, split by audience: ``admin`` for staff, ``client`` for customers."""
