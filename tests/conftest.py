@@ -50,3 +50,9 @@ def other_customer(db):
     return CustomerFactory(
         user__email="charlie@example.com", first_name="Charlie", last_name="Other"
     )
+
+
+@pytest.fixture
+def plain_staff(db):
+    """Pat: staff who can sign in to the administration area but holds no permission."""
+    return StaffFactory(email="pat@example.com", full_name="Pat Plain")
