@@ -8,9 +8,11 @@ a person can read; calls the delivery module; saves the changed fields and write
 after the commit. A module failure leaves the status as it was, records the error on
 the service and in its history (both are committed), and is raised to the caller.
 
-Operations take a ``Service`` or its id and return the service as saved. Callers that
-run several operations (bulk actions) must not wrap them in one transaction of their
-own: a failure record would be rolled back with it.
+Operations take a ``Service`` or its id and return the service as saved; those that
+e-mail the customer take ``notify=False`` to stay silent. A caller may wrap one
+operation in a transaction of its own to commit its outcome with it (bulk actions do),
+but must not wrap several: a module failure's record would be rolled back with the
+operations that follow.
 """
 
 from __future__ import annotations
@@ -298,7 +300,9 @@ def create(*, actor: User | None, source: str, **fields: Any) -> Service:
     return service
 
 
-def deliver(service: ServiceRef, *, actor: User | None, source: str) -> Service:
+def deliver(
+    service: ServiceRef, *, actor: User | None, source: str, notify: bool = True
+) -> Service:
     """Create the service's resource through its module and make the service active."""
     with _operation(service, action="deliver", actor=actor, source=source) as op:
         if not op.transition():
@@ -315,7 +319,7 @@ def deliver(service: ServiceRef, *, actor: User | None, source: str) -> Service:
         svc.delivery_attempts += 1
         result = op.call(op.module.create)
         _mark_delivered(svc, result)
-        op.save()
+        op.save(notify=notify)
     return op.service
 
 
@@ -396,7 +400,11 @@ def unsuspend(
 
 
 def expire(
-    service: ServiceRef, *, actor: User | None = None, source: str = EventSource.AUTOMATION
+    service: ServiceRef,
+    *,
+    actor: User | None = None,
+    source: str = EventSource.AUTOMATION,
+    notify: bool = True,
 ) -> Service:
     """Mark a service whose expiration has passed as expired; its resource is suspended."""
     with _operation(service, action="expire", actor=actor, source=source) as op:
@@ -407,11 +415,18 @@ def expire(
             raise op.refuse("its expiration date has not been reached.")
         if svc.status != S.SUSPENDED:
             op.call(op.module.suspend)
-        op.save()
+        op.save(notify=notify)
     return op.service
 
 
-def terminate(service: ServiceRef, *, actor: User | None, source: str, reason: str = "") -> Service:
+def terminate(
+    service: ServiceRef,
+    *,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    notify: bool = True,
+) -> Service:
     """Delete the service's resource from the server and mark the service terminated."""
     with _operation(service, action="terminate", actor=actor, source=source, reason=reason) as op:
         if not op.transition():
@@ -420,7 +435,7 @@ def terminate(service: ServiceRef, *, actor: User | None, source: str, reason: s
         op.service.terminated_at = timezone.now()
         op.service.cancel_at = None
         op.service.last_delivery_error = ""
-        op.save()
+        op.save(notify=notify)
     return op.service
 
 
@@ -431,6 +446,7 @@ def cancel(
     source: str,
     when: str = CancelWhen.NOW,
     reason: str = "",
+    notify: bool = True,
 ) -> Service:
     """Cancel now (the resource is removed), or at the end of the paid period.
 
@@ -438,7 +454,7 @@ def cancel(
     expiration; ``uncancel`` undoes it until it comes due.
     """
     if when == CancelWhen.END_OF_PERIOD:
-        return _schedule_cancel(service, actor=actor, source=source, reason=reason)
+        return _schedule_cancel(service, actor=actor, source=source, reason=reason, notify=notify)
     if when != CancelWhen.NOW:
         raise LifecycleError(f"Unknown cancellation time: {when!r}.")
     with _operation(service, action="cancel", actor=actor, source=source, reason=reason) as op:
@@ -451,12 +467,12 @@ def cancel(
         svc.cancel_at = None
         svc.cancel_reason = reason or svc.cancel_reason
         svc.last_delivery_error = ""
-        op.save()
+        op.save(notify=notify)
     return op.service
 
 
 def _schedule_cancel(
-    service: ServiceRef, *, actor: User | None, source: str, reason: str
+    service: ServiceRef, *, actor: User | None, source: str, reason: str, notify: bool
 ) -> Service:
     with _operation(
         service, action="schedule_cancel", actor=actor, source=source, reason=reason
@@ -476,7 +492,7 @@ def _schedule_cancel(
             return svc
         svc.cancel_at = svc.expires_at
         svc.cancel_reason = reason
-        op.save()
+        op.save(notify=notify)
     return op.service
 
 
@@ -505,12 +521,16 @@ def renew(
     cycles: int = 1,
     price: Decimal | None = None,
     invoice_reference: str = "",
+    notify: bool = True,
 ) -> Service:
     """Extend the service by ``cycles`` billing cycles from its old expiration date.
 
     Each cycle counts as one renewal against the maximum. An expired service becomes
-    active again when renewed within the grace period. A renewal carrying an invoice
-    reference that was already applied does nothing, so a retried payment is safe.
+    active again when renewed within the grace period, unless it had been suspended
+    before it expired: paying does not lift a suspension (for abuse, say), so it goes
+    back to suspended. A renewal pays for the next period, so it withdraws a scheduled
+    cancellation. A renewal carrying an invoice reference that was already applied does
+    nothing, so a retried payment is safe.
     """
     with _operation(service, action="renew", actor=actor, source=source) as op:
         svc = op.service
@@ -534,16 +554,21 @@ def renew(
                 raise op.refuse(
                     f"it expired more than {settings.SERVICE_RENEWAL_GRACE_DAYS} days ago."
                 )
-            op.transition()
-            op.call(op.module.unsuspend)
+            if svc.suspended_at is not None:
+                op.target = S.SUSPENDED
+            else:
+                op.transition()
+                op.call(op.module.unsuspend)
         old = svc.expires_at
         svc.expires_at = add_cycles(
             old, svc.billing_cycle, cycles, anchor_day=svc.billing_anchor_day
         )
         svc.renewal_count += cycles
+        svc.cancel_at = None
+        svc.cancel_reason = ""
         svc.last_delivery_error = ""
         op.call(op.module.on_renew)
-        op.save()
+        op.save(notify=notify)
         ServiceRenewal.objects.create(
             service=svc,
             old_expires_at=old,

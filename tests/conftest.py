@@ -4,11 +4,20 @@ CI rule that nothing may be skipped there."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 
-from tests.factories import CustomerFactory, StaffFactory
+from services.choices import ServiceStatus
+from tests.factories import (
+    CustomerFactory,
+    FakeServerFactory,
+    ProductFactory,
+    ServiceFactory,
+    StaffFactory,
+)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -56,3 +65,30 @@ def other_customer(db):
 def plain_staff(db):
     """Pat: staff who can sign in to the administration area but holds no permission."""
     return StaffFactory(email="pat@example.com", full_name="Pat Plain")
+
+
+@pytest.fixture
+def make_service(db, customer):
+    """Build Bob's service stored in ``status`` on a test-module server.
+
+    The row is written directly: this is test set-up, not a state change under test.
+    """
+
+    def make(status: str = ServiceStatus.ACTIVE, *, fail: str = "", **fields):
+        server = fields.pop("server", None) or FakeServerFactory(fail=fail)
+        product = fields.pop("product", None) or ProductFactory(
+            module="test", module_config={"memory_mb": 512}
+        )
+        defaults = {
+            "customer": customer,
+            "product": product,
+            "module": "test",
+            "server": server,
+            "status": status,
+            "external_id": "" if status == ServiceStatus.PENDING else f"res-{server.pk}-{status}",
+        }
+        if status == ServiceStatus.EXPIRED:
+            defaults["expires_at"] = timezone.now() - timedelta(days=2)
+        return ServiceFactory(**{**defaults, **fields})
+
+    return make

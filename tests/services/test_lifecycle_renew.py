@@ -118,3 +118,31 @@ def test_zero_cycles_is_refused(make_service, admin_user):
         lifecycle.renew(
             make_service(S.ACTIVE), actor=admin_user, source=EventSource.ADMIN, cycles=0
         )
+
+
+def test_a_renewal_withdraws_a_scheduled_cancellation(make_service, customer):
+    service = make_service(S.ACTIVE)
+    lifecycle.cancel(service, actor=customer.user, source=EventSource.CLIENT, when="end_of_period")
+
+    renewed = lifecycle.renew(service, actor=customer.user, source=EventSource.CLIENT)
+
+    assert renewed.cancel_at is None
+    assert renewed.cancel_reason == ""
+
+
+def test_a_service_suspended_before_it_expired_stays_suspended_when_renewed(
+    make_service, admin_user, monkeypatch
+):
+    service = make_service(S.ACTIVE, expires_at=timezone.now() - timedelta(hours=1))
+    lifecycle.suspend(service, actor=admin_user, source=EventSource.ADMIN, reason="abuse")
+    lifecycle.expire(service)
+    unsuspended = []
+    monkeypatch.setattr(
+        "tests.fakes.modules.FakeModule.unsuspend", lambda self, svc: unsuspended.append(svc)
+    )
+
+    renewed = lifecycle.renew(service, actor=None, source=EventSource.CLIENT)
+
+    assert renewed.status == S.SUSPENDED
+    assert renewed.suspend_reason == "abuse"
+    assert unsuspended == []

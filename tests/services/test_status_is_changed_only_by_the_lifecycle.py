@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ["clientxcms", "customers", "products", "delivery", "services", "billing"]
-ASSIGNMENT = re.compile(r"\.status\s*=[^=]|\bupdate\([^)]*\bstatus\s*=")
+# An attribute or update() assignment of a status, other than a bulk operation's own.
+ASSIGNMENT = re.compile(r"(\.status\s*=|\bupdate\([^)]*\bstatus\s*=)(?!=)(?!\s*BulkStatus\.)")
 ALLOWED = {ROOT / "services" / "lifecycle.py"}
 
 
