@@ -1,0 +1,81 @@
+"""``manage.py seed_demo``: load the demo data once, add bench rows on demand, print logins.
+
+``make run`` calls it on every start, so a second run adds nothing and only prints the
+logins again. The data itself is built in ``services.demo``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from services import demo
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo data (staff and customer logins, products, servers, services) unless "
+        "it is already there; --services N bulk-inserts N more services for benchmarks."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--services",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Also bulk-insert N services, without history, for benchmarks.",
+        )
+        parser.add_argument(
+            "--customers",
+            type=int,
+            metavar="M",
+            help="Bulk-insert M customers with logins (default with --services: N / 20).",
+        )
+
+    def handle(self, *args: Any, services: int, customers: int | None, **options: Any) -> None:
+        if customers is None:
+            customers = max(services // 20, 1) if services else 0
+        if services < 0 or customers < 0:
+            raise CommandError("--services and --customers take a number of 0 or more.")
+        if services and not customers:
+            raise CommandError("Bench services need at least one bench customer (--customers).")
+
+        self._seed_base()
+        if services or customers:
+            self._add_bench_data(services, customers)
+        self._print_logins()
+        self._print_totals()
+
+    def _seed_base(self) -> None:
+        if demo.demo_data_exists():
+            self.stdout.write(f"Demo data already loaded ({demo.ADMIN.email} exists): skipped.")
+            return
+        started = time.perf_counter()
+        demo.seed_base(note=lambda message: self.stdout.write(self.style.WARNING(message)))
+        elapsed = time.perf_counter() - started
+        self.stdout.write(self.style.SUCCESS(f"Demo data loaded in {elapsed:.1f} s."))
+
+    def _add_bench_data(self, services: int, customers: int) -> None:
+        started = time.perf_counter()
+        result = demo.add_bench_data(services, customers)
+        elapsed = time.perf_counter() - started
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Added {result.services} bench services and {result.customers} bench "
+                f"customers in {elapsed:.1f} s."
+            )
+        )
+
+    def _print_logins(self) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING("\nLogins"))
+        for login in demo.LOGINS:
+            self.stdout.write(f"  {login.role:<9} {login.email} / {login.password}")
+        others = ", ".join(person.email for person in demo.PEOPLE[1:])
+        self.stdout.write(f"  (also {others} / {demo.CUSTOMER_PASSWORD})")
+
+    def _print_totals(self) -> None:
+        counts = ", ".join(f"{count} {name}" for name, count in demo.totals().items())
+        self.stdout.write(f"\nIn the database: {counts}.")
