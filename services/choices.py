@@ -62,3 +62,37 @@ class EventSource(models.TextChoices):
 class CancelWhen(models.TextChoices):
     NOW = "now", "Now"
     END_OF_PERIOD = "end_of_period", "At the end of the paid period"
+
+
+class BulkAction(models.TextChoices):
+    """The bulk actions of the service list (the seed's "Bulk Actions")."""
+
+    SUSPEND = "suspend", "Suspend"
+    UNSUSPEND = "unsuspend", "Unsuspend"
+    CANCEL = "cancel", "Cancel"
+    TERMINATE = "terminate", "Terminate"
+    DELETE = "delete", "Delete"
+    RENEW = "renew", "Renew"
+    ADD_DAYS = "add_days", "Add days"
+    SUBTRACT_DAYS = "subtract_days", "Subtract days"
+
+
+class BulkStatus(models.TextChoices):
+    PENDING = "pending", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Finished"
+
+
+class BulkItemState(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+
+
+BULK_ITEM_BADGES = {
+    BulkItemState.PENDING: "secondary",
+    BulkItemState.DONE: "success",
+    BulkItemState.SKIPPED: "warning",
+    BulkItemState.FAILED: "danger",
+}

@@ -21,7 +21,16 @@ from delivery.registry import get_module
 from products.choices import BillingCycle
 from products.models import Product, default_currency
 
-from .choices import LIVE, STATUS_BADGES, EventSource, ServiceStatus
+from .choices import (
+    BULK_ITEM_BADGES,
+    LIVE,
+    STATUS_BADGES,
+    BulkAction,
+    BulkItemState,
+    BulkStatus,
+    EventSource,
+    ServiceStatus,
+)
 
 MONEY = {"max_digits": 10, "decimal_places": 2, "validators": [MinValueValidator(Decimal(0))]}
 
@@ -220,3 +229,69 @@ class ServiceEvent(models.Model):
     @property
     def succeeded(self) -> bool:
         return not self.error
+
+
+class BulkOperation(models.Model):
+    """A bulk action confirmed by staff, processed in the background, kept as history.
+
+    The selection is either the ids ticked in the list or the list's filter query, which
+    the task runs again on the server. Progress is counted from the items, never stored
+    twice.
+    """
+
+    action = models.CharField(max_length=16, choices=BulkAction.choices)
+    params = models.JSONField(
+        default=dict, blank=True, help_text="reason, notify, when, cycles, days"
+    )
+    service_ids = models.JSONField(default=list, blank=True, help_text="The ticked services.")
+    query = models.TextField(blank=True, help_text="The filters of 'every matching service'.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bulk_operations"
+    )
+    status = models.CharField(max_length=16, choices=BulkStatus.choices, default=BulkStatus.PENDING)
+    prepared = models.BooleanField(default=False, help_text="Its items have been written.")
+    error = models.TextField(blank=True, help_text="Why the operation could not run at all.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} #{self.pk}"
+
+    @property
+    def selects_all_matching(self) -> bool:
+        return not self.service_ids
+
+
+class BulkOperationItem(models.Model):
+    """The outcome of one bulk operation for one service."""
+
+    operation = models.ForeignKey(BulkOperation, on_delete=models.CASCADE, related_name="items")
+    service = models.ForeignKey(Service, on_delete=models.SET_NULL, null=True, related_name="+")
+    service_ref = models.BigIntegerField(help_text="The service id, kept if it is deleted.")
+    service_name = models.CharField(max_length=150)
+    state = models.CharField(
+        max_length=16, choices=BulkItemState.choices, default=BulkItemState.PENDING
+    )
+    message = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["operation", "state"], name="bulkitem_operation_state_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operation", "service_ref"], name="bulkitem_unique_service"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id}: service {self.service_ref} {self.state}"
+
+    @property
+    def badge(self) -> str:
+        return BULK_ITEM_BADGES[BulkItemState(self.state)]

@@ -1,0 +1,170 @@
+"""Administration-area views of the bulk actions: confirm, follow, retry, and the history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views import View
+from django.views.generic import ListView
+
+from clientxcms.access import StaffRequiredMixin
+from services import bulk
+from services.bulk_forms import ActionSettingsForm, SelectionForm
+from services.choices import BulkAction, BulkItemState, BulkStatus
+from services.filters import InvalidFilters, filter_services
+from services.models import BulkOperation, Service
+from services.tasks import run_bulk_operation
+
+ITEMS_PER_PAGE = 50
+
+
+def _selected_services(selection: dict[str, Any], user: Any) -> QuerySet[Service]:
+    """The ticked services, or every service matching the list's filters, run again here."""
+    if selection["select_all"]:
+        return filter_services(QueryDict(selection["query"]), user=user)
+    return Service.objects.filter(pk__in=selection["ids"])
+
+
+def _enqueue(operation: BulkOperation) -> None:
+    transaction.on_commit(lambda: run_bulk_operation.delay(operation.pk))
+
+
+class BulkConfirmView(StaffRequiredMixin, View):
+    """Says what a bulk action will do before anything runs, then starts it.
+
+    The list posts the selection here; the page shows how many services will change and
+    how many will be skipped, and why, with the action's settings. "Update" shows the
+    figures again for new settings; "Run" creates the BulkOperation and queues it.
+    """
+
+    permission_required = "services.view_service"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        selection_form = SelectionForm(request.POST)
+        if not selection_form.is_valid():
+            for error in selection_form.errors.get("__all__", []) or [
+                "This bulk action is not valid."
+            ]:
+                messages.error(request, error)
+            return redirect(f"{reverse('admin:service_list')}?{request.POST.get('query', '')}")
+        selection = selection_form.cleaned_data
+        action = selection["action"]
+        if not request.user.has_perm(bulk.PERMISSIONS[action]):
+            raise PermissionDenied
+        back_url = f"{reverse('admin:service_list')}?{selection['query']}"
+        try:
+            services = _selected_services(selection, request.user)
+        except InvalidFilters as exc:
+            messages.error(request, f"The filters are not valid: {exc}")
+            return redirect(back_url)
+        bound = "confirm" in request.POST or "update" in request.POST
+        settings_form = ActionSettingsForm(request.POST if bound else None, action=action)
+        params = _params(settings_form)
+        if "confirm" in request.POST and settings_form.is_valid():
+            operation = BulkOperation.objects.create(
+                action=action,
+                params=params,
+                service_ids=[] if selection["select_all"] else sorted(set(selection["ids"])),
+                query=selection["query"] if selection["select_all"] else "",
+                created_by=request.user,
+            )
+            _enqueue(operation)
+            messages.success(request, f"{operation} is queued.")
+            return redirect("admin:bulk_detail", pk=operation.pk)
+        return render(
+            request,
+            "services/admin/bulk_confirm.html",
+            {
+                "action": BulkAction(action),
+                "selection_form": selection_form,
+                "selection": selection,
+                "settings_form": settings_form,
+                "plan": bulk.plan(services, action, params),
+                "back_url": back_url,
+            },
+        )
+
+
+def _params(form: ActionSettingsForm) -> dict[str, Any]:
+    """The settings to preview with: the submitted ones when valid, else the defaults."""
+    if form.is_bound and form.is_valid():
+        return form.cleaned_data
+    return {name: field.initial for name, field in form.fields.items() if field.initial is not None}
+
+
+class BulkDetailView(StaffRequiredMixin, View):
+    """One bulk operation: a progress bar while it runs, then the result of each service."""
+
+    permission_required = "services.view_service"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        operation = get_object_or_404(BulkOperation.objects.select_related("created_by"), pk=pk)
+        progress = bulk.progress(operation)
+        context = {"operation": operation, "progress": progress}
+        if request.GET.get("fragment") == "progress":
+            response = render(request, "services/admin/_bulk_progress.html", context)
+            if operation.status == BulkStatus.DONE and request.GET.get("polling"):
+                # The run just ended: reload the page to show each service's result.
+                response["HX-Refresh"] = "true"
+            return response
+        state = request.GET.get("state", "")
+        items = operation.items.all()
+        if state in BulkItemState.values:
+            items = items.filter(state=state)
+        page = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+        context.update(
+            page=page,
+            state=state,
+            states=BulkItemState.choices,
+            can_retry=request.user.has_perm(bulk.PERMISSIONS[operation.action]),
+        )
+        return render(request, "services/admin/bulk_detail.html", context)
+
+
+class BulkRetryView(StaffRequiredMixin, View):
+    """Queues the failed items of an operation again."""
+
+    permission_required = "services.view_service"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
+        operation = get_object_or_404(BulkOperation, pk=pk)
+        if not request.user.has_perm(bulk.PERMISSIONS[operation.action]):
+            raise PermissionDenied
+        count = bulk.retry_failed(operation)
+        if count:
+            _enqueue(operation)
+            messages.success(request, f"{count} failed services are queued again.")
+        else:
+            messages.info(request, "There is no failed service to retry.")
+        return redirect("admin:bulk_detail", pk=operation.pk)
+
+
+class BulkHistoryView(StaffRequiredMixin, ListView):
+    """Past bulk operations: who ran them, when, and their outcome."""
+
+    permission_required = "services.view_service"
+    template_name = "services/admin/bulk_list.html"
+    context_object_name = "operations"
+    paginate_by = 25
+
+    def get_queryset(self) -> QuerySet[BulkOperation]:
+        operations = BulkOperation.objects.select_related("created_by").order_by(
+            "-created_at", "-id"
+        )
+        return operations.annotate(
+            total=Count("items"),
+            **{
+                f"n_{state}": Count("items", filter=Q(items__state=state))
+                for state in BulkItemState.values
+            },
+        )
