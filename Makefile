@@ -7,7 +7,7 @@ MANAGE := $(PY) manage.py
 ADDR   ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt check ci clean
+.PHONY: help install run test lint fmt check ci clean bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -47,6 +47,13 @@ check: lint ## Lint, Django system checks, and no missing migrations
 	$(MANAGE) makemigrations --check --dry-run
 
 ci: check test ## Everything CI runs: check, then test
+
+# PostgreSQL only: the database is created if missing and seeded once (about 20 s).
+bench: export DEBUG = true
+bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
+bench: export REDIS_URL ?= redis://127.0.0.1:6379/0
+bench: install ## Seed 100,000 services on PostgreSQL and print timings; BENCH_ARGS=...
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv, local data, collected static files and caches
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .hypothesis test-results *.egg-info

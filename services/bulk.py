@@ -30,7 +30,7 @@ from customers.models import User
 from delivery.modules.base import ModuleError
 from products.choices import BillingCycle
 
-from . import lifecycle
+from . import lifecycle, stats
 from .choices import (
     ACTION_TRANSITIONS,
     DELETABLE,
@@ -175,20 +175,25 @@ def selection(operation: BulkOperation) -> QuerySet[Service]:
 def _apply(action: str, service_id: int, params: dict[str, Any], actor: User) -> None:
     """Run one service through the lifecycle operation behind ``action``."""
     common = {"actor": actor, "source": EventSource.ADMIN}
+    notify = {"notify": params.get("notify", True)}
     reason = params.get("reason", "")
     days = int(params.get("days", 0))
     operations: dict[str, Callable[[], object]] = {
         BulkAction.SUSPEND: lambda: lifecycle.suspend(
-            service_id, reason=reason, notify=params.get("notify", True), **common
+            service_id, reason=reason, **notify, **common
         ),
-        BulkAction.UNSUSPEND: lambda: lifecycle.unsuspend(service_id, reason=reason, **common),
+        BulkAction.UNSUSPEND: lambda: lifecycle.unsuspend(
+            service_id, reason=reason, **notify, **common
+        ),
         BulkAction.CANCEL: lambda: lifecycle.cancel(
-            service_id, when=params.get("when", CancelWhen.NOW), reason=reason, **common
+            service_id, when=params.get("when", CancelWhen.NOW), reason=reason, **notify, **common
         ),
-        BulkAction.TERMINATE: lambda: lifecycle.terminate(service_id, reason=reason, **common),
+        BulkAction.TERMINATE: lambda: lifecycle.terminate(
+            service_id, reason=reason, **notify, **common
+        ),
         BulkAction.DELETE: lambda: lifecycle.delete(service_id, reason=reason, **common),
         BulkAction.RENEW: lambda: lifecycle.renew(
-            service_id, cycles=int(params.get("cycles", 1)), **common
+            service_id, cycles=int(params.get("cycles", 1)), **notify, **common
         ),
         BulkAction.ADD_DAYS: lambda: lifecycle.shift_expiration(
             service_id, days=days, reason=reason, **common
@@ -304,6 +309,7 @@ def process(operation_id: int) -> None:
     BulkOperation.objects.filter(pk=operation_id).update(
         status=BulkStatus.DONE, finished_at=timezone.now()
     )
+    stats.forget_status_counts()
 
 
 def retry_failed(operation: BulkOperation) -> int:

@@ -39,20 +39,18 @@ class ActionSettingsForm(forms.Form):
     reason = forms.CharField(
         required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
     )
-    notify = forms.BooleanField(
-        required=False, initial=True, label="E-mail the customers about the suspension"
-    )
+    notify = forms.BooleanField(required=False, initial=True, label="E-mail the customers")
     when = forms.ChoiceField(choices=CancelWhen.choices, initial=CancelWhen.NOW, label="Cancel")
     cycles = forms.IntegerField(min_value=1, max_value=36, initial=1, label="Billing cycles")
     days = forms.IntegerField(min_value=1, max_value=3650, initial=7, label="Days")
 
     FIELDS = {
         BulkAction.SUSPEND: ["reason", "notify"],
-        BulkAction.UNSUSPEND: ["reason"],
-        BulkAction.CANCEL: ["when", "reason"],
-        BulkAction.TERMINATE: ["reason"],
+        BulkAction.UNSUSPEND: ["reason", "notify"],
+        BulkAction.CANCEL: ["when", "reason", "notify"],
+        BulkAction.TERMINATE: ["reason", "notify"],
         BulkAction.DELETE: ["reason"],
-        BulkAction.RENEW: ["cycles"],
+        BulkAction.RENEW: ["cycles", "notify"],
         BulkAction.ADD_DAYS: ["days", "reason"],
         BulkAction.SUBTRACT_DAYS: ["days", "reason"],
     }

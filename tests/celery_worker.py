@@ -1,5 +1,8 @@
 """A real Celery worker, started as a separate process against Redis and PostgreSQL.
 
+A pytest plugin (see ``pytest_plugins`` in tests/conftest.py) for the integration and
+browser tests.
+
 Celery's own guide warns that eager mode is not a test of task behaviour, so these
 tests send tasks through the broker to a worker that shares nothing with the test
 process but the database.
@@ -21,7 +24,7 @@ from django.db import connection
 
 from clientxcms.celery import app as celery_app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

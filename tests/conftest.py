@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.cache import cache
 from django.utils import timezone
 
 from services.choices import ServiceStatus
@@ -20,6 +21,7 @@ from tests.factories import (
 )
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+pytest_plugins = ["tests.celery_worker"]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -31,6 +33,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> objec
         report.outcome = "failed"
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.longrepr = f"Skipped in CI, which must run everything: {reason}"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Pages cache figures (the counts per status) across requests: no test sees another's."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

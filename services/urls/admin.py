@@ -2,8 +2,46 @@
 
 from django.urls import path
 
-from services.views import admin
+from services.views import (
+    admin,
+    admin_actions,
+    admin_bulk,
+    admin_create,
+    admin_detail,
+    admin_export,
+    admin_list,
+)
 
 urlpatterns = [
     path("", admin.HomeView.as_view(), name="home"),
+    path("services/", admin_list.ServiceListView.as_view(), name="service_list"),
+    path("services/export/", admin_export.ServiceExportView.as_view(), name="service_export"),
+    path("services/bulk/", admin_bulk.BulkConfirmView.as_view(), name="service_bulk_confirm"),
+    path("services/bulk/history/", admin_bulk.BulkHistoryView.as_view(), name="bulk_list"),
+    path("services/bulk/<int:pk>/", admin_bulk.BulkDetailView.as_view(), name="bulk_detail"),
+    path("services/bulk/<int:pk>/retry/", admin_bulk.BulkRetryView.as_view(), name="bulk_retry"),
+    path("services/create/", admin_create.ServiceCreateView.as_view(), name="service_create"),
+    path(
+        "services/create/customers/",
+        admin_create.CustomerSearchView.as_view(),
+        name="customer_search",
+    ),
+    path("services/import/", admin_create.ServiceImportView.as_view(), name="service_import"),
+    path(
+        "services/import/resources/",
+        admin_create.ImportableResourcesView.as_view(),
+        name="service_import_resources",
+    ),
+    path("services/<int:pk>/", admin_detail.ServiceDetailView.as_view(), name="service_detail"),
+    path("services/<int:pk>/edit/", admin_detail.ServiceEditView.as_view(), name="service_edit"),
+    path(
+        "services/<int:pk>/tabs/<slug:key>/",
+        admin_detail.ServiceTabView.as_view(),
+        name="service_tab",
+    ),
+    path(
+        "services/<int:pk>/actions/<slug:action>/",
+        admin_actions.ServiceActionView.as_view(),
+        name="service_action",
+    ),
 ]

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from services.choices import BulkItemState, BulkStatus, ServiceStatus
 from services.models import BulkOperation, Service
-from tests.integration.conftest import wait_until
+from tests.celery_worker import wait_until
 
 S = ServiceStatus
 

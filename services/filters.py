@@ -1,0 +1,370 @@
+"""The filters, search and sort orders of the staff service list.
+
+One FilterSet serves three callers, so that they can never disagree about what "the
+services matching these filters" means: the list page, the export, and the bulk actions'
+"every matching service", which runs the filters again on the server rather than
+trusting ids sent by the browser (NetBox bulk views). ``filter_services`` is the entry
+point for all three.
+
+Everything here must stay fast at a million services on PostgreSQL:
+
+* an id or uuid typed in the search box is an exact, indexed lookup and nothing else;
+* the text search looks customers and products up in their own (small) tables first and
+  matches services by indexed foreign key (``customer_id IN (...)``); only the service's
+  own name is a ``LIKE`` over the services table, which a pg_trgm index on
+  ``UPPER(name)`` would turn into an index scan (not added yet: docs/performance.md);
+* every filter maps onto an indexed column or a small related table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.forms.utils import ErrorDict
+from django.http import QueryDict
+from django.utils import timezone
+
+from clientxcms.forms import StyledForm
+from customers.models import Customer, User
+from delivery.models import Server
+from delivery.registry import module_choices
+from products.choices import BillingCycle
+from products.models import Product
+
+from .choices import ServiceStatus
+from .models import Service
+from .pagination import order_expressions
+
+VIEW_PERMISSION = "services.view_service"
+SEARCH_MAX_LENGTH = 200
+#: The largest id PostgreSQL's bigint holds; a longer number is not an id.
+MAX_ID = 2**63 - 1
+
+
+# Sort orders -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SortColumn:
+    """A sortable column: the value of ``?sort=`` and the model fields it orders by."""
+
+    key: str
+    label: str
+    fields: tuple[str, ...]
+
+
+SORT_COLUMNS = {
+    column.key: column
+    for column in (
+        SortColumn("id", "ID", ("id",)),
+        SortColumn("name", "Name", ("name",)),
+        SortColumn("customer", "Customer", ("customer__last_name", "customer__first_name")),
+        SortColumn("product", "Product", ("product__name",)),
+        SortColumn("server", "Server", ("server__name",)),
+        SortColumn("status", "Status", ("status",)),
+        SortColumn("price", "Price", ("price",)),
+        SortColumn("expires", "Expiration", ("expires_at",)),
+        SortColumn("created", "Created", ("created_at",)),
+    )
+}
+DEFAULT_SORT = "-id"
+SORT_CHOICES = [
+    (prefix + key, f"{column.label} ({'descending' if prefix else 'ascending'})")
+    for key, column in SORT_COLUMNS.items()
+    for prefix in ("", "-")
+]
+
+
+def ordering_for(sort: str) -> list[str]:
+    """The ``order_by`` fields of a ``?sort=`` value, ending with the id as a tiebreak.
+
+    The tiebreak goes the same way as the column, so that the order is total (a stable
+    page boundary for keyset pagination) and "newest first" stays newest first.
+    """
+    descending = sort.startswith("-")
+    column = SORT_COLUMNS[sort.removeprefix("-")]
+    prefix = "-" if descending else ""
+    fields = [prefix + field for field in column.fields if field != "id"]
+    return [*fields, f"{prefix}id"]
+
+
+# Search ------------------------------------------------------------------------------------
+
+
+def parse_identifier(term: str) -> int | uuid.UUID | None:
+    """The service id (``42`` or ``#42``) or uuid that ``term`` is, if it is one."""
+    term = term.strip()
+    digits = term.removeprefix("#")
+    if digits.isascii() and digits.isdigit():
+        number = int(digits)
+        return number if 0 < number <= MAX_ID else None
+    if len(term) in {32, 36}:
+        try:
+            return uuid.UUID(term)
+        except ValueError:
+            return None
+    return None
+
+
+def search_services(queryset: QuerySet[Service], term: str) -> QuerySet[Service]:
+    """Services whose id, uuid, name, product name, or customer name or e-mail match.
+
+    An id or uuid is exact and short-circuits the text search: it is one index lookup,
+    and a person who pastes an id means that service. (Digits that are no service's id
+    are searched as text, so "2024" still finds "Backup 2024".) Customers and products
+    are matched in their own tables, word by word for customers ("bob owner" finds Bob
+    Owner), and services by their indexed foreign keys; a term with an "@" is an e-mail
+    and searches the customers' e-mails only.
+    """
+    term = term.strip()
+    if not term:
+        return queryset
+    identifier = parse_identifier(term)
+    if isinstance(identifier, uuid.UUID):
+        return queryset.filter(uuid=identifier)
+    if identifier is not None and Service.objects.filter(pk=identifier).exists():
+        return queryset.filter(pk=identifier)
+
+    if "@" in term:
+        # An e-mail address: no service or product name has one, so only the customers'
+        # e-mails are searched, and services are found through the customer index alone.
+        customers = Customer.objects.filter(user__email__icontains=term)
+        return queryset.filter(customer__in=customers.values("pk"))
+
+    customers = Customer.objects.all()
+    for word in term.split():
+        customers = customers.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(company__icontains=word)
+            | Q(user__email__icontains=word)
+        )
+    products = Product.objects.filter(name__icontains=term)
+    return queryset.filter(
+        Q(customer__in=customers.values("pk"))
+        | Q(product__in=products.values("pk"))
+        | Q(name__icontains=term)
+    )
+
+
+# The FilterSet -----------------------------------------------------------------------------
+
+
+def _start_of_day(day: dt.date) -> dt.datetime:
+    """Midnight at the start of ``day`` in the current time zone, as an aware datetime."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class ServiceFilterForm(StyledForm):
+    """Checks what no single field can: that each range runs forwards."""
+
+    RANGES = (
+        ("expires_after", "expires_before", "The expiration range ends before it starts."),
+        ("created_after", "created_before", "The creation range ends before it starts."),
+        ("price_min", "price_max", "The minimum price is above the maximum price."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for low, high, message in self.RANGES:
+            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
+                self.add_error(high, message)
+        return data
+
+
+def _yes_no_widget() -> forms.Select:
+    """Any / Yes / No, in the values NullBooleanField reads (Django says "Unknown")."""
+    return forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+
+
+def _date_widget() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class ServiceFilterSet(django_filters.FilterSet):
+    """Every filter of the staff service list; the parameter names are the URL's."""
+
+    q = django_filters.CharFilter(
+        label="Search",
+        method="filter_search",
+        max_length=SEARCH_MAX_LENGTH,
+        help_text="Customer name or e-mail, service id or uuid, service or product name.",
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=ServiceStatus.choices,
+        widget=forms.CheckboxSelectMultiple,
+        # django-filter adds DISTINCT by default, for filters across a to-many relation;
+        # status is a column of the row, and DISTINCT would sort every joined column.
+        distinct=False,
+    )
+    product = django_filters.ModelChoiceFilter(
+        queryset=Product.objects.order_by("name", "id"),
+        null_label="Custom service (no product)",
+        empty_label="Any product",
+    )
+    server = django_filters.ModelChoiceFilter(
+        queryset=Server.objects.order_by("name", "id"),
+        null_label="No server",
+        empty_label="Any server",
+    )
+    module = django_filters.ChoiceFilter(
+        label="Module type", choices=module_choices, empty_label="Any type"
+    )
+    cycle = django_filters.ChoiceFilter(
+        field_name="billing_cycle",
+        label="Billing cycle",
+        choices=BillingCycle.choices,
+        empty_label="Any cycle",
+    )
+    customer = django_filters.ModelChoiceFilter(
+        queryset=Customer.objects.all(),
+        label="Customer id",
+        widget=forms.NumberInput(attrs={"min": 1}),
+        error_messages={"invalid_choice": "No customer has this id."},
+    )
+    expires_after = django_filters.DateFilter(
+        label="Expires from", method="filter_expires_after", widget=_date_widget()
+    )
+    expires_before = django_filters.DateFilter(
+        label="Expires until", method="filter_expires_before", widget=_date_widget()
+    )
+    expires_within = IntegerFilter(
+        label="Expires within (days)",
+        method="filter_expires_within",
+        min_value=0,
+        max_value=3650,
+    )
+    created_after = django_filters.DateFilter(
+        label="Created from", method="filter_created_after", widget=_date_widget()
+    )
+    created_before = django_filters.DateFilter(
+        label="Created until", method="filter_created_before", widget=_date_widget()
+    )
+    price_min = django_filters.NumberFilter(
+        field_name="price",
+        lookup_expr="gte",
+        label="Price from",
+        min_value=Decimal(0),
+        max_digits=10,
+        decimal_places=2,
+    )
+    price_max = django_filters.NumberFilter(
+        field_name="price",
+        lookup_expr="lte",
+        label="Price up to",
+        min_value=Decimal(0),
+        max_digits=10,
+        decimal_places=2,
+    )
+    delivery_error = django_filters.BooleanFilter(
+        label="Delivery error", method="filter_delivery_error", widget=_yes_no_widget()
+    )
+    scheduled_cancellation = django_filters.BooleanFilter(
+        label="Scheduled cancellation",
+        field_name="cancel_at",
+        lookup_expr="isnull",
+        exclude=True,
+        widget=_yes_no_widget(),
+    )
+    sort = django_filters.ChoiceFilter(
+        label="Sort by", choices=SORT_CHOICES, method="filter_sort", empty_label=None
+    )
+
+    class Meta:
+        model = Service
+        fields: list[str] = []
+        form = ServiceFilterForm
+
+    @property
+    def sort_value(self) -> str:
+        """The validated ``?sort=``, or the default order."""
+        if self.is_bound and self.is_valid():
+            return self.form.cleaned_data.get("sort") or DEFAULT_SORT
+        return DEFAULT_SORT
+
+    def filter_queryset(self, queryset: QuerySet[Service]) -> QuerySet[Service]:
+        ordering = order_expressions(Service, ordering_for(self.sort_value))
+        return super().filter_queryset(queryset).order_by(*ordering)
+
+    def filter_sort(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet:
+        # The order is applied last, by filter_queryset, whether or not ?sort= is given.
+        return queryset
+
+    def filter_search(self, queryset: QuerySet[Service], name: str, value: str) -> QuerySet:
+        return search_services(queryset, value)
+
+    def filter_expires_after(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(expires_at__gte=_start_of_day(value))
+
+    def filter_expires_before(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        # The end date is included: everything before the next midnight.
+        return queryset.filter(expires_at__lt=_start_of_day(value + dt.timedelta(days=1)))
+
+    def filter_expires_within(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
+        now = timezone.now()
+        return queryset.filter(expires_at__gte=now, expires_at__lte=now + dt.timedelta(days=value))
+
+    def filter_created_after(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(created_at__gte=_start_of_day(value))
+
+    def filter_created_before(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(created_at__lt=_start_of_day(value + dt.timedelta(days=1)))
+
+    def filter_delivery_error(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        if value:
+            return queryset.exclude(last_delivery_error="")
+        return queryset.filter(last_delivery_error="")
+
+
+# Entry points ------------------------------------------------------------------------------
+
+
+class InvalidFilters(ValueError):
+    """The filters do not validate; ``errors`` says why, field by field.
+
+    Raised rather than ignoring the bad field, which would widen the selection: a bulk
+    action must never reach more services than the person saw.
+    """
+
+    def __init__(self, errors: ErrorDict) -> None:
+        super().__init__(errors.as_text())
+        self.errors = errors
+
+
+def service_filterset(params: QueryDict, *, user: User | None) -> ServiceFilterSet:
+    """The bound FilterSet of ``params``, for a staff member who may view services.
+
+    The list page uses it directly to show the form and its errors; other callers use
+    ``filter_services``.
+    """
+    if user is None or not (user.is_active and user.is_staff and user.has_perm(VIEW_PERMISSION)):
+        raise PermissionDenied("Viewing services needs the services.view_service permission.")
+    return ServiceFilterSet(params, queryset=Service.objects.all())
+
+
+def filter_services(params: QueryDict, *, user: User | None) -> QuerySet[Service]:
+    """The services matching ``params`` (a list page's query string), in its sort order.
+
+    Used by the list, the export and the bulk actions' "every matching service". Raises
+    ``PermissionDenied`` if ``user`` (None: a deleted account) may not view services, and
+    ``InvalidFilters`` if the parameters do not validate. Unknown parameters (``cursor``,
+    ``per_page``, ``format``) are ignored. No ``select_related``: callers add what they
+    show, and a bulk action that locks rows must not lock the customers and products
+    joined to them.
+    """
+    filterset = service_filterset(params, user=user)
+    if not filterset.is_valid():
+        raise InvalidFilters(filterset.errors)
+    return filterset.qs

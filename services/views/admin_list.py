@@ -1,0 +1,181 @@
+"""``/admin/services/``: the staff service list, its status tabs, filters and pages.
+
+Built to cost the same on every page at a million services (DESIGN.md, "Data and
+scale"): one query for the rows, with every column joined in; keyset pages instead of
+``OFFSET``; the status tabs' counts cached for a few seconds; and the "matching" count
+bounded, so nothing counts the whole table on every view. htmx requests (sorting,
+paging) get only the results fragment, NetBox style.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.core.validators import EMPTY_VALUES
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views import View
+
+from clientxcms.access import StaffRequiredMixin
+from services.choices import BulkAction, ServiceStatus
+from services.filters import (
+    SORT_COLUMNS,
+    ServiceFilterSet,
+    ordering_for,
+    parse_identifier,
+    service_filterset,
+)
+from services.pagination import InvalidCursor, KeysetPage, KeysetPaginator
+from services.stats import cached_status_counts
+
+#: What the rows show, joined in the page's one query whatever its size.
+LIST_RELATED = ("customer__user", "product", "server")
+PAGE_SIZES = (25, 50, 100)
+#: "Select all N matching" counts at most this many; beyond, it says "more than". (The
+#: bulk confirmation page gives the exact number.) Counting stops at the cap, but a filter
+#: that matches fewer rows still reads every candidate, so the cap is kept small.
+MATCHING_COUNT_CAP = 1_000
+#: Parameters that the status tabs' cached counts already answer for.
+COUNTED_BY_TABS = {"status", "sort"}
+
+
+@dataclass(frozen=True)
+class Matching:
+    """How many services match the filters; ``more`` when counting stopped at ``count``."""
+
+    count: int
+    more: bool = False
+
+
+def filter_error_messages(filterset: ServiceFilterSet) -> list[str]:
+    """Each filter error as "Label: message", for the alert above the table."""
+    form = filterset.form
+    return [
+        f"{form.fields[name].label}: {error}" if name in form.fields else error
+        for name, errors in filterset.errors.items()
+        for error in errors
+    ]
+
+
+class ServiceListView(StaffRequiredMixin, View):
+    """The table of services: tabs per status, filters, sorting, keyset pages, bulk form."""
+
+    permission_required = "services.view_service"
+    template_name = "services/admin/list.html"
+    fragment_template_name = "services/admin/_table.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        filterset = service_filterset(request.GET, user=request.user)
+        per_page = self._per_page(request)
+        page, matching = None, Matching(0)
+        if filterset.is_valid():
+            page = self._page(request, filterset, per_page)
+            redirect = self._exact_match_redirect(request, filterset, page)
+            if redirect:
+                return redirect
+            matching = self._matching(filterset, page)
+        context = self._context(request, filterset, page, per_page, matching)
+        if request.headers.get("HX-Request") == "true":
+            return render(request, self.fragment_template_name, context)
+        return render(request, self.template_name, context)
+
+    def _per_page(self, request: HttpRequest) -> int:
+        value = request.GET.get("per_page", "")
+        return int(value) if value.isdigit() and int(value) in PAGE_SIZES else PAGE_SIZES[0]
+
+    def _page(self, request: HttpRequest, filterset: ServiceFilterSet, per_page: int) -> KeysetPage:
+        queryset = filterset.qs.select_related(*LIST_RELATED)
+        paginator = KeysetPaginator(queryset, ordering_for(filterset.sort_value), per_page)
+        try:
+            return paginator.page(request.GET.get("cursor"))
+        except InvalidCursor:
+            messages.warning(request, "That page link is no longer valid; here is the first page.")
+            return paginator.page()
+
+    def _exact_match_redirect(
+        self, request: HttpRequest, filterset: ServiceFilterSet, page: KeysetPage
+    ) -> HttpResponse | None:
+        """Straight to the service when the search is its id or uuid and it alone matches."""
+        identifier = parse_identifier(filterset.form.cleaned_data.get("q") or "")
+        if identifier is None or len(page.rows) != 1 or page.has_next or page.has_previous:
+            return None
+        service = page.rows[0]
+        if identifier not in (service.pk, service.uuid):
+            return None
+        url = reverse("admin:service_detail", kwargs={"pk": service.pk})
+        if request.headers.get("HX-Request") == "true":
+            # A plain redirect would swap the whole detail page into the table.
+            return HttpResponse(headers={"HX-Redirect": url})
+        return HttpResponseRedirect(url)
+
+    def _matching(self, filterset: ServiceFilterSet, page: KeysetPage) -> Matching:
+        """How many services match: free when they fit on one page or when only statuses
+        are chosen (the tabs' cached counts say it), otherwise counted up to the cap."""
+        if not page.has_next and not page.has_previous:
+            return Matching(len(page.rows))
+        data = filterset.form.cleaned_data
+        if all(data[name] in EMPTY_VALUES for name in data.keys() - COUNTED_BY_TABS):
+            statuses = set(data.get("status") or ServiceStatus.values)
+            rows = cached_status_counts()
+            return Matching(sum(row["count"] for row in rows if row["status"] in statuses))
+        counted = filterset.qs.order_by().values("pk")[: MATCHING_COUNT_CAP + 1].count()
+        if counted > MATCHING_COUNT_CAP:
+            return Matching(MATCHING_COUNT_CAP, more=True)
+        return Matching(counted)
+
+    def _context(
+        self,
+        request: HttpRequest,
+        filterset: ServiceFilterSet,
+        page: KeysetPage | None,
+        per_page: int,
+        matching: Matching,
+    ) -> dict[str, Any]:
+        user = request.user
+        actions = [
+            (value, label)
+            for value, label in BulkAction.choices
+            if value != BulkAction.DELETE or user.has_perm("services.delete_service")
+        ]
+        return {
+            "filterset": filterset,
+            "filter_errors": filter_error_messages(filterset),
+            "page": page,
+            "services": page.rows if page else [],
+            "per_page": per_page,
+            "page_sizes": PAGE_SIZES,
+            "matching": matching,
+            "sort": filterset.sort_value,
+            "columns": SORT_COLUMNS,
+            "tabs": self._tabs(request),
+            "active_filters": self._active_filter_count(request),
+            # Each bulk action checks its own permission again when it is confirmed.
+            "can_bulk": user.has_perm("services.change_service"),
+            "bulk_actions": actions,
+            "query": request.GET.urlencode(),
+        }
+
+    def _tabs(self, request: HttpRequest) -> list[dict[str, Any]]:
+        selected = request.GET.getlist("status")
+        statuses = cached_status_counts()
+        all_tab = {
+            "status": None,
+            "label": "All",
+            "count": sum(row["count"] for row in statuses),
+            "active": not selected,
+        }
+        return [all_tab] + [{**row, "active": selected == [row["status"]]} for row in statuses]
+
+    def _active_filter_count(self, request: HttpRequest) -> int:
+        """Filters set besides the search, status tab and sort, for the panel's badge."""
+        ignored = {"q", "status", "sort", "cursor", "per_page"}
+        return sum(1 for name, values in request.GET.lists() if name not in ignored and any(values))
+
+
+def service_list_url(query: str = "") -> str:
+    """The list's URL with a query string, for views that send people back to it."""
+    url = reverse("admin:service_list")
+    return f"{url}?{query}" if query else url

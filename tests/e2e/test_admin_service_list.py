@@ -1,0 +1,117 @@
+"""Staff filter, sort and page through the service list in a real browser (htmx swaps)."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from services.choices import ServiceStatus
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    CustomerFactory,
+    FakeServerFactory,
+    ProductFactory,
+    ServiceFactory,
+)
+
+#: Set to a folder to keep screenshots of the page (e.g. SCREENSHOTS=/tmp).
+SCREENSHOTS = os.environ.get("SCREENSHOTS")
+
+
+def sign_in(page: Page, live_server, user) -> None:
+    page.goto(f"{live_server.url}/admin/login/")
+    page.get_by_label("E-mail address").fill(user.email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/admin/")
+
+
+@pytest.fixture
+def catalogue(db):
+    """30 services of three customers in every status, enough for two pages."""
+    now = timezone.now()
+    server = FakeServerFactory(name="EU Node 1")
+    minecraft = ProductFactory(name="Minecraft 4 GB", module="test")
+    vps = ProductFactory(name="VPS SSD 2", module="test")
+    people = [
+        CustomerFactory(
+            first_name=first, last_name=last, user__email=f"{first.lower()}@customers.example"
+        )
+        for first, last in [("Alice", "Walker"), ("Bob", "Schneider"), ("Carol", "Díaz")]
+    ]
+    statuses = [
+        ServiceStatus.ACTIVE,
+        ServiceStatus.ACTIVE,
+        ServiceStatus.SUSPENDED,
+        ServiceStatus.PENDING,
+        ServiceStatus.EXPIRED,
+        ServiceStatus.CANCELLED,
+    ]
+    for n in range(30):
+        status = statuses[n % len(statuses)]
+        ServiceFactory(
+            name=f"{'Survival world' if n % 2 else 'Web VPS'} {n + 1}",
+            customer=people[n % 3],
+            product=minecraft if n % 2 else vps,
+            module="test",
+            server=server,
+            status=status,
+            expires_at=now + timedelta(days=(n * 7) % 60 - 10),
+            last_delivery_error="Panel unreachable" if n == 3 else "",
+        )
+
+
+@pytest.mark.browser
+def test_staff_filter_sort_and_page_through_the_services(
+    page: Page, live_server, admin_user, catalogue
+):
+    sign_in(page, live_server, admin_user)
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto(f"{live_server.url}/admin/services/")
+
+    expect(page.get_by_role("heading", name="Services")).to_be_visible()
+    expect(page.locator("tbody tr")).to_have_count(25)
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/service-list.png", full_page=True)
+
+    # Next page, through htmx: only the results change, and the URL follows.
+    page.get_by_role("link", name="Next").click()
+    expect(page).to_have_url(re.compile(r"cursor="))
+    expect(page.locator("tbody tr")).to_have_count(5)
+    expect(page.get_by_text("26–30 of 30")).to_be_visible()
+
+    # The "Active" tab, then a search, then a sort by name.
+    page.locator('[data-status-tab="active"]').click()
+    expect(page.locator("tbody tr")).to_have_count(10)
+    page.get_by_label("Search services").fill("Bob")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"status=active.*q=Bob|q=Bob.*status=active"))
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(5)
+    page.get_by_role("link", name="Name").click()
+    expect(page).to_have_url(re.compile(r"sort=name"))
+    names = page.locator("tbody tr td.fw-semibold a").all_inner_texts()
+    assert names == sorted(names)
+
+    # Tick the page: the counter says how many are selected.
+    page.get_by_label("Select every service on this page").check()
+    expect(page.get_by_text("5 selected on this page")).to_be_visible()
+
+
+@pytest.mark.browser
+def test_the_filter_panel_shows_what_is_wrong(page: Page, live_server, admin_user, catalogue):
+    sign_in(page, live_server, admin_user)
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto(f"{live_server.url}/admin/services/?price_min=10&price_max=1&delivery_error=true")
+
+    expect(page.locator("#filter-panel")).to_be_visible()
+    expect(page.locator("#filter-errors")).to_contain_text(
+        "Price up to: The minimum price is above the maximum price."
+    )
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/service-list-errors.png", full_page=True)
