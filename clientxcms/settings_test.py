@@ -13,7 +13,7 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEY", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZ
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
 from .settings import *  # noqa: E402,F403
-from .settings import REDIS_URL  # noqa: E402
+from .settings import BASE_DIR, REDIS_URL, TEMPLATES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
@@ -27,8 +27,11 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 
-# The data-driven fake module of tests/fakes/modules.py, for tests only.
+# The data-driven fake module of tests/fakes/modules.py, for tests only, and its tabs'
+# templates.
 DELIVERY_MODULES = {"test": "tests.fakes.modules.FakeModule"}
+FAKE_MODULE_TEMPLATES = BASE_DIR / "tests" / "fakes" / "templates"
+TEMPLATES = [{**TEMPLATES[0], "DIRS": [*TEMPLATES[0]["DIRS"], FAKE_MODULE_TEMPLATES]}]
 
 # Static files come straight from static/ through the finders; nothing is collected.
 STATIC_ROOT = None

@@ -183,8 +183,9 @@ class _Operation:
         except ValidationError as exc:
             raise self.refuse(_validation_message(exc)) from exc
         try:
-            with transaction.atomic():
-                service.save(update_fields=[*changed_names, "updated_at"])
+            # No savepoint of its own: a failed write aborts the transaction, and the
+            # LifecycleError raised here rolls back the operation's atomic block.
+            service.save(update_fields=[*changed_names, "updated_at"])
         except IntegrityError as exc:
             raise self.refuse("the change breaks a rule of the database.") from exc
         event = self.record(changes=changes)
@@ -632,6 +633,10 @@ def update(
             svc.billing_anchor_day = _anchor(svc.expires_at)
         if svc.billing_cycle == BillingCycle.ONE_TIME and svc.expires_at is not None:
             raise op.refuse("a one-time service has no expiration date: clear it.")
+        if svc.server is not None and svc.server.module != svc.module:
+            raise op.refuse(
+                f"server {svc.server} is a {svc.server.module} server, not {svc.module}."
+            )
         if svc.max_renewals is not None and svc.max_renewals < svc.renewal_count:
             raise op.refuse(
                 f"it has already been renewed {svc.renewal_count} times, "

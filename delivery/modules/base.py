@@ -11,6 +11,7 @@ raising ``ModuleError``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -59,7 +60,12 @@ class Audience(StrEnum):
 
 @dataclass(frozen=True)
 class Tab:
-    """A management tab of a service: rendered by ``template`` with ``context(service)``."""
+    """A management tab of a service: rendered by ``template`` with ``context(service)``.
+
+    ``context`` returns the template's own variables (``service`` and ``tab`` are always
+    there). It is where a module calls its panel, so whatever it raises is shown as an
+    error panel inside the tab rather than breaking the page.
+    """
 
     key: str
     label: str
@@ -67,6 +73,7 @@ class Tab:
     order: int = 100
     permission: str | None = None
     audiences: frozenset[Audience] = frozenset({Audience.STAFF, Audience.CUSTOMER})
+    context: Callable[[Any], dict[str, Any]] | None = field(default=None, compare=False)
 
 
 class DeliveryModule(ABC):

@@ -2,8 +2,12 @@
 
 Its behaviour is driven by data, so that it acts the same in the test process, a live
 server thread and a Celery worker: the server's ``fail`` credential lists the
-operations that raise (``"create,suspend"``), and every server offers the importable
-resources ``vm-1`` to ``vm-5``.
+operations that raise (``"create,suspend"``, or ``"tab"`` for its Overview tab), and
+every server offers the importable resources ``vm-1`` to ``vm-5``.
+
+It has two management tabs, declared out of order so that sorting is tested: Overview,
+for staff and customers, and Console, for staff holding ``services.change_service``.
+Their templates are in ``tests/fakes/templates/fake_module/``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,14 @@ from typing import Any
 
 from django import forms
 
-from delivery.modules.base import DeliveryModule, ImportableResource, ModuleError, ModuleResult
+from delivery.modules.base import (
+    Audience,
+    DeliveryModule,
+    ImportableResource,
+    ModuleError,
+    ModuleResult,
+    Tab,
+)
 
 IMPORTABLE = [ImportableResource(id=f"vm-{n}", label=f"Test VM {n}") for n in range(1, 6)]
 
@@ -65,3 +76,27 @@ class FakeModule(DeliveryModule):
         if resource_id not in {r.id for r in IMPORTABLE}:
             raise ModuleError(f"No resource {resource_id} on the test panel.")
         return self._run("import", service.server, external_id=resource_id, data={"imported": True})
+
+    def tabs(self, service: Any, audience: Audience) -> list[Tab]:
+        return [
+            Tab(
+                key="console",
+                label="Console",
+                template="fake_module/console.html",
+                order=20,
+                permission="services.change_service",
+                audiences=frozenset({Audience.STAFF}),
+            ),
+            Tab(
+                key="overview",
+                label="Overview",
+                template="fake_module/overview.html",
+                order=10,
+                context=self._overview,
+            ),
+        ]
+
+    def _overview(self, service: Any) -> dict[str, Any]:
+        """What the panel says about the resource; raises when ``fail`` has ``tab``."""
+        self._run("tab", service.server)
+        return {"power": "running", "memory_mb": 512}

@@ -169,3 +169,17 @@ def test_a_deleted_service_keeps_its_history_and_renewals(make_service, admin_us
     assert deletion.changes["id"] == [service.pk, None]
     assert deletion.changes["name"] == [service.name, None]
     assert ServiceEvent.objects.filter(service=None).count() == 3
+
+
+def test_an_edit_cannot_put_a_service_on_a_server_of_another_type(make_service, admin_user):
+    from tests.factories import ServerFactory
+
+    service = make_service(S.ACTIVE)
+
+    with pytest.raises(LifecycleError, match="is a manual server, not test"):
+        lifecycle.update(
+            service,
+            changes={"server": ServerFactory(module="manual")},
+            actor=admin_user,
+            source=EventSource.ADMIN,
+        )

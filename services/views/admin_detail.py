@@ -1,0 +1,210 @@
+"""A service's page in the administration area: its details, its module's tabs, editing.
+
+The details page is one service with its customer, renewals and history (the
+``ServiceEvent`` rows as a timeline of field changes and module results), the
+management tabs of its delivery module, and the actions valid for its status.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.generic import DetailView, UpdateView
+
+from clientxcms.access import StaffRequiredMixin
+from delivery.modules.base import Audience
+from products.choices import BillingCycle
+from services import lifecycle
+from services.choices import STATUS_BADGES, EventSource, ServiceStatus
+from services.forms import ServiceEditForm, module_label
+from services.lifecycle import LifecycleError
+from services.models import Service, ServiceEvent
+from services.templatetags.service_tabs import tabs_for
+from services.views.admin_actions import offered_actions
+
+#: How much history the page shows; the rest stays in the database.
+EVENTS_SHOWN = 50
+RENEWALS_SHOWN = 20
+
+EVENT_TITLES = {
+    "create": "Created",
+    "deliver": "Delivered",
+    "import": "Imported",
+    "suspend": "Suspended",
+    "unsuspend": "Unsuspended",
+    "expire": "Expired",
+    "renew": "Renewed",
+    "cancel": "Cancelled",
+    "schedule_cancel": "Cancellation scheduled",
+    "uncancel": "Scheduled cancellation undone",
+    "terminate": "Terminated",
+    "shift_expiration": "Expiration moved",
+    "update": "Edited",
+    "delete": "Deleted",
+}
+_CHOICE_LABELS = {"status": ServiceStatus, "billing_cycle": BillingCycle}
+_FIELD_LABELS = {f.name: str(f.verbose_name).capitalize() for f in Service._meta.concrete_fields}
+
+
+def _display(field: str, value: Any) -> str:
+    """A recorded value as a person reads it: labels for choices, dates as dates."""
+    if value is None or value == "":
+        return "—"
+    if field in _CHOICE_LABELS:
+        try:
+            return str(_CHOICE_LABELS[field](value).label)
+        except ValueError:
+            return str(value)
+    if field in {"customer", "product", "server"}:
+        return f"#{value}"
+    if isinstance(value, str) and (moment := parse_datetime(value)) is not None:
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Change:
+    label: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One ServiceEvent, ready for the timeline."""
+
+    event: ServiceEvent
+    title: str
+    changes: list[Change]
+    from_badge: str
+    to_badge: str
+
+    @property
+    def status_changed(self) -> bool:
+        return bool(self.event.from_status) and self.event.from_status != self.event.to_status
+
+
+def timeline_entry(event: ServiceEvent) -> TimelineEntry:
+    """Title an event and spell out its field changes (old → new)."""
+    title = EVENT_TITLES.get(event.action, event.action.replace("_", " ").capitalize())
+    if event.error:
+        title = f"Could not {lifecycle.ACTION_VERBS.get(event.action, event.action)} the service"
+    shows_status = bool(event.from_status) and event.from_status != event.to_status
+    changes = [
+        Change(_FIELD_LABELS.get(field, field), _display(field, old), _display(field, new))
+        for field, (old, new) in event.changes.items()
+        if not (field == "status" and shows_status)
+    ]
+    return TimelineEntry(
+        event=event,
+        title=title,
+        changes=changes,
+        from_badge=STATUS_BADGES.get(event.from_status, "secondary"),
+        to_badge=STATUS_BADGES.get(event.to_status, "secondary"),
+    )
+
+
+class ServiceDetailView(StaffRequiredMixin, DetailView):
+    """``/admin/services/<pk>/``: everything about one service, on one page.
+
+    Five queries whatever the history's length: the session, the user, the service
+    with its customer, product and server, its latest events and its latest renewals.
+    """
+
+    permission_required = "services.view_service"
+    template_name = "services/admin/detail.html"
+    context_object_name = "service"
+    active_tab: str | None = None
+
+    def get_queryset(self) -> QuerySet[Service]:
+        return Service.objects.select_related("customer__user", "product", "server")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        service = self.object
+        user = self.request.user
+        events = list(service.events.select_related("actor")[: EVENTS_SHOWN + 1])
+        renewals = list(service.renewals.select_related("actor")[: RENEWALS_SHOWN + 1])
+        return super().get_context_data(
+            module_label=module_label(service.module),
+            timeline=[timeline_entry(event) for event in events[:EVENTS_SHOWN]],
+            more_events=len(events) > EVENTS_SHOWN,
+            renewals=renewals[:RENEWALS_SHOWN],
+            more_renewals=len(renewals) > RENEWALS_SHOWN,
+            actions=offered_actions(service, user),
+            can_edit=user.has_perm("services.change_service"),
+            active_tab=self.active_tab,
+            **kwargs,
+        )
+
+
+class ServiceTabView(ServiceDetailView):
+    """``/admin/services/<pk>/tabs/<key>/``: the details page opened on one module tab.
+
+    htmx (clicking a tab on the page) gets only the tabs component; a plain request (a
+    bookmark, a reload) gets the whole page with that tab open.
+    """
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.object = self.get_object()
+        self.active_tab = kwargs["key"]
+        tabset = tabs_for(self.object, Audience.STAFF, request.user)
+        if not tabset.error and tabset.get(self.active_tab) is None:
+            raise Http404("This service has no such tab.")
+        if request.headers.get("HX-Request"):
+            return render(
+                request,
+                "services/admin/tabs/panel.html",
+                {"service": self.object, "active_tab": self.active_tab},
+            )
+        return self.render_to_response(self.get_context_data(object=self.object))
+
+
+class ServiceEditView(StaffRequiredMixin, UpdateView):
+    """``/admin/services/<pk>/edit/``: the seed's "Editing", saved by ``lifecycle.update``
+    so that every change is recorded with its old and new value."""
+
+    permission_required = "services.change_service"
+    template_name = "services/admin/edit.html"
+    form_class = ServiceEditForm
+    context_object_name = "service"
+
+    def get_queryset(self) -> QuerySet[Service]:
+        return Service.objects.select_related("customer__user", "product", "server")
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        # The form writes the values it validates onto its instance; a copy keeps the page
+        # around a refused form showing the service as it is stored.
+        return {**super().get_form_kwargs(), "instance": copy.copy(self.object)}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(module_label=module_label(self.object.module), **kwargs)
+
+    def form_valid(self, form: ServiceEditForm) -> HttpResponse:
+        changes = form.changes()
+        if not changes:
+            messages.info(self.request, "Nothing was changed.")
+            return redirect("admin:service_detail", pk=self.object.pk)
+        try:
+            lifecycle.update(
+                self.object.pk,
+                changes=changes,
+                actor=self.request.user,
+                source=EventSource.ADMIN,
+                reason=form.cleaned_data["reason"],
+            )
+        except LifecycleError as exc:
+            form.add_error(None, exc.message)
+            return self.form_invalid(form)
+        fields = ", ".join(form[name].label.lower() for name in changes)
+        messages.success(self.request, f"Service #{self.object.pk} saved: {fields} changed.")
+        return redirect("admin:service_detail", pk=self.object.pk)
