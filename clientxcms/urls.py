@@ -6,6 +6,8 @@ from django.views.generic import RedirectView
 admin_patterns = [
     path("", include("customers.urls.admin")),
     path("", include("services.urls.admin")),
+    path("", include("products.urls")),
+    path("", include("delivery.urls")),
 ]
 client_patterns = [
     path("", include("customers.urls.client")),

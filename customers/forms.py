@@ -1,14 +1,25 @@
-"""Forms of the customers app: signing in to either area."""
+"""Forms of the customers app: signing in to either area, and staff managing customers."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm, UsernameField
+from django.contrib.auth.forms import (
+    AuthenticationForm,
+    PasswordResetForm,
+    SetPasswordForm,
+    SetPasswordMixin,
+    UsernameField,
+)
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from .models import User
+from clientxcms.forms import StyledFormMixin
+
+from .models import Customer, User
 
 
 class AreaAuthenticationForm(AuthenticationForm):
@@ -55,3 +66,131 @@ class CustomerAuthenticationForm(AreaAuthenticationForm):
 
     def is_allowed(self, user: User) -> bool:
         return user.is_customer
+
+
+DUPLICATE_EMAIL = "An account with this e-mail address already exists."
+
+
+class CustomerForm(StyledFormMixin, forms.ModelForm):
+    """A customer's profile and the e-mail address of their login, edited together.
+
+    The address lives on the ``User`` (it is the login); it is compared without case,
+    as the database's unique constraint does, so that ``Bob@x`` cannot shadow ``bob@x``.
+    """
+
+    email = forms.EmailField(label="E-mail address", help_text="The customer signs in with it.")
+
+    class Meta:
+        model = Customer
+        fields = [
+            "first_name",
+            "last_name",
+            "company",
+            "phone",
+            "address_line1",
+            "address_line2",
+            "postcode",
+            "city",
+            "state",
+            "country",
+            "language",
+            "notes",
+        ]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["email"].initial = self.instance.user.email
+
+    def clean_email(self) -> str:
+        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
+        others = User.objects.filter(email__iexact=email)
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.user_id)
+        if others.exists():
+            raise ValidationError(DUPLICATE_EMAIL, code="duplicate_email")
+        return email
+
+    @transaction.atomic
+    def save(self) -> Customer:
+        """Save the login and the profile in one transaction."""
+        customer = super().save(commit=False)
+        customer.user = self.save_user(customer)
+        customer.save()
+        return customer
+
+    def save_user(self, customer: Customer) -> User:
+        """Copy the address and the name to the existing login."""
+        user = customer.user
+        user.email = self.cleaned_data["email"]
+        user.full_name = customer.full_name
+        user.save(update_fields=["email", "full_name"])
+        return user
+
+
+class CustomerCreateForm(SetPasswordMixin, CustomerForm):
+    """A new customer: their login and profile, with a password or a set-password e-mail."""
+
+    password1, password2 = SetPasswordMixin.create_password_fields()
+    send_password_email = forms.BooleanField(
+        label="E-mail the customer a link to choose their password",
+        required=False,
+        initial=True,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        password1, password2 = self.fields["password1"], self.fields["password2"]
+        password1.required = password2.required = False
+        password1.help_text = "Optional: leave it empty and the customer chooses one by e-mail."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        self.validate_passwords()
+        password = cleaned.get("password1")
+        if password and cleaned.get("send_password_email"):
+            self.add_error(
+                "send_password_email",
+                "Set a password or send the e-mail, not both: the e-mail would replace it.",
+            )
+        if password and not self.has_error("password2"):
+            candidate = User(email=cleaned.get("email", ""))
+            self.validate_password_for_user(candidate, "password1")
+        return cleaned
+
+    def save_user(self, customer: Customer) -> User:
+        """Create the login; without a password it has an unusable one until the e-mail."""
+        return User.objects.create_user(
+            self.cleaned_data["email"],
+            self.cleaned_data.get("password1") or None,
+            full_name=customer.full_name,
+        )
+
+
+class CustomerPasswordResetForm(PasswordResetForm):
+    """Django's password-reset e-mail, sent by staff to a customer, linking to the client area.
+
+    Django skips accounts without a usable password; staff send this precisely to
+    customers created without one, so only inactive accounts and staff are skipped.
+    """
+
+    def get_users(self, email: str) -> QuerySet[User]:
+        return User.objects.filter(email__iexact=email, is_active=True, customer__isnull=False)
+
+
+def send_password_reset_email(user: User, request: HttpRequest, *, new_account: bool) -> None:
+    """E-mail ``user`` a one-use link to ``client:password_reset_confirm``."""
+    form = CustomerPasswordResetForm({"email": user.email})
+    if form.is_valid():
+        form.save(
+            request=request,
+            use_https=request.is_secure(),
+            subject_template_name="customers/emails/password_reset_subject.txt",
+            email_template_name="customers/emails/password_reset.txt",
+            extra_email_context={"new_account": new_account},
+        )
+
+
+class CustomerSetPasswordForm(StyledFormMixin, SetPasswordForm):
+    """The client area's "choose a new password" form, styled like the rest of the panel."""
