@@ -21,7 +21,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from clientxcms.forms import StyledFormMixin
+from clientxcms.forms import StyledFormMixin, mark_invalid, style_fields
 from customers.models import Customer
 from delivery.choices import ServerStatus
 from delivery.models import Server
@@ -287,6 +287,11 @@ class ServiceCreateForm(StyledFormMixin, forms.ModelForm):
         server.required = target.module.requires_server
         server.empty_label = "Choose a server" if server.required else "No server"
         server.help_text = f"Only {module_label(target.module_key)} servers that are not disabled."
+        options_form = target.module.service_form
+        #: The module's own options for this service (its ``service_form``), if it asks any.
+        self.module_form = options_form(data, prefix="module") if options_form else None
+        if self.module_form is not None:
+            style_fields(self.module_form)
 
     def _prefill(self) -> dict[str, Any]:
         cycle = first_cycle(self.cycle_defaults)
@@ -304,12 +309,22 @@ class ServiceCreateForm(StyledFormMixin, forms.ModelForm):
         clean_expiration(self)
         return data
 
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if self.module_form is None:
+            return valid
+        module_valid = self.module_form.is_valid()
+        mark_invalid(self.module_form)
+        return valid and module_valid
+
     def service_fields(self) -> dict[str, Any]:
         """The fields to give ``lifecycle.create``: step 1's choices and step 2's values."""
+        options = self.module_form.cleaned_data if self.module_form is not None else {}
         return {
             "customer": self.target.customer,
             "product": self.target.product,
             "module": self.target.module_key,
+            "module_data": options,
             **{name: self.cleaned_data[name] for name in self._meta.fields},
         }
 

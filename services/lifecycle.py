@@ -274,13 +274,21 @@ def _anchor(moment: dt.datetime) -> int:
 def create(*, actor: User | None, source: str, **fields: Any) -> Service:
     """Create a pending service from ``fields`` (model field names) and record it.
 
-    No invoice is made: creating a service is not an order.
+    ``module_data`` holds the options of the module's ``service_form``, validated here by
+    the module. No invoice is made: creating a service is not an order.
     """
-    unknown = set(fields) - EDITABLE_FIELDS - {"customer"}
+    unknown = set(fields) - EDITABLE_FIELDS - {"customer", "module_data"}
     if unknown:
         raise LifecycleError(f"These fields cannot be set: {', '.join(sorted(unknown))}.")
     fields.pop("status", None)
+    options = fields.pop("module_data", None) or {}
     service = Service(**fields, status=S.PENDING)
+    try:
+        service.module_data = _json(get_module(service.module).clean_service_options(options))
+    except UnknownModule as exc:
+        raise LifecycleError(f"Cannot create the service: {exc}") from exc
+    except ValidationError as exc:
+        raise LifecycleError(f"Cannot create the service: {_validation_message(exc)}") from exc
     if service.expires_at is not None:
         service.billing_anchor_day = _anchor(service.expires_at)
     try:

@@ -85,9 +85,11 @@ class DeliveryModule(ABC):
     requires_server: ClassVar[bool] = True
     #: Whether creating a service delivers it at once (False: staff deliver by hand).
     delivers_automatically: ClassVar[bool] = True
-    #: Form of the server credentials, and of the per-product configuration.
+    #: Form of the server credentials, of the per-product configuration, and of the options
+    #: staff give each service when creating it (kept in the service's ``module_data``).
     server_form: ClassVar[type[forms.Form] | None] = None
     product_form: ClassVar[type[forms.Form] | None] = None
+    service_form: ClassVar[type[forms.Form] | None] = None
 
     # Operations on a service's resource. Each returns a ModuleResult or raises ModuleError.
     @abstractmethod
@@ -128,6 +130,9 @@ class DeliveryModule(ABC):
 
     def clean_server_credentials(self, credentials: dict[str, Any]) -> dict[str, Any]:
         return _clean_with(self.server_form, credentials, "credentials")
+
+    def clean_service_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        return _clean_with(self.service_form, options, "module_data")
 
 
 def _clean_with(form_class: type[forms.Form] | None, data: dict[str, Any], field_name: str) -> dict:

@@ -37,11 +37,20 @@ class FakeProductForm(forms.Form):
     memory_mb = forms.IntegerField(min_value=128)
 
 
+class FakeServiceForm(forms.Form):
+    hostname = forms.RegexField(
+        regex=r"^[a-z0-9.-]+$",
+        required=False,
+        error_messages={"invalid": "Letters, digits, dots and dashes only."},
+    )
+
+
 class FakeModule(DeliveryModule):
     key = "test"
     label = "Test panel"
     server_form = FakeServerForm
     product_form = FakeProductForm
+    service_form = FakeServiceForm
     supports_import = True
 
     def _run(self, operation: str, server: Any, **result: Any) -> ModuleResult:

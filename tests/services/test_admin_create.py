@@ -247,3 +247,44 @@ def test_a_one_time_service_with_an_expiration_is_refused_on_the_field(client, s
         "A one-time service never expires: leave this empty."
     ]
     assert not Service.objects.exists()
+
+
+def test_step_two_asks_the_modules_own_options_and_keeps_them_on_the_service(
+    client, staff, customer, vps
+):
+    server = FakeServerFactory()
+
+    page = client.get(step2_url(customer, "test", vps))
+    client.post(
+        URL,
+        step2_data(
+            customer, "test", vps, server=server.pk, **{"module-hostname": "mc.example.net"}
+        ),
+    )
+
+    assert 'name="module-hostname"' in page.text
+    assert "Test panel options" in page.text
+    assert Service.objects.get().module_data["hostname"] == "mc.example.net"
+
+
+def test_an_invalid_module_option_is_shown_on_its_field_and_nothing_is_created(
+    client, staff, customer, vps
+):
+    server = FakeServerFactory()
+
+    response = client.post(
+        URL, step2_data(customer, "test", vps, server=server.pk, **{"module-hostname": "bad host!"})
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].module_form.errors["hostname"] == [
+        "Letters, digits, dots and dashes only."
+    ]
+    assert "is-invalid" in response.text
+    assert not Service.objects.exists()
+
+
+def test_a_module_without_options_asks_none(client, staff, customer):
+    page = client.get(step2_url(customer, "manual"))
+
+    assert 'id="module-options"' not in page.text

@@ -119,7 +119,7 @@ def test_importing_links_the_resource_and_makes_the_service_active(client, staff
 
     service = Service.objects.get()
     assert (service.status, service.server, service.external_id) == (S.ACTIVE, server, "vm-3")
-    assert service.module_data == {"imported": True}
+    assert service.module_data == {"hostname": "", "imported": True}
     assert [e.action for e in service.events.order_by("id")] == ["create", "import"]
     assert response.redirect_chain[-1][0] == f"/admin/services/{service.pk}/"
     assert "Resource vm-3 imported as service" in response.text

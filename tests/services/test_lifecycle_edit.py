@@ -183,3 +183,22 @@ def test_an_edit_cannot_put_a_service_on_a_server_of_another_type(make_service, 
             actor=admin_user,
             source=EventSource.ADMIN,
         )
+
+
+def test_create_validates_the_modules_options(customer, admin_user):
+    fields = {
+        "actor": admin_user,
+        "source": EventSource.ADMIN,
+        "customer": customer,
+        "module": "test",
+        "name": "Box",
+        "price": Decimal(1),
+        "initial_price": Decimal(1),
+        "billing_cycle": BillingCycle.MONTHLY,
+    }
+
+    with pytest.raises(LifecycleError, match="hostname"):
+        lifecycle.create(**fields, module_data={"hostname": "not valid!"})
+    service = lifecycle.create(**fields, module_data={"hostname": "ok.example"})
+
+    assert service.module_data == {"hostname": "ok.example"}
