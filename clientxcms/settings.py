@@ -170,6 +170,14 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@localhost")
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")
 SERVICE_RENEWAL_GRACE_DAYS = int(os.environ.get("SERVICE_RENEWAL_GRACE_DAYS", "7"))
 SERVICE_TERMINATION_DAYS = int(os.environ.get("SERVICE_TERMINATION_DAYS", "14"))
+# How often Celery beat runs the lifecycle sweeps (expiry, termination, cancellations).
+SERVICE_SWEEP_MINUTES = int(os.environ.get("SERVICE_SWEEP_MINUTES", "5"))
+CELERY_BEAT_SCHEDULE = {
+    "service-lifecycle-sweeps": {
+        "task": "services.tasks.run_sweeps",
+        "schedule": SERVICE_SWEEP_MINUTES * 60,
+    },
+}
 
 # Extra delivery modules by key, as dotted paths; built-in ones and the
 # ``clientxcms.delivery_modules`` entry points are found without this.

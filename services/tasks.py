@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import bulk, notifications
+from . import bulk, notifications, sweeps
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -17,3 +17,9 @@ def send_service_notification(event_id: int) -> bool:
 def run_bulk_operation(operation_id: int) -> None:
     """Process one BulkOperation; safe to run again (each item is claimed once)."""
     bulk.process(operation_id)
+
+
+@shared_task
+def run_sweeps() -> dict[str, int]:
+    """Celery beat's periodic sweep: services changed by each sweep."""
+    return {name: result.done for name, result in sweeps.run_all().items()}
