@@ -154,6 +154,7 @@ def test_the_result_page_lists_each_service_and_offers_to_retry_the_failed(
     assert f'data-service="{broken.pk}" data-state="failed"' in page
     assert "The test panel refused to suspend." in page
     assert "Retry the 1 failed" in page
+    assert f'href="{reverse("admin:service_detail", args=[fine.pk])}"' in page
     assert f'data-service="{fine.pk}"' not in failed_only.content.decode()
 
 
