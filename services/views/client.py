@@ -1,13 +1,35 @@
-"""Client-area views of the services app: every query starts from the signed-in customer."""
+"""Client-area views of the services app: every query starts from the signed-in customer.
+
+Each view finds services through ``Service.objects.for_customer(...)``, so another
+customer's service is simply not found (404, never 403: a 403 would confirm it exists).
+The pages show what the customer bought, never what staff keep about it (notes, module
+data, the resource id, the suspension reason, the last delivery error).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import messages
 from django.db.models import QuerySet
-from django.views.generic import ListView
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+from django.views import View
+from django.views.generic import DetailView, ListView
 
 from clientxcms.access import CustomerRequiredMixin
-from services.choices import ServiceStatus
+from delivery.modules.base import Audience, ModuleError
+from services import lifecycle
+from services.choices import ACTION_TRANSITIONS, LIVE, EventSource, ServiceStatus
+from services.forms_client import ClientCancelForm
+from services.lifecycle import LifecycleError
 from services.models import Service
+from services.templatetags.service_tabs import tabs_for
+
+#: How many renewals the details page shows; older ones stay in the database.
+RENEWALS_SHOWN = 20
 
 
 class HomeView(CustomerRequiredMixin, ListView):
@@ -23,3 +45,141 @@ class HomeView(CustomerRequiredMixin, ListView):
             .select_related("product")
             .order_by("expires_at", "id")
         )
+
+
+class ServiceListView(CustomerRequiredMixin, ListView):
+    """``/client/services/``: every service of the customer, whatever its status, newest first.
+
+    A customer has few services, so Django's paginator (and its COUNT over the customer's
+    rows, served by the customer/status index) is fine here, unlike the staff list.
+    """
+
+    template_name = "services/client/list.html"
+    context_object_name = "services"
+    paginate_by = 25
+
+    def get_queryset(self) -> QuerySet[Service]:
+        return (
+            Service.objects.for_customer(self.customer)
+            .select_related("product")
+            .order_by("-created_at", "-id")
+        )
+
+
+def can_cancel(service: Service) -> bool:
+    """Whether the lifecycle would cancel ``service`` now (choices.ACTION_TRANSITIONS)."""
+    sources, _target = ACTION_TRANSITIONS["cancel"]
+    return service.status in sources
+
+
+def can_uncancel(service: Service) -> bool:
+    """Whether there is a scheduled cancellation that ``lifecycle.uncancel`` would undo."""
+    return service.cancel_at is not None and service.status in LIVE
+
+
+class ServiceDetailView(CustomerRequiredMixin, DetailView):
+    """``/client/services/<pk>/``: one service, its renewals and its management tabs.
+
+    Five queries: the session, the user, the customer, the service with its product, and
+    its latest renewals. The open tab is loaded by htmx once the page is there.
+    """
+
+    template_name = "services/client/detail.html"
+    context_object_name = "service"
+    active_tab: str | None = None
+
+    def get_queryset(self) -> QuerySet[Service]:
+        return Service.objects.for_customer(self.customer).select_related("product")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        service = self.object
+        renewals = list(service.renewals.all()[: RENEWALS_SHOWN + 1])
+        return super().get_context_data(
+            renewals=renewals[:RENEWALS_SHOWN],
+            more_renewals=len(renewals) > RENEWALS_SHOWN,
+            cancel_form=ClientCancelForm(service=service) if can_cancel(service) else None,
+            can_uncancel=can_uncancel(service),
+            active_tab=self.active_tab,
+            **kwargs,
+        )
+
+
+class ServiceTabView(ServiceDetailView):
+    """``/client/services/<pk>/tabs/<key>/``: the details page opened on one customer tab.
+
+    A tab the customer may not see (a staff-only one) is a 404, like a tab that does not
+    exist. htmx gets only the tabs component; a plain request gets the whole page.
+    """
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.object = self.get_object()
+        self.active_tab = kwargs["key"]
+        tabset = tabs_for(self.object, Audience.CUSTOMER, request.user)
+        if not tabset.error and tabset.get(self.active_tab) is None:
+            raise Http404("This service has no such tab.")
+        if request.headers.get("HX-Request"):
+            return render(
+                request,
+                "services/client/tab_panel.html",
+                {"service": self.object, "active_tab": self.active_tab},
+            )
+        return self.render_to_response(self.get_context_data(object=self.object))
+
+
+class ServiceActionView(CustomerRequiredMixin, View):
+    """A POST on one of the customer's services; a GET is 405, another's service 404.
+
+    The lifecycle decides: its refusal, or the module's failure, is shown as a message on
+    the details page the customer is sent back to.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        service = get_object_or_404(Service.objects.for_customer(self.customer), pk=pk)
+        try:
+            message = self.act(service)
+        except LifecycleError as exc:
+            messages.error(request, exc.message)
+        except ModuleError:
+            # The error is kept on the service and in its history for staff to see.
+            messages.error(
+                request,
+                f"Service #{service.pk} could not be changed right now. Please try again "
+                "later or contact support.",
+            )
+        else:
+            messages.success(request, message)
+        return redirect("client:service_detail", pk=service.pk)
+
+    def act(self, service: Service) -> str:
+        """Run the operation and say what was done."""
+        raise NotImplementedError
+
+
+class ServiceCancelView(ServiceActionView):
+    """``/client/services/<pk>/cancel/``: cancel now, or at the end of the paid period."""
+
+    def act(self, service: Service) -> str:
+        form = ClientCancelForm(self.request.POST, service=service)
+        if not form.is_valid():
+            raise LifecycleError(" ".join(e for errors in form.errors.values() for e in errors))
+        result = lifecycle.cancel(
+            service.pk,
+            actor=self.request.user,
+            source=EventSource.CLIENT,
+            when=form.cleaned_data["when"],
+            reason=form.cleaned_data["reason"],
+        )
+        if result.status == ServiceStatus.CANCELLED:
+            return f"Service #{result.pk} is cancelled."
+        ends = date_format(localtime(result.cancel_at), "DATE_FORMAT")
+        return f"Service #{result.pk} will be cancelled on {ends}."
+
+
+class ServiceUncancelView(ServiceActionView):
+    """``/client/services/<pk>/uncancel/``: undo a scheduled cancellation."""
+
+    def act(self, service: Service) -> str:
+        lifecycle.uncancel(service.pk, actor=self.request.user, source=EventSource.CLIENT)
+        return f"Service #{service.pk} will no longer be cancelled."

@@ -101,11 +101,14 @@ class FakeModule(DeliveryModule):
                 label="Overview",
                 template="fake_module/overview.html",
                 order=10,
-                context=self._overview,
+                context=lambda svc: self._overview(svc, audience),
             ),
         ]
 
-    def _overview(self, service: Any) -> dict[str, Any]:
-        """What the panel says about the resource; raises when ``fail`` has ``tab``."""
+    def _overview(self, service: Any, audience: Audience) -> dict[str, Any]:
+        """What the panel says about the resource; raises when ``fail`` has ``tab``.
+
+        The resource's id on the panel is for staff: customers see only its state.
+        """
         self._run("tab", service.server)
-        return {"power": "running", "memory_mb": 512}
+        return {"power": "running", "memory_mb": 512, "for_staff": audience == Audience.STAFF}
