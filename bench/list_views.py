@@ -50,7 +50,7 @@ def cases() -> list[Case]:
         ),
         Case("search: a common last name (Dubois)", {"q": "Dubois"}),
         Case("search: one customer's e-mail", {"q": someone.user.email}),
-        Case("search: a word nothing matches (reads every row)", {"q": "zzyzx"}),
+        Case("search: a word nothing matches", {"q": "zzyzx"}),
         Case(f"page {PAGE:,} (keyset cursor)", {"cursor": cursor}),
         Case("sorted by customer name (no index on the join)", {"sort": "customer"}),
     ]

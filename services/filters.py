@@ -45,6 +45,8 @@ from .pagination import order_expressions
 
 VIEW_PERMISSION = "services.view_service"
 SEARCH_MAX_LENGTH = 200
+#: A search term matching more customers than this is "common" (see ``search_services``).
+SELECTIVE_CUSTOMERS = 1_000
 #: The largest id PostgreSQL's bigint holds; a longer number is not an id.
 MAX_ID = 2**63 - 1
 
@@ -122,7 +124,9 @@ def search_services(queryset: QuerySet[Service], term: str) -> QuerySet[Service]
     are searched as text, so "2024" still finds "Backup 2024".) Customers and products
     are matched in their own tables, word by word for customers ("bob owner" finds Bob
     Owner), and services by their indexed foreign keys; a term with an "@" is an e-mail
-    and searches the customers' e-mails only.
+    and searches the customers' e-mails only. Knowing first how many customers and
+    products a term matches (two small queries) chooses how to find the services: see
+    docs/performance.md for the figures behind ``SELECTIVE_CUSTOMERS``.
     """
     term = term.strip()
     if not term:
@@ -147,12 +151,23 @@ def search_services(queryset: QuerySet[Service], term: str) -> QuerySet[Service]
             | Q(company__icontains=word)
             | Q(user__email__icontains=word)
         )
-    products = Product.objects.filter(name__icontains=term)
-    return queryset.filter(
-        Q(customer__in=customers.values("pk"))
-        | Q(product__in=products.values("pk"))
-        | Q(name__icontains=term)
+    product_ids = list(Product.objects.filter(name__icontains=term).values_list("pk", flat=True))
+    customer_ids = list(
+        customers.order_by().values_list("pk", flat=True)[: SELECTIVE_CUSTOMERS + 1]
     )
+    if product_ids or len(customer_ids) > SELECTIVE_CUSTOMERS:
+        # A common term: matches are dense, so the newest come soon when the services are
+        # read in order, and the first page stops early.
+        return queryset.filter(
+            Q(customer__in=customers.values("pk"))
+            | Q(product__in=product_ids)
+            | Q(name__icontains=term)
+        )
+    # A rare term: the few matches are gathered by index (the customers' services, and the
+    # names through their trigram index on PostgreSQL). An OR would read every service.
+    by_customer = Service.objects.filter(customer__in=customer_ids).order_by().values("pk")
+    by_name = Service.objects.filter(name__icontains=term).order_by().values("pk")
+    return queryset.filter(pk__in=by_customer.union(by_name))
 
 
 # The FilterSet -----------------------------------------------------------------------------

@@ -208,7 +208,11 @@ def searchable(db):
         "no match",
     ],
 )
-def test_search_matches_each_field(admin_user, searchable, term, expected):
+@pytest.mark.parametrize("strategy", ["rare term", "common term"])
+def test_search_matches_each_field(admin_user, searchable, term, expected, strategy, monkeypatch):
+    if strategy == "common term":
+        # Every term counts as common: the OR that reads services in order is used.
+        monkeypatch.setattr("services.filters.SELECTIVE_CUSTOMERS", -1)
     query = QueryDict(mutable=True)
     query["q"] = term
 
