@@ -43,7 +43,7 @@ def _run(action: str, ids: list[int], queue: str, user: Any) -> float:
         action=action, params=params, service_ids=ids, created_by=user
     )
     started = time.perf_counter()
-    run_bulk_operation.apply_async([operation.pk], queue=queue)
+    run_bulk_operation.apply_async((operation.pk,), queue=queue)
     while True:
         operation.refresh_from_db()
         if operation.status == BulkStatus.DONE:

@@ -54,7 +54,7 @@ def create_database_if_missing(url: str) -> None:
     from psycopg import sql
 
     config = dj_database_url.parse(url)
-    params = {
+    params: dict[str, Any] = {
         "host": config.get("HOST") or None,
         "port": config.get("PORT") or None,
         "user": config.get("USER") or None,

@@ -6,7 +6,7 @@ Forms set the classes once here so that templates render a field with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 
@@ -40,7 +40,14 @@ def mark_invalid(form: forms.BaseForm) -> None:
             field.widget.attrs["class"] = f"{field.widget.attrs.get('class', '')} is-invalid"
 
 
-class StyledFormMixin:
+if TYPE_CHECKING:
+    # The mixin is always mixed into a form: say so to the type checker only.
+    _FormBase = forms.BaseForm
+else:
+    _FormBase = object
+
+
+class StyledFormMixin(_FormBase):
     """Styles a form's widgets on creation and flags its invalid ones after validation."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -54,3 +61,17 @@ class StyledFormMixin:
 
 class StyledForm(StyledFormMixin, forms.Form):
     """A plain styled form: the base form of the staff lists' filter sets."""
+
+
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """``form.fields[name]`` as the choice field it is, so its choices can be set."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField), f"{name} is not a choice field"
+    return field
+
+
+def model_choice_field(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
+    """``form.fields[name]`` as the model choice field it is, so its queryset can be set."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField), f"{name} is not a model choice field"
+    return field

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 
 @dataclass(frozen=True)
@@ -62,24 +62,34 @@ def window_page(
     )
 
 
-class WindowPaginationMixin:
+if TYPE_CHECKING:
+    from django.views.generic.list import MultipleObjectMixin
+
+    # Always mixed into a ListView: say so to the type checker only.
+    _ListBase = MultipleObjectMixin[Any]
+else:
+    _ListBase = object
+
+
+class WindowPaginationMixin(_ListBase):
     """For a ``ListView``: pages with ``WindowPage`` instead of Django's counting paginator.
 
     The template receives ``page_obj`` and ``is_paginated`` as with Django's, but no
     ``paginator`` (there is no total to show).
     """
 
-    paginate_by = 25
+    paginate_by: int | None = 25
     #: The deepest page served: 400 pages of 25 is 10,000 rows, past which one searches.
     max_pages = 400
+    request: HttpRequest  # set by View.setup()
 
-    def paginate_queryset(
+    def paginate_queryset(  # type: ignore[override]  # a WindowPage and no paginator, by design
         self, queryset: QuerySet, page_size: int
     ) -> tuple[None, WindowPage, Sequence[Any], bool]:
         page = window_page(
             queryset,
             self.request.GET.get("page"),
             page_size,
-            self.max_pages,  # type: ignore[attr-defined]
+            self.max_pages,
         )
         return None, page, page.object_list, page.has_other_pages()

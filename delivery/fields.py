@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
 from .crypto import decrypt, encrypt
 
+if TYPE_CHECKING:
+    from django.db.models.expressions import Combinable
 
-class EncryptedJSONField(models.TextField):
+    # The model attribute holds a dict, not TextField's str (django-stubs' field generics).
+    _TextField = models.TextField[dict[str, Any] | Combinable, dict[str, Any]]
+else:
+    _TextField = models.TextField
+
+
+class EncryptedJSONField(_TextField):
     """Keeps a dict in Python and a Fernet token in the database.
 
     The column cannot be searched or compared; it is only ever read whole.
@@ -24,7 +33,7 @@ class EncryptedJSONField(models.TextField):
         kwargs["editable"] = False
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self) -> tuple[str, str, list[Any], dict[str, Any]]:
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         name, path, args, kwargs = super().deconstruct()
         kwargs.pop("editable", None)
         return name, path, args, kwargs

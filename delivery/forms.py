@@ -93,10 +93,11 @@ class ModuleSettingsForm(StyledFormMixin, forms.ModelForm):
         """
         if self.settings_form is not None and self.settings_form.errors:
             return []
-        return list(self.errors.get(self.settings_field, []))
+        return [str(error) for error in self.errors.get(self.settings_field, [])]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns, typed as never None
         if self.chosen_module is None or cleaned.get("module") != self.chosen_module.key:
             return cleaned  # the type itself is wrong: its field says so
         if self.settings_form is None:

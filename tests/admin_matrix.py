@@ -13,7 +13,7 @@ VIEW, FORM, ACTION = "view", "form", "action"
 LOGIN = "login"
 
 #: persona → kind → the status expected (LOGIN: a redirect to the staff login page).
-EXPECTED = {
+EXPECTED: dict[str, dict[str, int | str]] = {
     "anonymous": {VIEW: LOGIN, FORM: LOGIN, ACTION: LOGIN},
     "customer": {VIEW: 403, FORM: 403, ACTION: 403},
     "plain_staff": {VIEW: 403, FORM: 403, ACTION: 403},
@@ -37,6 +37,6 @@ def assert_access(client: Client, method: str, url: str, persona: str, kind: str
     expected = EXPECTED[persona][kind]
     if expected == LOGIN:
         assert response.status_code == 302
-        assert response.url.startswith("/admin/login/?next=")
+        assert response.url.startswith("/admin/login/?next=")  # type: ignore[attr-defined]  # a redirect's
     else:
         assert response.status_code == expected, f"{persona} {method} {url}"

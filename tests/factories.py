@@ -30,7 +30,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def save_password(self, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
-            self.save()
+            self.save()  # type: ignore[attr-defined]  # self is the User built, not the factory
 
 
 class StaffFactory(UserFactory):
@@ -55,7 +55,7 @@ class ServerFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"node{n}")
     module = "manual"
     hostname = factory.Sequence(lambda n: f"node{n}.example.net")
-    credentials = factory.LazyFunction(dict)
+    credentials: factory.declarations.BaseDeclaration = factory.LazyFunction(dict)
 
 
 class ProductFactory(factory.django.DjangoModelFactory):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views import View
 
 from clientxcms.access import CustomerRequiredMixin, StaffRequiredMixin
@@ -20,11 +20,11 @@ class ChangeServicesView(StaffRequiredMixin, View):
 
 class WhoAmIView(CustomerRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        assert request.customer == self.customer
+        assert request.customer == self.customer  # type: ignore[attr-defined]  # set by the mixin
         return HttpResponse(self.customer.full_name)
 
 
-def get(rf, view: type[View], user) -> HttpResponse:
+def get(rf, view: type[View], user) -> HttpResponseBase:
     request = rf.get("/somewhere/?x=1")
     request.user = user
     return view.as_view()(request)

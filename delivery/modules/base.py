@@ -143,6 +143,6 @@ def _clean_with(form_class: type[forms.Form] | None, data: dict[str, Any], field
         return {}
     form = form_class(data=data)
     if not form.is_valid():
-        messages = [f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        messages = [f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items()]
         raise ValidationError({field_name: messages})
     return form.cleaned_data

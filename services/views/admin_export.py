@@ -14,12 +14,18 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.utils import timezone
 from django.views import View
 from import_export.formats.base_formats import XLSX
 
-from clientxcms.access import StaffRequiredMixin
+from clientxcms.access import StaffRequiredMixin, signed_in_user
 from services.filters import InvalidFilters, filter_services
 from services.models import Service
 from services.resources import ServiceResource
@@ -49,11 +55,11 @@ class ServiceExportView(StaffRequiredMixin, View):
 
     permission_required = "services.view_service"
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def get(self, request: HttpRequest) -> HttpResponseBase:
         back = request.GET.copy()
         back.pop("format", None)
         try:
-            queryset = filter_services(request.GET, user=request.user)
+            queryset = filter_services(request.GET, user=signed_in_user(request))
         except InvalidFilters:
             messages.error(request, "Correct the filters before exporting.")
             return HttpResponseRedirect(service_list_url(back.urlencode()))

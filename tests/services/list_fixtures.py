@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from products.choices import BillingCycle
 from services.choices import ServiceStatus
-from services.models import Service
 from tests.factories import CustomerFactory, ProductFactory, ServerFactory, ServiceFactory
 
 
 @pytest.fixture(name="varied_services")
-def varied_services_fixture(db) -> dict[str, Service]:
+def varied_services_fixture(db) -> dict[str, Any]:
     """Three services that differ in every listed column, so each sort order shows.
 
     ``alpha`` < ``bravo`` < ``charlie`` on every column, except that ``charlie`` has no
