@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 admin_patterns = [
+    path("", include("dashboard.urls")),
     path("", include("customers.urls.admin")),
     path("", include("services.urls.admin")),
     path("", include("products.urls")),

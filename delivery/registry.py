@@ -64,4 +64,15 @@ def get_module(key: str) -> DeliveryModule:
 
 def module_choices() -> list[tuple[str, str]]:
     """(key, label) of every registered module, by label, for form fields."""
-    return sorted(((key, module.label) for key, module in _registry().items()), key=lambda c: c[1])
+    return sorted(module_labels().items(), key=lambda choice: choice[1])
+
+
+def module_labels() -> dict[str, str]:
+    """The label of every registered module, by key: the one place labels are read from."""
+    return {key: module.label for key, module in _registry().items()}
+
+
+def module_label(key: str) -> str:
+    """The label of the module ``key``, or the key itself when no module has it any more
+    (a product or service outlives the module it was made with)."""
+    return module_labels().get(key, key)

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ServicesConfig(AppConfig):
     name = "services"
     verbose_name = "Services"
+
+    def ready(self) -> None:
+        """Show services on the customer, product and server pages, which cannot import
+        services themselves (DESIGN.md §3)."""
+        from services import panels
+
+        panels.register()

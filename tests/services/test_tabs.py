@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from delivery.modules.base import Audience, Tab
 from services.choices import ServiceStatus
-from services.templatetags.service_tabs import tabs_for
+from services.tabs import tabs_for
 from tests.factories import ServiceFactory
 from tests.fakes.modules import FakeModule
 
@@ -119,7 +119,7 @@ def test_htmx_gets_only_the_tabs(client, staff, make_service):
 def test_a_failing_tab_shows_an_error_panel_inside_the_tab(client, staff, make_service, caplog):
     service = make_service(fail="tab")
 
-    with caplog.at_level(logging.ERROR, logger="services.templatetags.service_tabs"):
+    with caplog.at_level(logging.ERROR, logger="services.tabs"):
         response = client.get(tab_url(service, "overview"))
 
     assert response.status_code == 200

@@ -10,9 +10,9 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.views import DASHBOARD_ROWS
 from services.choices import EventSource, ServiceStatus
 from services.models import ServiceEvent
-from services.views.admin import DASHBOARD_ROWS
 from tests.admin_matrix import LOGIN, sign_in
 from tests.factories import ServiceFactory
 

@@ -1,4 +1,9 @@
-"""Administration-area views of the services app."""
+"""The staff dashboard, ``/admin/``: where staff land after signing in.
+
+It is the one place allowed to read every app (DESIGN.md §3), so that no other app
+needs to know the others to sum them up. Today it shows services; billing's figures
+will join them here.
+"""
 
 from __future__ import annotations
 
@@ -64,7 +69,7 @@ class HomeView(StaffRequiredMixin, TemplateView):
     each one query cut at DASHBOARD_ROWS.
     """
 
-    template_name = "services/admin/home.html"
+    template_name = "dashboard/home.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         if not self.request.user.has_perm("services.view_service"):

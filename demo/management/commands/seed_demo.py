@@ -1,7 +1,7 @@
 """``manage.py seed_demo``: load the demo data once, add bench rows on demand, print logins.
 
 ``make run`` calls it on every start, so a second run adds nothing and only prints the
-logins again. The data itself is built in ``services.demo``.
+logins again. The data itself is built in ``demo.seed`` and ``demo.bench``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from services import demo
+from demo import bench, catalogue, seed
 
 
 class Command(BaseCommand):
@@ -50,17 +50,19 @@ class Command(BaseCommand):
         self._print_totals()
 
     def _seed_base(self) -> None:
-        if demo.demo_data_exists():
-            self.stdout.write(f"Demo data already loaded ({demo.ADMIN.email} exists): skipped.")
+        if seed.demo_data_exists():
+            self.stdout.write(
+                f"Demo data already loaded ({catalogue.ADMIN.email} exists): skipped."
+            )
             return
         started = time.perf_counter()
-        demo.seed_base(note=lambda message: self.stdout.write(self.style.WARNING(message)))
+        seed.seed_base(note=lambda message: self.stdout.write(self.style.WARNING(message)))
         elapsed = time.perf_counter() - started
         self.stdout.write(self.style.SUCCESS(f"Demo data loaded in {elapsed:.1f} s."))
 
     def _add_bench_data(self, services: int, customers: int) -> None:
         started = time.perf_counter()
-        result = demo.add_bench_data(services, customers)
+        result = bench.add_bench_data(services, customers)
         elapsed = time.perf_counter() - started
         self.stdout.write(
             self.style.SUCCESS(
@@ -71,11 +73,11 @@ class Command(BaseCommand):
 
     def _print_logins(self) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING("\nLogins"))
-        for login in demo.LOGINS:
+        for login in catalogue.LOGINS:
             self.stdout.write(f"  {login.role:<9} {login.email} / {login.password}")
-        others = ", ".join(person.email for person in demo.PEOPLE[1:])
-        self.stdout.write(f"  (also {others} / {demo.CUSTOMER_PASSWORD})")
+        others = ", ".join(person.email for person in catalogue.PEOPLE[1:])
+        self.stdout.write(f"  (also {others} / {catalogue.CUSTOMER_PASSWORD})")
 
     def _print_totals(self) -> None:
-        counts = ", ".join(f"{count} {name}" for name, count in demo.totals().items())
+        counts = ", ".join(f"{count} {name}" for name, count in seed.totals().items())
         self.stdout.write(f"\nIn the database: {counts}.")

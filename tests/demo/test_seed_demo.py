@@ -17,8 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.models import Customer, User
+from demo import bench, catalogue
+from demo.seed import totals
 from products.choices import BillingCycle
-from services import demo, tasks
+from services import tasks
 from services.choices import EventSource, ServiceStatus
 from services.models import Service, ServiceEvent, ServiceRenewal
 from tests.factories import ProductPriceFactory, ServerFactory
@@ -44,7 +46,7 @@ def first_output(seed) -> str:
 
 
 def _printed_logins(output: str) -> bool:
-    return all(f"{login.email} / {login.password}" in output for login in demo.LOGINS)
+    return all(f"{login.email} / {login.password}" in output for login in catalogue.LOGINS)
 
 
 def test_the_logins_are_a_superuser_a_view_only_support_agent_and_customers(first_output):
@@ -59,7 +61,7 @@ def test_the_logins_are_a_superuser_a_view_only_support_agent_and_customers(firs
     assert all(".view_" in perm for perm in support.get_all_permissions())
     assert Group.objects.get(name="Billing").permissions.filter(codename="change_service").exists()
     assert Group.objects.get(name="Administrator").permissions.filter(codename="delete_service")
-    for person in demo.PEOPLE:
+    for person in catalogue.PEOPLE:
         user = authenticate(username=person.email, password="demo")
         assert user is not None, person.email
         assert not user.is_staff
@@ -92,11 +94,11 @@ def test_a_second_run_adds_nothing_and_both_runs_print_the_logins(seed, first_ou
     assert "Demo data loaded" in first_output
     assert _printed_logins(first_output)
     assert "No demo product for the Test panel module" in first_output
-    before = (demo.totals(), Group.objects.count(), ServiceRenewal.objects.count())
+    before = (totals(), Group.objects.count(), ServiceRenewal.objects.count())
 
     output = seed()
 
-    assert (demo.totals(), Group.objects.count(), ServiceRenewal.objects.count()) == before
+    assert (totals(), Group.objects.count(), ServiceRenewal.objects.count()) == before
     assert "already loaded" in output
     assert _printed_logins(output)
 
@@ -141,7 +143,7 @@ def test_services_option_adds_exactly_n_rows_within_the_database_rules(seed):
 def _bench_queries(services: int) -> tuple[int, int]:
     """(queries other than service INSERTs, service INSERTs) of one bench run."""
     with CaptureQueriesContext(connection) as queries:
-        demo.add_bench_data(services, customers=5)
+        bench.add_bench_data(services, customers=5)
     inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "services_service"')]
     return len(queries) - len(inserts), len(inserts)
 

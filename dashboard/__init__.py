@@ -1,0 +1,1 @@
+"""The staff home: the one app that reads every other (DESIGN.md §3)."""
