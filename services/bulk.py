@@ -2,44 +2,44 @@
 
 A confirmed bulk action is a ``BulkOperation``. Its task first writes one item per
 selected service, each already marked skipped when the action cannot apply to it (the
-reasons come from ``skip_reasons``, evaluated in SQL so that a million rows cost one
-query), then runs the others through the lifecycle layer. Each item is claimed and
+rule book's reasons, ``services.rules.annotate``, evaluated in SQL so that a million rows
+cost one query), then runs the others through the lifecycle layer. Each item is claimed and
 applied in its own transaction, together with the lifecycle's own changes: a failure
 never undoes the others, and a task that dies and is retried finds the item either
 untouched or finished, so nothing is applied twice.
 
-``skip_reasons`` predicts; the lifecycle decides. An item the lifecycle refuses when its
-turn comes (the service changed in between) is skipped with the lifecycle's message.
+The plan predicts; the lifecycle decides. An item the lifecycle refuses, or finds nothing
+to do for, when its turn comes (the service changed in between) is skipped with the
+lifecycle's message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import timedelta
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db.models import Count, F, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
-from customers.models import User
+from clientxcms.claims import Claimer, ClaimResult
 from delivery.modules.base import ModuleError
-from products.choices import BillingCycle
 
-from . import lifecycle, stats
+from . import lifecycle, rules, stats
+from .actions import CATALOGUE
 from .choices import (
-    ACTION_TRANSITIONS,
-    DELETABLE,
-    RENEWABLE,
     BulkAction,
     BulkItemState,
     BulkStatus,
     CancelWhen,
     EventSource,
+    ServiceAction,
     ServiceStatus,
 )
 from .filters import InvalidFilters, filter_services
@@ -47,19 +47,35 @@ from .lifecycle import LifecycleError
 from .models import BulkOperation, BulkOperationItem, Service
 
 S = ServiceStatus
-BATCH_SIZE = 500
+A = ServiceAction
 
-#: The permission each action needs, checked for the whole selection.
+
+def service_action(action: str, params: dict[str, Any]) -> tuple[ServiceAction, dict[str, Any]]:
+    """The catalogue's action behind a bulk action, and its settings for the lifecycle.
+
+    Cancelling at the end of the period is the lifecycle's scheduled cancellation; adding
+    and subtracting days are both a move of the expiration, by signed days.
+    """
+    params = dict(params)
+    if action == BulkAction.CANCEL:
+        scheduled = params.get("when") == CancelWhen.END_OF_PERIOD
+        return (A.SCHEDULE_CANCEL if scheduled else A.CANCEL), params
+    if action in (BulkAction.ADD_DAYS, BulkAction.SUBTRACT_DAYS):
+        days = int(params.get("days") or 0)
+        params["days"] = -days if action == BulkAction.SUBTRACT_DAYS else days
+        return A.SHIFT_EXPIRATION, params
+    return ServiceAction(action), params
+
+
+def _context(action: ServiceAction, params: dict[str, Any]) -> rules.Context:
+    return rules.Context(
+        source=EventSource.ADMIN, cycles=int(params.get("cycles") or 1), days=params.get("days")
+    )
+
+
+#: The permission each bulk action needs (the catalogue's), checked for the whole selection.
 PERMISSIONS: dict[str, str] = {
-    **dict.fromkeys(BulkAction.values, "services.change_service"),
-    BulkAction.DELETE: "services.delete_service",
-}
-
-#: The lifecycle operation behind each action whose status change it checks.
-_STATUS_ACTIONS = {
-    BulkAction.SUSPEND: "suspend",
-    BulkAction.UNSUSPEND: "unsuspend",
-    BulkAction.TERMINATE: "terminate",
+    action: CATALOGUE[service_action(action, {})[0]].permission for action in BulkAction.values
 }
 
 
@@ -79,77 +95,17 @@ class Plan:
         return self.total - self.skipping
 
 
-def _it_is(status: str) -> str:
-    return f"it is {S(status).label.lower()}"
-
-
-def _status_rules(operation: str) -> list[tuple[Q, str]]:
-    sources, target = ACTION_TRANSITIONS[operation]
-    rules = [(Q(status=target), f"already {S(target).label.lower()}")]
-    rules += [(Q(status=s), _it_is(s)) for s in S if s not in sources and s != target]
-    return rules
-
-
-def skip_reasons(action: str, params: dict[str, Any]) -> list[tuple[Q, str]]:
-    """The conditions under which ``action`` skips a service, first match wins."""
-    if action in _STATUS_ACTIONS:
-        return _status_rules(_STATUS_ACTIONS[action])
-    if action == BulkAction.CANCEL and params.get("when") == CancelWhen.END_OF_PERIOD:
-        return [
-            (Q(status=S.CANCELLED), "already cancelled"),
-            *[(Q(status=s), _it_is(s)) for s in (S.PENDING, S.EXPIRED, S.TERMINATED)],
-            (Q(expires_at__isnull=True), "it never expires"),
-            (Q(cancel_at=F("expires_at")), "its cancellation is already scheduled"),
-        ]
-    if action == BulkAction.CANCEL:
-        return _status_rules("cancel")
-    if action == BulkAction.RENEW:
-        grace = timezone.now() - timedelta(days=settings.SERVICE_RENEWAL_GRACE_DAYS)
-        cycles = int(params.get("cycles", 1))
-        return [
-            *[(Q(status=s), _it_is(s)) for s in S if s not in RENEWABLE],
-            (
-                Q(billing_cycle=BillingCycle.ONE_TIME) | Q(expires_at__isnull=True),
-                "it never expires",
-            ),
-            (
-                Q(max_renewals__isnull=False) & Q(max_renewals__lt=F("renewal_count") + cycles),
-                "its maximum number of renewals is reached",
-            ),
-            (Q(status=S.EXPIRED, expires_at__lt=grace), "it expired past the grace period"),
-        ]
-    if action in (BulkAction.ADD_DAYS, BulkAction.SUBTRACT_DAYS):
-        return [
-            *[(Q(status=s), _it_is(s)) for s in (S.CANCELLED, S.TERMINATED)],
-            (Q(expires_at__isnull=True), "it has no expiration date"),
-        ]
-    if action == BulkAction.DELETE:
-        return [
-            *[
-                (Q(status=s), f"{_it_is(s)}: terminate or cancel it first")
-                for s in S
-                if s not in DELETABLE
-            ],
-            (Q(status=S.PENDING) & ~Q(external_id=""), "a resource exists on its server"),
-        ]
-    raise ValueError(f"Unknown bulk action: {action!r}")
-
-
 def _with_skip_reason(services: QuerySet[Service], action: str, params: dict[str, Any]) -> QuerySet:
-    rules = skip_reasons(action, params)
-    reason = Case(
-        *[When(condition, then=Value(why)) for condition, why in rules],
-        default=Value(""),
-        output_field=CharField(),
-    )
-    return services.order_by().annotate(skip_reason=reason)
+    """``services`` with ``rule_message``: the rule book's reason to skip each, or ''."""
+    key, params = service_action(action, params)
+    return rules.annotate(services.order_by(), key, _context(key, params))
 
 
 def plan(services: QuerySet[Service], action: str, params: dict[str, Any]) -> Plan:
     """Count what ``action`` would change and skip in ``services``: one GROUP BY query."""
     rows = (
         _with_skip_reason(services, action, params)
-        .values("skip_reason")
+        .values("rule_message")
         .annotate(n=Count("pk"))
         .order_by("-n")
     )
@@ -157,8 +113,8 @@ def plan(services: QuerySet[Service], action: str, params: dict[str, Any]) -> Pl
     skipped = []
     for row in rows:
         total += row["n"]
-        if row["skip_reason"]:
-            skipped.append((row["skip_reason"], row["n"]))
+        if row["rule_message"]:
+            skipped.append((row["rule_message"], row["n"]))
     return Plan(total=total, skipped=skipped)
 
 
@@ -172,39 +128,6 @@ def selection(operation: BulkOperation) -> QuerySet[Service]:
 # Running -------------------------------------------------------------------------------
 
 
-def _apply(action: str, service_id: int, params: dict[str, Any], actor: User) -> None:
-    """Run one service through the lifecycle operation behind ``action``."""
-    common = {"actor": actor, "source": EventSource.ADMIN}
-    notify = {"notify": params.get("notify", True)}
-    reason = params.get("reason", "")
-    days = int(params.get("days", 0))
-    operations: dict[str, Callable[[], object]] = {
-        BulkAction.SUSPEND: lambda: lifecycle.suspend(
-            service_id, reason=reason, **notify, **common
-        ),
-        BulkAction.UNSUSPEND: lambda: lifecycle.unsuspend(
-            service_id, reason=reason, **notify, **common
-        ),
-        BulkAction.CANCEL: lambda: lifecycle.cancel(
-            service_id, when=params.get("when", CancelWhen.NOW), reason=reason, **notify, **common
-        ),
-        BulkAction.TERMINATE: lambda: lifecycle.terminate(
-            service_id, reason=reason, **notify, **common
-        ),
-        BulkAction.DELETE: lambda: lifecycle.delete(service_id, reason=reason, **common),
-        BulkAction.RENEW: lambda: lifecycle.renew(
-            service_id, cycles=int(params.get("cycles", 1)), **notify, **common
-        ),
-        BulkAction.ADD_DAYS: lambda: lifecycle.shift_expiration(
-            service_id, days=days, reason=reason, **common
-        ),
-        BulkAction.SUBTRACT_DAYS: lambda: lifecycle.shift_expiration(
-            service_id, days=-days, reason=reason, **common
-        ),
-    }
-    operations[action]()
-
-
 def prepare(operation: BulkOperation) -> None:
     """Write one item per selected service, the skipped ones with their reason.
 
@@ -212,7 +135,7 @@ def prepare(operation: BulkOperation) -> None:
     service) constraint keeps a half-finished earlier attempt from doubling items.
     """
     rows = _with_skip_reason(selection(operation), operation.action, operation.params).values_list(
-        "pk", "name", "skip_reason"
+        "pk", "name", "rule_message"
     )
     with transaction.atomic():
         batch: list[BulkOperationItem] = []
@@ -234,18 +157,35 @@ def prepare(operation: BulkOperation) -> None:
         BulkOperation.objects.filter(pk=operation.pk).update(prepared=True)
 
 
-def _pending_batches(operation: BulkOperation) -> Iterator[list[int]]:
-    after = 0
-    while True:
-        ids = list(
-            operation.items.filter(state=BulkItemState.PENDING, pk__gt=after)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:BATCH_SIZE]
+def _pending(operation: BulkOperation) -> Claimer[BulkOperationItem]:
+    """The operation's items still to run, claimed one at a time (``clientxcms.claims``)."""
+    return Claimer(
+        BulkOperationItem.objects.filter(operation=operation, state=BulkItemState.PENDING)
+    )
+
+
+def _run(operation: BulkOperation, item: BulkOperationItem) -> None:
+    """Apply the operation to one claimed item; the item's state says how it went."""
+    item.attempts += 1
+    key, params = service_action(operation.action, operation.params)
+    try:
+        outcome = lifecycle.perform(
+            key,
+            item.service_ref,
+            actor=operation.created_by,
+            source=EventSource.ADMIN,
+            params=params,
         )
-        if not ids:
-            return
-        yield ids
-        after = ids[-1]
+    except LifecycleError as exc:
+        exists = Service.objects.filter(pk=item.service_ref).exists()
+        item.state = BulkItemState.SKIPPED
+        item.message = exc.message if exists else "the service no longer exists"
+    except ModuleError as exc:
+        item.state, item.message = BulkItemState.FAILED, exc.message
+    else:
+        item.state = BulkItemState.DONE if outcome.changed else BulkItemState.SKIPPED
+        item.message = outcome.message
+    item.save(update_fields=["state", "message", "attempts", "updated_at"])
 
 
 def run_item(operation: BulkOperation, item_id: int) -> str | None:
@@ -253,42 +193,23 @@ def run_item(operation: BulkOperation, item_id: int) -> str | None:
 
     Returns the item's new state, or None when another worker holds or finished it.
     """
-    with transaction.atomic():
-        item = (
-            BulkOperationItem.objects.select_for_update(skip_locked=True)
-            .filter(pk=item_id, state=BulkItemState.PENDING)
-            .first()
-        )
-        if item is None:
-            return None
-        item.attempts += 1
-        target = ACTION_TRANSITIONS.get(_STATUS_ACTIONS.get(operation.action, ""), (None, None))[1]
-        current = (
-            Service.objects.filter(pk=item.service_ref).values_list("status", flat=True).first()
-        )
-        if current is None:
-            item.state, item.message = BulkItemState.SKIPPED, "the service no longer exists"
-        elif target is not None and current == target:
-            item.state, item.message = BulkItemState.SKIPPED, f"already {S(target).label.lower()}"
-        else:
-            try:
-                _apply(operation.action, item.service_ref, operation.params, operation.created_by)
-            except LifecycleError as exc:
-                item.state, item.message = BulkItemState.SKIPPED, exc.message
-            except ModuleError as exc:
-                item.state, item.message = BulkItemState.FAILED, exc.message
-            else:
-                item.state, item.message = BulkItemState.DONE, ""
-        item.save(update_fields=["state", "message", "attempts", "updated_at"])
-        return item.state
+    claimed: list[BulkOperationItem] = []
+
+    def handle(item: BulkOperationItem) -> None:
+        _run(operation, item)
+        claimed.append(item)
+
+    _pending(operation).claim(item_id, handle, ClaimResult())
+    return claimed[0].state if claimed else None
 
 
 def process(operation_id: int) -> None:
     """Prepare the operation if needed, run every pending item, then mark it finished."""
+    now = timezone.now()
     claimed = (
         BulkOperation.objects.filter(pk=operation_id)
         .exclude(status=BulkStatus.DONE)
-        .update(status=BulkStatus.RUNNING, started_at=timezone.now(), finished_at=None)
+        .update(status=BulkStatus.RUNNING, started_at=now, finished_at=None, heartbeat_at=now)
     )
     if not claimed:
         return
@@ -303,11 +224,13 @@ def process(operation_id: int) -> None:
                 status=BulkStatus.DONE, finished_at=timezone.now(), error=str(exc)
             )
             return
-    for ids in _pending_batches(operation):
+    heartbeat = Heartbeat(operation_id)
+    for ids in _pending(operation).batches():
         for item_id in ids:
             run_item(operation, item_id)
+            heartbeat.beat()
     BulkOperation.objects.filter(pk=operation_id).update(
-        status=BulkStatus.DONE, finished_at=timezone.now()
+        status=BulkStatus.DONE, finished_at=timezone.now(), abandoned=False, error=""
     )
     stats.forget_status_counts()
 
@@ -320,7 +243,7 @@ def retry_failed(operation: BulkOperation) -> int:
         )
         if count:
             BulkOperation.objects.filter(pk=operation.pk).update(
-                status=BulkStatus.PENDING, finished_at=None
+                status=BulkStatus.PENDING, finished_at=None, abandoned=False, error="", resumes=0
             )
     return count
 
@@ -334,3 +257,130 @@ def progress(operation: BulkOperation) -> dict[str, int]:
     counts["finished"] = counts["total"] - counts[BulkItemState.PENDING]
     counts["percent"] = round(100 * counts["finished"] / counts["total"]) if counts["total"] else 0
     return counts
+
+
+# Stalled operations ---------------------------------------------------------------------
+#
+# A worker killed outright (SIGKILL, OOM, a lost machine) leaves its operation ``running``
+# and its message unacknowledged in Redis until the broker's visibility timeout, hours later.
+# ``process`` therefore beats a heartbeat while it works; a running operation whose heartbeat
+# is older than ``BULK_STALL_MINUTES`` has lost its worker, and the periodic stall check
+# queues it again. The new task carries on from the first pending item: ``run_item`` claims
+# pending items only, so what was done is never applied again.
+
+logger = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """Writes an operation's ``heartbeat_at`` while its task works, a few times per stall period.
+
+    Often enough that a live task is never taken for a stalled one, rarely enough to cost
+    nothing: one UPDATE every ``BULK_STALL_MINUTES / 5``, at most every 30 seconds.
+    """
+
+    def __init__(self, operation_id: int) -> None:
+        self.operation_id = operation_id
+        self.every = min(30.0, settings.BULK_STALL_MINUTES * 60 / 5)
+        self.last = time.monotonic()
+
+    def beat(self) -> None:
+        if time.monotonic() - self.last < self.every:
+            return
+        BulkOperation.objects.filter(pk=self.operation_id).update(heartbeat_at=timezone.now())
+        self.last = time.monotonic()
+
+
+def _stall_cutoff() -> datetime:
+    return timezone.now() - timedelta(minutes=settings.BULK_STALL_MINUTES)
+
+
+def _is_stalled() -> Q:
+    return Q(status=BulkStatus.RUNNING, heartbeat_at__lt=_stall_cutoff())
+
+
+def stalled() -> QuerySet[BulkOperation]:
+    """Running operations that have made no progress for ``BULK_STALL_MINUTES``."""
+    return BulkOperation.objects.filter(_is_stalled())
+
+
+def stalled_since(operation: BulkOperation) -> datetime | None:
+    """When a stalled operation last made progress; None when it is not stalled."""
+    if (
+        operation.status == BulkStatus.RUNNING
+        and operation.heartbeat_at is not None
+        and operation.heartbeat_at < _stall_cutoff()
+    ):
+        return operation.heartbeat_at
+    return None
+
+
+def can_resume(operation: BulkOperation) -> bool:
+    """Stalled, or given up by the automatic resumes: staff may queue it again."""
+    return operation.abandoned or stalled_since(operation) is not None
+
+
+def resume(operation: BulkOperation, *, automatic: bool = False) -> bool:
+    """Mark a stalled or abandoned operation running again; False when it is neither.
+
+    The caller enqueues the task when this returns True. The conditional UPDATE makes two
+    resumes at once (two stall checks, a double click) count once, and refuses an operation
+    that finished or moved in between. An automatic resume counts towards
+    ``BULK_MAX_RESUMES``; one by staff starts the count again.
+    """
+    if automatic:
+        resumable = _is_stalled() & Q(resumes__lt=settings.BULK_MAX_RESUMES)
+        count: Any = F("resumes") + 1
+    else:
+        resumable = _is_stalled() | Q(abandoned=True)
+        count = 0
+    return bool(
+        BulkOperation.objects.filter(resumable, pk=operation.pk).update(
+            status=BulkStatus.RUNNING,
+            heartbeat_at=timezone.now(),
+            finished_at=None,
+            abandoned=False,
+            error="",
+            resumes=count,
+        )
+    )
+
+
+def abandon(operation: BulkOperation) -> bool:
+    """Mark a stalled operation finished with an error, once the automatic resumes ran out."""
+    minutes = f"{settings.BULK_STALL_MINUTES:g}"
+    error = (
+        f"It made no progress for {minutes} minutes, {operation.resumes} times in a row: "
+        "its workers may be down. Resume it once they are running."
+    )
+    return bool(
+        BulkOperation.objects.filter(_is_stalled(), pk=operation.pk).update(
+            status=BulkStatus.DONE, finished_at=timezone.now(), abandoned=True, error=error
+        )
+    )
+
+
+@dataclass
+class StallCheck:
+    """What one stall check did: the operations it queued again and those it gave up."""
+
+    resumed: list[int] = field(default_factory=list)
+    abandoned: list[int] = field(default_factory=list)
+
+
+def check_stalled() -> StallCheck:
+    """Resume each stalled operation, or give it up after ``BULK_MAX_RESUMES``.
+
+    The caller enqueues the resumed ones (``services.tasks.resume_stalled_bulk_operations``).
+    """
+    result = StallCheck()
+    for operation in stalled().only("pk", "action", "resumes", "heartbeat_at"):
+        if operation.resumes >= settings.BULK_MAX_RESUMES:
+            if abandon(operation):
+                logger.warning(
+                    "%s: no progress since %s, given up", operation, operation.heartbeat_at
+                )
+                result.abandoned.append(operation.pk)
+        elif resume(operation, automatic=True):
+            logger.warning("%s: no progress since %s, resumed", operation, operation.heartbeat_at)
+            result.resumed.append(operation.pk)
+    return result

@@ -12,7 +12,8 @@ class ServiceStatus(models.TextChoices):
     TERMINATED = "terminated", "Terminated"
 
 
-STATUS_BADGES = {
+#: Keyed by the stored value, so a raw status string finds its colour too.
+STATUS_BADGES: dict[str, str] = {
     ServiceStatus.PENDING: "warning",
     ServiceStatus.ACTIVE: "success",
     ServiceStatus.SUSPENDED: "danger",
@@ -22,6 +23,27 @@ STATUS_BADGES = {
 }
 
 S = ServiceStatus
+
+
+class ServiceAction(models.TextChoices):
+    """Every operation of the lifecycle: the vocabulary of the history, the rule book and
+    the action catalogue (``services.actions``)."""
+
+    CREATE = "create", "Create"
+    DELIVER = "deliver", "Deliver"
+    IMPORT = "import", "Import"
+    SUSPEND = "suspend", "Suspend"
+    UNSUSPEND = "unsuspend", "Unsuspend"
+    EXPIRE = "expire", "Expire"
+    RENEW = "renew", "Renew"
+    CANCEL = "cancel", "Cancel"
+    SCHEDULE_CANCEL = "schedule_cancel", "Schedule the cancellation"
+    UNCANCEL = "uncancel", "Undo the scheduled cancellation"
+    TERMINATE = "terminate", "Terminate"
+    SHIFT_EXPIRATION = "shift_expiration", "Add or subtract days"
+    UPDATE = "update", "Edit"
+    DELETE = "delete", "Delete"
+
 
 #: The status changes, by operation: the statuses it starts from and the one it reaches.
 #: Anything else is refused; asking for the status a service already has does nothing.

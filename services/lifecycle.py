@@ -8,24 +8,29 @@ a person can read; calls the delivery module; saves the changed fields and write
 after the commit. A module failure leaves the status as it was, records the error on
 the service and in its history (both are committed), and is raised to the caller.
 
-Operations take a ``Service`` or its id and return the service as saved; those that
-e-mail the customer take ``notify=False`` to stay silent. A caller may wrap one
-operation in a transaction of its own to commit its outcome with it (bulk actions do),
-but must not wrap several: a module failure's record would be rolled back with the
-operations that follow.
+Whether an operation applies, does nothing or is refused is the rule book's answer
+(``services.rules``); what needs other rows (room on the server, a resource already
+linked, an invoice already applied) is checked here. Operations take a ``Service`` or its
+id and return an ``Outcome``: the service as saved and whether anything changed; those
+that e-mail the customer take ``notify=False`` to stay silent. ``perform`` runs an
+action of the catalogue (``services.actions``) with the settings a form collected.
+
+A caller may wrap one operation in a transaction of its own to commit its outcome with
+it (bulk actions do), but must not wrap several: a module failure's record would be
+rolled back with the operations that follow.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
@@ -37,19 +42,14 @@ from delivery.registry import UnknownModule, get_module
 from products.choices import BillingCycle
 from products.cycles import add_cycles
 
-from . import notifications
-from .choices import (
-    ACTION_TRANSITIONS,
-    DELETABLE,
-    LIVE,
-    RENEWABLE,
-    CancelWhen,
-    EventSource,
-    ServiceStatus,
-)
-from .models import Service, ServiceEvent, ServiceRenewal
+from . import notifications, rules
+from .actions import CATALOGUE
+from .choices import ACTION_TRANSITIONS, LIVE, CancelWhen, EventSource, ServiceAction, ServiceStatus
+from .models import EXPIRATION_YEARS, Service, ServiceEvent, ServiceRenewal, validate_expiration
+from .rules import Context, Verdict
 
 S = ServiceStatus
+A = ServiceAction
 ServiceRef = Service | int
 
 #: Fields that ``update`` may change: the seed's "Editing" list.
@@ -77,22 +77,17 @@ _AUDITED_FIELDS = [
     if f.name not in {"id", "uuid", "updated_at", "created_at"}
 ]
 
-ACTION_VERBS = {
-    "create": "create",
-    "deliver": "deliver",
-    "import": "import",
-    "suspend": "suspend",
-    "unsuspend": "unsuspend",
-    "expire": "expire",
-    "renew": "renew",
-    "cancel": "cancel",
-    "schedule_cancel": "schedule the cancellation of",
-    "uncancel": "undo the cancellation of",
-    "terminate": "terminate",
-    "shift_expiration": "move the expiration of",
-    "update": "edit",
-    "delete": "delete",
-}
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an operation did: the service as saved, and whether anything changed.
+
+    ``message`` says why nothing changed (the rule book's words), when nothing did.
+    """
+
+    service: Service
+    changed: bool
+    message: str = ""
 
 
 class LifecycleError(Exception):
@@ -124,23 +119,35 @@ class _Operation:
         self.reason = reason
         self.from_status = service.status
         self.target: str | None = None
+        self.noop_reason = ""
         self.result = ModuleResult()
         self._before = _snapshot(service)
 
     def refuse(self, why: str) -> LifecycleError:
-        verb = ACTION_VERBS.get(self.action, self.action)
+        verb = CATALOGUE[self.action].verb
         return LifecycleError(f"Cannot {verb} service #{self.service.pk}: {why}")
 
-    def transition(self, action: str | None = None) -> bool:
-        """Check the status change of ``action``; False when the service is already there."""
-        sources, target = ACTION_TRANSITIONS[action or self.action]
-        status = self.service.status
-        if status == target:
+    def check(self, context: Context | None = None) -> bool:
+        """Ask the rule book; False when there is nothing to do, a refusal is raised.
+
+        An allowed status change (``choices.ACTION_TRANSITIONS``) sets the target status.
+        """
+        decision = rules.decide(self.service, self.action, context or Context(source=self.source))
+        if decision.verdict == Verdict.REFUSED:
+            raise self.refuse(f"{decision.message}.")
+        if decision.verdict == Verdict.NOOP:
+            self.noop_reason = decision.message
             return False
-        if status not in sources:
-            raise self.refuse(f"it is {S(status).label.lower()}.")
-        self.target = target
+        sources, target = ACTION_TRANSITIONS.get(self.action, (frozenset(), None))
+        if self.service.status in sources:
+            self.target = target
         return True
+
+    def unchanged(self) -> Outcome:
+        return Outcome(self.service, changed=False, message=self.noop_reason)
+
+    def done(self) -> Outcome:
+        return Outcome(self.service, changed=True)
 
     @property
     def module(self) -> DeliveryModule:
@@ -189,7 +196,7 @@ class _Operation:
         except IntegrityError as exc:
             raise self.refuse("the change breaks a rule of the database.") from exc
         event = self.record(changes=changes)
-        if notify and self.action in notifications.NOTIFIED_ACTIONS:
+        if notify and CATALOGUE[self.action].notifies:
             transaction.on_commit(partial(notifications.enqueue, event.pk))
         return event
 
@@ -265,6 +272,8 @@ def _require_server(op: _Operation) -> None:
 
 
 def _anchor(moment: dt.datetime) -> int:
+    """The day of month renewals come back to; a date out of range is a ValidationError."""
+    validate_expiration(moment)
     return timezone.localtime(moment).day
 
 
@@ -289,15 +298,15 @@ def create(*, actor: User | None, source: str, **fields: Any) -> Service:
         raise LifecycleError(f"Cannot create the service: {exc}") from exc
     except ValidationError as exc:
         raise LifecycleError(f"Cannot create the service: {_validation_message(exc)}") from exc
-    if service.expires_at is not None:
-        service.billing_anchor_day = _anchor(service.expires_at)
     try:
+        if service.expires_at is not None:
+            service.billing_anchor_day = _anchor(service.expires_at)
         service.full_clean(validate_constraints=True)
     except ValidationError as exc:
         raise LifecycleError(f"Cannot create the service: {_validation_message(exc)}") from exc
     with transaction.atomic():
         service.save()
-        operation = _Operation(service, action="create", actor=actor, source=source, reason="")
+        operation = _Operation(service, action=A.CREATE, actor=actor, source=source, reason="")
         operation.from_status = ""
         operation.record(
             changes={
@@ -311,11 +320,11 @@ def create(*, actor: User | None, source: str, **fields: Any) -> Service:
 
 def deliver(
     service: ServiceRef, *, actor: User | None, source: str, notify: bool = True
-) -> Service:
+) -> Outcome:
     """Create the service's resource through its module and make the service active."""
-    with _operation(service, action="deliver", actor=actor, source=source) as op:
-        if not op.transition():
-            return op.service
+    with _operation(service, action=A.DELIVER, actor=actor, source=source) as op:
+        if not op.check():
+            return op.unchanged()
         _require_server(op)
         svc = op.service
         server = svc.server
@@ -329,20 +338,20 @@ def deliver(
         result = op.call(op.module.create)
         _mark_delivered(svc, result)
         op.save(notify=notify)
-    return op.service
+    return op.done()
 
 
 def import_existing(
     service: ServiceRef, *, resource_id: str, actor: User | None, source: str
-) -> Service:
+) -> Outcome:
     """Link an existing resource on the server to the service and make it active.
 
     Nothing is created on the server. A resource already linked to another live service
     cannot be imported again.
     """
-    with _operation(service, action="import", actor=actor, source=source) as op:
-        if not op.transition():
-            return op.service
+    with _operation(service, action=A.IMPORT, actor=actor, source=source) as op:
+        if not op.check():
+            return op.unchanged()
         _require_server(op)
         svc = op.service
         resource_id = str(resource_id).strip()
@@ -359,7 +368,7 @@ def import_existing(
         result = op.call(op.module.import_existing, resource_id)
         _mark_delivered(svc, result, default_external_id=resource_id)
         op.save()
-    return op.service
+    return op.done()
 
 
 def _mark_delivered(
@@ -371,8 +380,10 @@ def _mark_delivered(
     service.delivered_at = now
     service.last_delivery_error = ""
     if service.expires_at is None and service.billing_cycle != BillingCycle.ONE_TIME:
-        service.expires_at = add_cycles(now, service.billing_cycle)
-        service.billing_anchor_day = _anchor(service.expires_at)
+        first = add_cycles(now, service.billing_cycle)
+        if first is not None:
+            service.expires_at = first
+            service.billing_anchor_day = _anchor(first)
 
 
 # Suspending, expiring, ending ----------------------------------------------------------
@@ -380,32 +391,32 @@ def _mark_delivered(
 
 def suspend(
     service: ServiceRef, *, actor: User | None, source: str, reason: str = "", notify: bool = True
-) -> Service:
+) -> Outcome:
     """Stop the service on its server, keeping its data; ``notify`` e-mails the customer."""
-    with _operation(service, action="suspend", actor=actor, source=source, reason=reason) as op:
-        if not op.transition():
-            return op.service
+    with _operation(service, action=A.SUSPEND, actor=actor, source=source, reason=reason) as op:
+        if not op.check():
+            return op.unchanged()
         op.call(op.module.suspend)
         op.service.suspended_at = timezone.now()
         op.service.suspend_reason = reason
         op.service.last_delivery_error = ""
         op.save(notify=notify)
-    return op.service
+    return op.done()
 
 
 def unsuspend(
     service: ServiceRef, *, actor: User | None, source: str, reason: str = "", notify: bool = True
-) -> Service:
+) -> Outcome:
     """Start a suspended service again."""
-    with _operation(service, action="unsuspend", actor=actor, source=source, reason=reason) as op:
-        if not op.transition():
-            return op.service
+    with _operation(service, action=A.UNSUSPEND, actor=actor, source=source, reason=reason) as op:
+        if not op.check():
+            return op.unchanged()
         op.call(op.module.unsuspend)
         op.service.suspended_at = None
         op.service.suspend_reason = ""
         op.service.last_delivery_error = ""
         op.save(notify=notify)
-    return op.service
+    return op.done()
 
 
 def expire(
@@ -414,18 +425,15 @@ def expire(
     actor: User | None = None,
     source: str = EventSource.AUTOMATION,
     notify: bool = True,
-) -> Service:
+) -> Outcome:
     """Mark a service whose expiration has passed as expired; its resource is suspended."""
-    with _operation(service, action="expire", actor=actor, source=source) as op:
-        if not op.transition():
-            return op.service
-        svc = op.service
-        if svc.expires_at is None or svc.expires_at > timezone.now():
-            raise op.refuse("its expiration date has not been reached.")
-        if svc.status != S.SUSPENDED:
+    with _operation(service, action=A.EXPIRE, actor=actor, source=source) as op:
+        if not op.check():
+            return op.unchanged()
+        if op.service.status != S.SUSPENDED:
             op.call(op.module.suspend)
         op.save(notify=notify)
-    return op.service
+    return op.done()
 
 
 def terminate(
@@ -435,17 +443,22 @@ def terminate(
     source: str,
     reason: str = "",
     notify: bool = True,
-) -> Service:
+) -> Outcome:
     """Delete the service's resource from the server and mark the service terminated."""
-    with _operation(service, action="terminate", actor=actor, source=source, reason=reason) as op:
-        if not op.transition():
-            return op.service
+    with _operation(service, action=A.TERMINATE, actor=actor, source=source, reason=reason) as op:
+        if not op.check():
+            return op.unchanged()
         op.call(op.module.terminate)
         op.service.terminated_at = timezone.now()
-        op.service.cancel_at = None
+        _clear_scheduled_cancel(op.service)
         op.service.last_delivery_error = ""
         op.save(notify=notify)
-    return op.service
+    return op.done()
+
+
+def _clear_scheduled_cancel(service: Service) -> None:
+    service.cancel_at = None
+    service.cancel_source = ""
 
 
 def cancel(
@@ -456,70 +469,75 @@ def cancel(
     when: str = CancelWhen.NOW,
     reason: str = "",
     notify: bool = True,
-) -> Service:
+) -> Outcome:
     """Cancel now (the resource is removed), or at the end of the paid period.
 
     A scheduled cancellation keeps the service as it is with ``cancel_at`` set to its
-    expiration; ``uncancel`` undoes it until it comes due.
+    expiration, and remembers who scheduled it; ``uncancel`` undoes it until it comes due.
     """
     if when == CancelWhen.END_OF_PERIOD:
         return _schedule_cancel(service, actor=actor, source=source, reason=reason, notify=notify)
     if when != CancelWhen.NOW:
         raise LifecycleError(f"Unknown cancellation time: {when!r}.")
-    with _operation(service, action="cancel", actor=actor, source=source, reason=reason) as op:
-        if not op.transition():
-            return op.service
+    with _operation(service, action=A.CANCEL, actor=actor, source=source, reason=reason) as op:
+        if not op.check():
+            return op.unchanged()
         svc = op.service
         if svc.status != S.PENDING or svc.external_id:
             op.call(op.module.terminate)
         svc.cancelled_at = timezone.now()
-        svc.cancel_at = None
+        _clear_scheduled_cancel(svc)
         svc.cancel_reason = reason or svc.cancel_reason
         svc.last_delivery_error = ""
         op.save(notify=notify)
-    return op.service
+    return op.done()
 
 
 def _schedule_cancel(
     service: ServiceRef, *, actor: User | None, source: str, reason: str, notify: bool
-) -> Service:
+) -> Outcome:
     with _operation(
-        service, action="schedule_cancel", actor=actor, source=source, reason=reason
+        service, action=A.SCHEDULE_CANCEL, actor=actor, source=source, reason=reason
     ) as op:
+        if not op.check():
+            return op.unchanged()
         svc = op.service
-        if svc.status == S.CANCELLED:
-            return svc
-        if svc.status == S.PENDING:
-            raise op.refuse("it has not been delivered, so it has no paid period: cancel it now.")
-        if svc.status not in RENEWABLE:
-            raise op.refuse(f"it is {S(svc.status).label.lower()}.")
-        if svc.expires_at is None:
-            raise op.refuse("it never expires: cancel it now.")
-        if svc.status == S.EXPIRED:
-            raise op.refuse("its paid period is already over: cancel it now.")
-        if svc.cancel_at == svc.expires_at:
-            return svc
         svc.cancel_at = svc.expires_at
         svc.cancel_reason = reason
+        svc.cancel_source = source
         op.save(notify=notify)
-    return op.service
+    return op.done()
 
 
-def uncancel(service: ServiceRef, *, actor: User | None, source: str, reason: str = "") -> Service:
-    """Undo a scheduled cancellation that has not come due."""
-    with _operation(service, action="uncancel", actor=actor, source=source, reason=reason) as op:
-        svc = op.service
-        if svc.status in (S.CANCELLED, S.TERMINATED):
-            raise op.refuse(f"it is already {S(svc.status).label.lower()}.")
-        if svc.cancel_at is None:
-            return svc
-        svc.cancel_at = None
-        svc.cancel_reason = ""
+def uncancel(service: ServiceRef, *, actor: User | None, source: str, reason: str = "") -> Outcome:
+    """Undo a scheduled cancellation that has not come due.
+
+    Staff may undo any; the customer only one the customer scheduled (the rule book).
+    """
+    with _operation(service, action=A.UNCANCEL, actor=actor, source=source, reason=reason) as op:
+        if not op.check():
+            return op.unchanged()
+        _clear_scheduled_cancel(op.service)
+        op.service.cancel_reason = ""
         op.save()
-    return op.service
+    return op.done()
 
 
 # Renewing and moving the expiration ----------------------------------------------------
+
+
+def _moved(op: _Operation, moment: Callable[[], dt.datetime | None]) -> dt.datetime:
+    """A new expiration date, or a refusal when it falls outside the supported years."""
+    years = EXPIRATION_YEARS
+    outside = f"the new expiration date is outside the supported years ({years.start} to "
+    outside += f"{years.stop - 1})."
+    try:
+        value = moment()
+    except (OverflowError, ValueError) as exc:
+        raise op.refuse(outside) from exc
+    if value is None or value.year not in years:
+        raise op.refuse(outside)
+    return value
 
 
 def renew(
@@ -531,7 +549,7 @@ def renew(
     price: Decimal | None = None,
     invoice_reference: str = "",
     notify: bool = True,
-) -> Service:
+) -> Outcome:
     """Extend the service by ``cycles`` billing cycles from its old expiration date.
 
     Each cycle counts as one renewal against the maximum. An expired service becomes
@@ -541,39 +559,27 @@ def renew(
     cancellation. A renewal carrying an invoice reference that was already applied does
     nothing, so a retried payment is safe.
     """
-    with _operation(service, action="renew", actor=actor, source=source) as op:
+    with _operation(service, action=A.RENEW, actor=actor, source=source) as op:
         svc = op.service
         if invoice_reference and svc.renewals.filter(invoice_reference=invoice_reference).exists():
-            return svc
+            op.noop_reason = f"invoice {invoice_reference} was already applied"
+            return op.unchanged()
         if cycles < 1:
             raise op.refuse("renew by one cycle or more.")
-        if svc.status not in RENEWABLE:
-            raise op.refuse(f"it is {S(svc.status).label.lower()}.")
-        if svc.billing_cycle == BillingCycle.ONE_TIME or svc.expires_at is None:
-            raise op.refuse("it is a one-time service and never expires.")
-        if svc.max_renewals is not None and svc.renewal_count + cycles > svc.max_renewals:
-            left = svc.max_renewals - svc.renewal_count
-            raise op.refuse(
-                f"the maximum of {svc.max_renewals} renewals would be passed ({left} left)."
-            )
-        now = timezone.now()
+        op.check(Context(source=source, cycles=cycles))
+        old = svc.expires_at
+        assert old is not None  # the rule book refuses a service that never expires
+        svc.expires_at = _moved(
+            op,
+            lambda: add_cycles(old, svc.billing_cycle, cycles, anchor_day=svc.billing_anchor_day),
+        )
         if svc.status == S.EXPIRED:
-            grace_end = svc.expires_at + dt.timedelta(days=settings.SERVICE_RENEWAL_GRACE_DAYS)
-            if now > grace_end:
-                raise op.refuse(
-                    f"it expired more than {settings.SERVICE_RENEWAL_GRACE_DAYS} days ago."
-                )
             if svc.suspended_at is not None:
                 op.target = S.SUSPENDED
             else:
-                op.transition()
                 op.call(op.module.unsuspend)
-        old = svc.expires_at
-        svc.expires_at = add_cycles(
-            old, svc.billing_cycle, cycles, anchor_day=svc.billing_anchor_day
-        )
         svc.renewal_count += cycles
-        svc.cancel_at = None
+        _clear_scheduled_cancel(svc)
         svc.cancel_reason = ""
         svc.last_delivery_error = ""
         op.call(op.module.on_renew)
@@ -589,29 +595,27 @@ def renew(
             actor=actor,
             invoice_reference=invoice_reference,
         )
-    return op.service
+    return op.done()
 
 
 def shift_expiration(
     service: ServiceRef, *, days: int, actor: User | None, source: str, reason: str = ""
-) -> Service:
+) -> Outcome:
     """Add (positive) or subtract (negative) days to the expiration, without a renewal."""
     with _operation(
-        service, action="shift_expiration", actor=actor, source=source, reason=reason
+        service, action=A.SHIFT_EXPIRATION, actor=actor, source=source, reason=reason
     ) as op:
+        if not op.check(Context(source=source, days=days)):
+            return op.unchanged()
         svc = op.service
-        if days == 0:
-            return svc
-        if svc.status in (S.CANCELLED, S.TERMINATED):
-            raise op.refuse(f"it is {S(svc.status).label.lower()}.")
-        if svc.expires_at is None:
-            raise op.refuse("it has no expiration date.")
-        svc.expires_at += dt.timedelta(days=days)
-        svc.billing_anchor_day = _anchor(svc.expires_at)
+        old = svc.expires_at
+        assert old is not None  # the rule book refuses a service without an expiration
+        svc.expires_at = _moved(op, lambda: old + dt.timedelta(days=days))
+        svc.billing_anchor_day = timezone.localtime(svc.expires_at).day
         if svc.cancel_at is not None:
             svc.cancel_at = svc.expires_at
         op.save()
-    return op.service
+    return op.done()
 
 
 # Editing and deleting ------------------------------------------------------------------
@@ -624,7 +628,7 @@ def update(
     actor: User | None,
     source: str,
     reason: str = "",
-) -> Service:
+) -> Outcome:
     """Edit fields (the seed's "Editing"); each change is recorded with its old and new value.
 
     Editing the status calls no module: it exists for repairs, and the actions are the
@@ -633,12 +637,15 @@ def update(
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise LifecycleError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
-    with _operation(service, action="update", actor=actor, source=source, reason=reason) as op:
+    with _operation(service, action=A.UPDATE, actor=actor, source=source, reason=reason) as op:
         svc = op.service
         for name, value in changes.items():
             setattr(svc, name, value)
         if "expires_at" in changes and svc.expires_at is not None:
-            svc.billing_anchor_day = _anchor(svc.expires_at)
+            try:
+                svc.billing_anchor_day = _anchor(svc.expires_at)
+            except ValidationError as exc:
+                raise op.refuse(_validation_message(exc)) from exc
         if svc.billing_cycle == BillingCycle.ONE_TIME and svc.expires_at is not None:
             raise op.refuse("a one-time service has no expiration date: clear it.")
         if svc.server is not None and svc.server.module != svc.module:
@@ -653,22 +660,78 @@ def update(
         if "status" in changes and svc.status != op.from_status:
             op.target = svc.status
         if not op.changes():
-            return svc
+            op.noop_reason = "nothing was changed"
+            return op.unchanged()
         op.save(notify=False)
-    return op.service
+    return op.done()
 
 
-def delete(service: ServiceRef, *, actor: User | None, source: str, reason: str = "") -> None:
+def delete(service: ServiceRef, *, actor: User | None, source: str, reason: str = "") -> Outcome:
     """Delete a service once nothing remains on the server; its history and renewals stay."""
-    with _operation(service, action="delete", actor=actor, source=source, reason=reason) as op:
+    with _operation(service, action=A.DELETE, actor=actor, source=source, reason=reason) as op:
+        op.check()
         svc = op.service
-        if svc.status not in DELETABLE:
-            raise op.refuse(
-                f"it is {S(svc.status).label.lower()} and its resource is still on the server: "
-                "terminate or cancel it first."
-            )
-        if svc.status == S.PENDING and svc.external_id:
-            raise op.refuse("a resource was created for it on the server: cancel it first.")
         snapshot = {"id": svc.pk, "uuid": svc.uuid, **_snapshot(svc)}
         op.record(changes={name: _json([value, None]) for name, value in snapshot.items()})
         svc.delete()
+    return op.done()
+
+
+# Running an action of the catalogue ----------------------------------------------------
+
+
+def perform(
+    action: str,
+    service: ServiceRef,
+    *,
+    actor: User | None,
+    source: str,
+    params: Mapping[str, Any],
+) -> Outcome:
+    """Run the catalogue's ``action`` with the settings its form collected.
+
+    ``params`` may hold ``reason``, ``notify``, ``when`` (cancel), ``cycles`` (renew) and
+    ``days`` (shift_expiration, signed). The details page, bulk actions and the client
+    area run actions through here.
+    """
+    reason = params.get("reason") or ""
+    notify = params.get("notify", True)
+    operations: dict[str, Callable[[], Outcome]] = {
+        A.DELIVER: lambda: deliver(service, notify=notify, actor=actor, source=source),
+        A.SUSPEND: lambda: suspend(
+            service, reason=reason, notify=notify, actor=actor, source=source
+        ),
+        A.UNSUSPEND: lambda: unsuspend(
+            service, reason=reason, notify=notify, actor=actor, source=source
+        ),
+        A.RENEW: lambda: renew(
+            service, cycles=int(params.get("cycles", 1)), notify=notify, actor=actor, source=source
+        ),
+        A.SHIFT_EXPIRATION: lambda: shift_expiration(
+            service, days=int(params["days"]), reason=reason, actor=actor, source=source
+        ),
+        A.CANCEL: lambda: cancel(
+            service,
+            when=params.get("when", CancelWhen.NOW),
+            reason=reason,
+            notify=notify,
+            actor=actor,
+            source=source,
+        ),
+        A.SCHEDULE_CANCEL: lambda: cancel(
+            service,
+            when=CancelWhen.END_OF_PERIOD,
+            reason=reason,
+            notify=notify,
+            actor=actor,
+            source=source,
+        ),
+        A.UNCANCEL: lambda: uncancel(service, reason=reason, actor=actor, source=source),
+        A.TERMINATE: lambda: terminate(
+            service, reason=reason, notify=notify, actor=actor, source=source
+        ),
+        A.DELETE: lambda: delete(service, reason=reason, actor=actor, source=source),
+    }
+    if action not in operations:
+        raise LifecycleError(f"{CATALOGUE[action].label} is not an action staff or customers run.")
+    return operations[action]()

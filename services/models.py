@@ -5,10 +5,13 @@ Only ``services.lifecycle`` changes a service's status, expiration or renewal co
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -29,10 +32,30 @@ from .choices import (
     BulkItemState,
     BulkStatus,
     EventSource,
+    ServiceAction,
     ServiceStatus,
 )
 
-MONEY = {"max_digits": 10, "decimal_places": 2, "validators": [MinValueValidator(Decimal(0))]}
+#: Expiration dates outside these years are refused: nothing sold today ends before 1970
+#: or after 2199, and the cycle arithmetic must never reach Python's year 9999 limit.
+EXPIRATION_YEARS = range(1970, 2200)
+
+
+def validate_expiration(value: dt.datetime) -> None:
+    """Refuse an expiration date outside ``EXPIRATION_YEARS``, with the range in the message."""
+    if value.year not in EXPIRATION_YEARS:
+        raise ValidationError(
+            f"An expiration date must be between {EXPIRATION_YEARS.start} and "
+            f"{EXPIRATION_YEARS.stop - 1}.",
+            code="expiration_out_of_range",
+        )
+
+
+MONEY: dict[str, Any] = {
+    "max_digits": 10,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(Decimal(0))],
+}
 
 
 class ServiceQuerySet(models.QuerySet["Service"]):
@@ -71,7 +94,9 @@ class Service(models.Model):
     initial_price = models.DecimalField(**MONEY, help_text="Price of the first period.")
     currency = models.CharField(max_length=3, default=default_currency)
     billing_cycle = models.CharField("recurrence", max_length=16, choices=BillingCycle.choices)
-    expires_at = models.DateTimeField("expiration", null=True, blank=True)
+    expires_at = models.DateTimeField(
+        "expiration", null=True, blank=True, validators=[validate_expiration]
+    )
     billing_anchor_day = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
@@ -94,6 +119,13 @@ class Service(models.Model):
         null=True, blank=True, editable=False, help_text="A scheduled end-of-period cancellation."
     )
     cancel_reason = models.TextField(blank=True, editable=False)
+    cancel_source = models.CharField(
+        max_length=16,
+        choices=EventSource.choices,
+        blank=True,
+        editable=False,
+        help_text="Who scheduled the cancellation: only staff undo one that staff scheduled.",
+    )
     cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
     terminated_at = models.DateTimeField(null=True, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -208,7 +240,7 @@ class ServiceEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     source = models.CharField(max_length=16, choices=EventSource.choices)
-    action = models.CharField(max_length=32)
+    action = models.CharField(max_length=32, choices=ServiceAction.choices)
     from_status = models.CharField(max_length=16, choices=ServiceStatus.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=ServiceStatus.choices, blank=True)
     reason = models.TextField(blank=True)
@@ -254,6 +286,17 @@ class BulkOperation(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of progress from the task running it; a stale one means stalled.",
+    )
+    resumes = models.PositiveIntegerField(
+        default=0, help_text="Automatic resumes since it was queued or staff last resumed it."
+    )
+    abandoned = models.BooleanField(
+        default=False, help_text="The automatic resumes gave up on it; staff can resume it."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

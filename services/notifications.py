@@ -11,19 +11,11 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from .actions import CATALOGUE
 from .models import ServiceEvent
 
-#: Actions that e-mail the customer, with the subject of the e-mail.
-NOTIFIED_ACTIONS: dict[str, str] = {
-    "deliver": "Your service {name} is ready",
-    "suspend": "Your service {name} has been suspended",
-    "unsuspend": "Your service {name} is active again",
-    "expire": "Your service {name} has expired",
-    "renew": "Your service {name} has been renewed",
-    "cancel": "Your service {name} has been cancelled",
-    "schedule_cancel": "Your service {name} will be cancelled",
-    "terminate": "Your service {name} has been terminated",
-}
+#: Actions that e-mail the customer: the catalogue's entries with a subject.
+NOTIFIED_ACTIONS = [key for key, spec in CATALOGUE.items() if spec.notifies]
 
 
 def enqueue(event_id: int) -> None:
@@ -45,7 +37,7 @@ def send(event_id: int) -> bool:
     service = event.service
     customer = service.customer
     with translation.override(customer.language):
-        subject = NOTIFIED_ACTIONS[event.action].format(name=service.name)
+        subject = CATALOGUE[event.action].notify_subject.format(name=service.name)
         body = render_to_string(
             "services/emails/notification.txt",
             {"event": event, "service": service, "customer": customer},

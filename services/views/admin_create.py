@@ -17,19 +17,20 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from clientxcms.access import StaffRequiredMixin
+from clientxcms.access import StaffRequiredMixin, signed_in_user
+from clientxcms.text import clean_search_term, parse_id
+from customers.search import search_customers
 from delivery.choices import ServerStatus
 from delivery.models import Server
 from delivery.modules.base import ModuleError
 from services import lifecycle
 from services.choices import EventSource
-from services.forms import (
+from services.forms.common import customer_label
+from services.forms.create import (
     ServiceCreateForm,
     ServiceImportForm,
     ServiceTargetForm,
-    customer_label,
     linked_services,
-    search_customers,
 )
 from services.lifecycle import LifecycleError
 from services.models import Service
@@ -47,7 +48,7 @@ class CustomerSearchView(StaffRequiredMixin, View):
     permission_required = "services.add_service"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        query = request.GET.get("q", "").strip()
+        query = clean_search_term(request.GET.get("q", ""))
         return render(
             request,
             "services/admin/create_customer_options.html",
@@ -89,10 +90,10 @@ class ImportableResourcesView(StaffRequiredMixin, View):
     permission_required = "services.add_service"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        server_id = request.GET.get("server", "")
+        server_id = parse_id(request.GET.get("server"))
         server = (
             Server.objects.exclude(status=ServerStatus.DISABLED).filter(pk=server_id).first()
-            if server_id.isdigit()
+            if server_id is not None
             else None
         )
         return render(request, "services/admin/create_resources.html", importable_resources(server))
@@ -151,7 +152,7 @@ class ServiceCreateView(StaffRequiredMixin, View):
         )
 
     def perform(self, form: ServiceCreateForm) -> HttpResponse:
-        actor = self.request.user
+        actor = signed_in_user(self.request)
         try:
             service = lifecycle.create(
                 actor=actor, source=EventSource.ADMIN, **form.service_fields()
@@ -173,7 +174,9 @@ class ServiceCreateView(StaffRequiredMixin, View):
             )
             return
         try:
-            lifecycle.deliver(service.pk, actor=self.request.user, source=EventSource.ADMIN)
+            lifecycle.deliver(
+                service.pk, actor=signed_in_user(self.request), source=EventSource.ADMIN
+            )
         except (LifecycleError, ModuleError) as exc:
             messages.error(
                 self.request,
@@ -197,18 +200,18 @@ class ServiceImportView(ServiceCreateView):
     form_class = ServiceImportForm
 
     def step2_context(self, form: ServiceCreateForm) -> dict[str, Any]:
-        servers = form.fields["server"].queryset
+        servers = form.fields["server"].queryset  # type: ignore[attr-defined]  # a ModelChoiceField
         if not form.is_bound:
             # With a single server there is nothing to choose: list its resources at once.
             only = list(servers[:2])
             if len(only) == 1:
                 form.initial["server"] = only[0].pk
-        server_id = str(form["server"].value() or "")
-        server = servers.filter(pk=server_id).first() if server_id.isdigit() else None
+        server_id = parse_id(form["server"].value())
+        server = servers.filter(pk=server_id).first() if server_id is not None else None
         return importable_resources(server, str(form["resource_id"].value() or ""))
 
     def perform(self, form: ServiceCreateForm) -> HttpResponse:
-        actor = self.request.user
+        actor = signed_in_user(self.request)
         resource_id = form.cleaned_data["resource_id"]
         try:
             with transaction.atomic():

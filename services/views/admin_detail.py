@@ -19,37 +19,23 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.generic import DetailView, UpdateView
 
-from clientxcms.access import StaffRequiredMixin
+from clientxcms.access import StaffRequiredMixin, signed_in_user
 from delivery.modules.base import Audience
+from delivery.registry import module_label
 from products.choices import BillingCycle
 from services import lifecycle
+from services.actions import CATALOGUE
 from services.choices import STATUS_BADGES, EventSource, ServiceStatus
-from services.forms import ServiceEditForm, module_label
+from services.forms.edit import ServiceEditForm
 from services.lifecycle import LifecycleError
 from services.models import Service, ServiceEvent
-from services.templatetags.service_tabs import tabs_for
+from services.tabs import tabs_for
 from services.views.admin_actions import offered_actions
 
 #: How much history the page shows; the rest stays in the database.
 EVENTS_SHOWN = 50
 RENEWALS_SHOWN = 20
 
-EVENT_TITLES = {
-    "create": "Created",
-    "deliver": "Delivered",
-    "import": "Imported",
-    "suspend": "Suspended",
-    "unsuspend": "Unsuspended",
-    "expire": "Expired",
-    "renew": "Renewed",
-    "cancel": "Cancelled",
-    "schedule_cancel": "Cancellation scheduled",
-    "uncancel": "Scheduled cancellation undone",
-    "terminate": "Terminated",
-    "shift_expiration": "Expiration moved",
-    "update": "Edited",
-    "delete": "Deleted",
-}
 _CHOICE_LABELS = {"status": ServiceStatus, "billing_cycle": BillingCycle}
 _FIELD_LABELS = {f.name: str(f.verbose_name).capitalize() for f in Service._meta.concrete_fields}
 
@@ -96,9 +82,11 @@ class TimelineEntry:
 
 def timeline_entry(event: ServiceEvent) -> TimelineEntry:
     """Title an event and spell out its field changes (old → new)."""
-    title = EVENT_TITLES.get(event.action, event.action.replace("_", " ").capitalize())
-    if event.error:
-        title = f"Could not {lifecycle.ACTION_VERBS.get(event.action, event.action)} the service"
+    spec = CATALOGUE.get(event.action)
+    if spec is None:  # an action no longer in the catalogue, kept in old history
+        title = event.action.replace("_", " ").capitalize()
+    else:
+        title = spec.failure_title() if event.error else spec.title
     shows_status = bool(event.from_status) and event.from_status != event.to_status
     changes = [
         Change(_FIELD_LABELS.get(field, field), _display(field, old), _display(field, new))
@@ -131,7 +119,7 @@ class ServiceDetailView(StaffRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         service = self.object
-        user = self.request.user
+        user = signed_in_user(self.request)
         events = list(service.events.select_related("actor")[: EVENTS_SHOWN + 1])
         renewals = list(service.renewals.select_related("actor")[: RENEWALS_SHOWN + 1])
         return super().get_context_data(
@@ -157,7 +145,7 @@ class ServiceTabView(ServiceDetailView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.object = self.get_object()
         self.active_tab = kwargs["key"]
-        tabset = tabs_for(self.object, Audience.STAFF, request.user)
+        tabset = tabs_for(self.object, Audience.STAFF, signed_in_user(request))
         if not tabset.error and tabset.get(self.active_tab) is None:
             raise Http404("This service has no such tab.")
         if request.headers.get("HX-Request"):
@@ -198,7 +186,7 @@ class ServiceEditView(StaffRequiredMixin, UpdateView):
             lifecycle.update(
                 self.object.pk,
                 changes=changes,
-                actor=self.request.user,
+                actor=signed_in_user(self.request),
                 source=EventSource.ADMIN,
                 reason=form.cleaned_data["reason"],
             )

@@ -19,14 +19,14 @@ from django.utils.timezone import localtime
 from django.views import View
 from django.views.generic import DetailView, ListView
 
-from clientxcms.access import CustomerRequiredMixin
+from clientxcms.access import CustomerRequiredMixin, signed_in_user
 from delivery.modules.base import Audience, ModuleError
-from services import lifecycle
-from services.choices import ACTION_TRANSITIONS, LIVE, EventSource, ServiceStatus
-from services.forms_client import ClientCancelForm
+from services import lifecycle, rules
+from services.choices import EventSource, ServiceAction, ServiceStatus
+from services.forms.client import ClientCancelForm
 from services.lifecycle import LifecycleError
 from services.models import Service
-from services.templatetags.service_tabs import tabs_for
+from services.tabs import tabs_for
 
 #: How many renewals the details page shows; older ones stay in the database.
 RENEWALS_SHOWN = 20
@@ -66,15 +66,9 @@ class ServiceListView(CustomerRequiredMixin, ListView):
         )
 
 
-def can_cancel(service: Service) -> bool:
-    """Whether the lifecycle would cancel ``service`` now (choices.ACTION_TRANSITIONS)."""
-    sources, _target = ACTION_TRANSITIONS["cancel"]
-    return service.status in sources
-
-
-def can_uncancel(service: Service) -> bool:
-    """Whether there is a scheduled cancellation that ``lifecycle.uncancel`` would undo."""
-    return service.cancel_at is not None and service.status in LIVE
+def allows(service: Service, action: ServiceAction) -> bool:
+    """Whether the rule book lets the customer run ``action`` on ``service`` now."""
+    return rules.decide(service, action, rules.Context(source=EventSource.CLIENT)).allowed
 
 
 class ServiceDetailView(CustomerRequiredMixin, DetailView):
@@ -97,8 +91,13 @@ class ServiceDetailView(CustomerRequiredMixin, DetailView):
         return super().get_context_data(
             renewals=renewals[:RENEWALS_SHOWN],
             more_renewals=len(renewals) > RENEWALS_SHOWN,
-            cancel_form=ClientCancelForm(service=service) if can_cancel(service) else None,
-            can_uncancel=can_uncancel(service),
+            cancel_form=(
+                ClientCancelForm(service=service) if allows(service, ServiceAction.CANCEL) else None
+            ),
+            can_uncancel=allows(service, ServiceAction.UNCANCEL),
+            cancel_scheduled_by_staff=(
+                service.cancel_at is not None and service.cancel_source != EventSource.CLIENT
+            ),
             active_tab=self.active_tab,
             **kwargs,
         )
@@ -114,7 +113,7 @@ class ServiceTabView(ServiceDetailView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.object = self.get_object()
         self.active_tab = kwargs["key"]
-        tabset = tabs_for(self.object, Audience.CUSTOMER, request.user)
+        tabset = tabs_for(self.object, Audience.CUSTOMER, signed_in_user(request))
         if not tabset.error and tabset.get(self.active_tab) is None:
             raise Http404("This service has no such tab.")
         if request.headers.get("HX-Request"):
@@ -163,14 +162,16 @@ class ServiceCancelView(ServiceActionView):
     def act(self, service: Service) -> str:
         form = ClientCancelForm(self.request.POST, service=service)
         if not form.is_valid():
-            raise LifecycleError(" ".join(e for errors in form.errors.values() for e in errors))
-        result = lifecycle.cancel(
+            raise LifecycleError(
+                " ".join(str(e) for errors in form.errors.values() for e in errors)
+            )
+        result = lifecycle.perform(
+            ServiceAction.CANCEL,
             service.pk,
-            actor=self.request.user,
+            actor=signed_in_user(self.request),
             source=EventSource.CLIENT,
-            when=form.cleaned_data["when"],
-            reason=form.cleaned_data["reason"],
-        )
+            params=form.cleaned_data,
+        ).service
         if result.status == ServiceStatus.CANCELLED:
             return f"Service #{result.pk} is cancelled."
         ends = date_format(localtime(result.cancel_at), "DATE_FORMAT")
@@ -181,5 +182,13 @@ class ServiceUncancelView(ServiceActionView):
     """``/client/services/<pk>/uncancel/``: undo a scheduled cancellation."""
 
     def act(self, service: Service) -> str:
-        lifecycle.uncancel(service.pk, actor=self.request.user, source=EventSource.CLIENT)
+        outcome = lifecycle.perform(
+            ServiceAction.UNCANCEL,
+            service.pk,
+            actor=signed_in_user(self.request),
+            source=EventSource.CLIENT,
+            params={},
+        )
+        if not outcome.changed:
+            return f"Nothing to do for service #{service.pk}: {outcome.message}."
         return f"Service #{service.pk} will no longer be cancelled."

@@ -106,10 +106,13 @@ def test_each_action_runs_where_it_is_offered_and_is_refused_elsewhere(
         assert service.status == expected
         assert ServiceEvent.objects.count() == events + 1
     else:
-        assert level in {"error", "info"}, message
+        # Asking for the status the service already has does nothing; anything else is
+        # refused (DESIGN.md §2).
+        assert level == ("info" if status == after else "error"), message
         assert response.url == f"/admin/services/{service.pk}/"
         service.refresh_from_db()
         assert service.status == status
+        assert ServiceEvent.objects.count() == events
         assert ServiceEvent.objects.count() == events
 
 
@@ -129,7 +132,7 @@ def test_a_repeated_request_does_nothing_and_says_so(client, staff, make_service
 
     assert said(response)[-1] == (
         "info",
-        f"Nothing to do: service #{service.pk} is already suspended.",
+        f"Nothing to do for service #{service.pk}: it is already suspended.",
     )
     assert service.events.filter(action="suspend").count() == 1
 
@@ -244,15 +247,16 @@ def test_renewing_several_cycles_counts_each(client, staff, make_service):
     assert said(response) == [
         (
             "error",
-            f"Cannot renew service #{service.pk}: the maximum of 3 renewals would be passed "
-            "(0 left).",
+            f"Cannot renew service #{service.pk}: its maximum number of renewals would be passed "
+            "(0 of 3 left).",
         )
     ]
 
 
-def test_a_renewal_past_the_grace_period_is_refused(client, staff, make_service):
+def test_a_renewal_past_the_grace_period_is_neither_offered_nor_run(client, staff, make_service):
     service = make_service(S.EXPIRED, expires_at=timezone.now() - timedelta(days=30))
 
+    assert "renew" not in offered(client, service)
     response = post(client, service, "renew", cycles="1")
 
     assert said(response)[0] == (

@@ -32,7 +32,7 @@ def test_the_confirmation_says_how_many_change_and_how_many_are_skipped_and_why(
     html = response.content.decode()
     assert '<strong data-figure="changing">2</strong> will be changed' in html
     assert '<strong data-figure="skipping">2</strong> will be skipped' in html
-    assert "1: already suspended" in html
+    assert "1: it is already suspended" in html
     assert "1: it is pending" in html
     assert not BulkOperation.objects.exists()
     assert Service.objects.filter(status=S.SUSPENDED).count() == 1
@@ -47,7 +47,7 @@ def test_changing_the_settings_updates_the_figures(client, admin_user, make_serv
 
     assert '<strong data-figure="changing">1</strong>' in one.content.decode()
     assert '<strong data-figure="changing">0</strong>' in two.content.decode()
-    assert "its maximum number of renewals is reached" in two.content.decode()
+    assert "its maximum number of renewals would be passed" in two.content.decode()
 
 
 def test_confirming_creates_the_operation_and_queues_it_after_commit(

@@ -10,11 +10,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from customers.search import CUSTOMER_SEARCH_LIMIT
 from delivery.choices import ServerStatus
 from products.choices import BillingCycle
 from products.cycles import add_cycles
 from services.choices import ServiceStatus
-from services.forms import CUSTOMER_SEARCH_LIMIT
 from services.models import Service
 from tests.factories import (
     CustomerFactory,

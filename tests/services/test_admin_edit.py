@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from products.choices import BillingCycle
 from services.choices import ServiceStatus
-from services.forms import STATUS_ADVICE
+from services.forms.edit import STATUS_ADVICE
 from tests.factories import FakeServerFactory, ProductFactory, ServerFactory
 
 S = ServiceStatus

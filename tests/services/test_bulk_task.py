@@ -41,7 +41,7 @@ def test_a_bulk_suspend_reports_done_skipped_and_failed_items(make_service, admi
     assert operation.finished_at is not None
     assert outcomes(operation) == {
         active.pk: (BulkItemState.DONE, ""),
-        already.pk: (BulkItemState.SKIPPED, "already suspended"),
+        already.pk: (BulkItemState.SKIPPED, "it is already suspended"),
         pending.pk: (BulkItemState.SKIPPED, "it is pending"),
         broken.pk: (BulkItemState.FAILED, "The test panel refused to suspend."),
     }
@@ -108,7 +108,10 @@ def test_a_bulk_delete_removes_only_what_is_gone_from_the_server(make_service, a
 
     assert outcomes(operation) == {
         gone.pk: (BulkItemState.DONE, ""),
-        live.pk: (BulkItemState.SKIPPED, "it is active: terminate or cancel it first"),
+        live.pk: (
+            BulkItemState.SKIPPED,
+            "it is active and its resource is still on the server: terminate or cancel it first",
+        ),
     }
     assert list(Service.objects.values_list("pk", flat=True)) == [live.pk]
 
@@ -120,8 +123,8 @@ def test_a_bulk_renew_skips_services_at_their_maximum(make_service, admin_user):
     operation = run(BulkAction.RENEW, [capped, one_time], admin_user, cycles=1)
 
     assert outcomes(operation) == {
-        capped.pk: (BulkItemState.SKIPPED, "its maximum number of renewals is reached"),
-        one_time.pk: (BulkItemState.SKIPPED, "it never expires"),
+        capped.pk: (BulkItemState.SKIPPED, "its maximum number of renewals would be passed"),
+        one_time.pk: (BulkItemState.SKIPPED, "it is a one-time service and never expires"),
     }
 
 
@@ -215,7 +218,7 @@ def test_the_plan_counts_changes_and_skips_in_one_query(
         plan = bulk.plan(selection, BulkAction.SUSPEND, {})
 
     assert (plan.total, plan.changing, plan.skipping) == (4, 2, 2)
-    assert sorted(plan.skipped) == [("already suspended", 1), ("it is pending", 1)]
+    assert sorted(plan.skipped) == [("it is already suspended", 1), ("it is pending", 1)]
 
 
 def test_every_matching_service_is_found_again_by_the_filters_on_the_server(

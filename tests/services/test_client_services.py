@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from products.choices import BillingCycle
+from services import lifecycle
 from services.choices import CancelWhen, EventSource, ServiceStatus
 from services.models import Service, ServiceEvent, ServiceRenewal
 from tests.factories import ProductFactory, ServiceFactory
@@ -307,10 +308,40 @@ def test_cancelling_is_offered_as_the_lifecycle_allows(bob, make_service, status
 
 def test_undo_is_offered_only_when_a_cancellation_is_scheduled(bob, make_service):
     plain = make_service(S.ACTIVE)
-    scheduled = make_service(S.ACTIVE, cancel_at=timezone.now() + timedelta(days=30))
+    scheduled = make_service(
+        S.ACTIVE, cancel_at=timezone.now() + timedelta(days=30), cancel_source="client"
+    )
 
     assert bob.get(detail_url(plain)).context["can_uncancel"] is False
     assert bob.get(detail_url(scheduled)).context["can_uncancel"] is True
+
+
+def test_bob_cannot_undo_a_cancellation_that_staff_scheduled(bob, admin_user, make_service):
+    service = make_service(S.ACTIVE, expires_at=timezone.now() + timedelta(days=30))
+    lifecycle.cancel(
+        service,
+        actor=admin_user,
+        source="admin",
+        when=CancelWhen.END_OF_PERIOD,
+        reason="abuse: staff decision",
+    )
+
+    page = bob.get(detail_url(service))
+    response = bob.post(reverse("client:service_uncancel", args=[service.pk]), follow=True)
+
+    assert page.context["can_uncancel"] is False
+    assert reverse("client:service_uncancel", args=[service.pk]) not in page.text
+    assert "Our staff scheduled it" in page.text
+    assert [(m.level_tag, m.message) for m in response.context["messages"]] == [
+        (
+            "error",
+            f"Cannot undo the cancellation of service #{service.pk}: our staff scheduled this "
+            "cancellation: contact us to keep the service.",
+        )
+    ]
+    service.refresh_from_db()
+    assert service.cancel_at == service.expires_at
+    assert not service.events.filter(action="uncancel").exists()
 
 
 # Management tabs -------------------------------------------------------------------------

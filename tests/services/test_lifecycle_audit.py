@@ -66,7 +66,9 @@ def test_a_repeated_suspend_does_nothing_and_calls_no_module(make_service, admin
         "tests.fakes.modules.FakeModule.suspend", lambda self, svc: calls.append(svc)
     )
 
-    again = lifecycle.suspend(service, actor=admin_user, source=EventSource.ADMIN, reason="second")
+    again = lifecycle.suspend(
+        service, actor=admin_user, source=EventSource.ADMIN, reason="second"
+    ).service
 
     assert again.status == S.SUSPENDED
     assert again.suspend_reason == "first"
@@ -105,7 +107,7 @@ def test_a_failed_delivery_stays_pending_counts_the_attempt_and_a_retry_clears_t
 
     service.server.credentials = {"api_key": "k", "fail": ""}
     service.server.save()
-    delivered = lifecycle.deliver(service, actor=admin_user, source=EventSource.ADMIN)
+    delivered = lifecycle.deliver(service, actor=admin_user, source=EventSource.ADMIN).service
 
     assert (delivered.status, delivered.delivery_attempts) == (S.ACTIVE, 2)
     assert delivered.last_delivery_error == ""

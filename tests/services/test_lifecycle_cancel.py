@@ -20,7 +20,7 @@ def test_an_end_of_period_cancellation_keeps_the_service_active_until_its_expira
 
     scheduled = lifecycle.cancel(
         service, actor=customer.user, source=EventSource.CLIENT, when=END, reason="too expensive"
-    )
+    ).service
 
     assert scheduled.status == S.ACTIVE
     assert scheduled.cancel_at == service.expires_at
@@ -43,7 +43,7 @@ def test_a_scheduled_cancellation_can_be_undone(make_service, customer):
     service = make_service(S.ACTIVE)
     lifecycle.cancel(service, actor=customer.user, source=EventSource.CLIENT, when=END, reason="x")
 
-    restored = lifecycle.uncancel(service, actor=customer.user, source=EventSource.CLIENT)
+    restored = lifecycle.uncancel(service, actor=customer.user, source=EventSource.CLIENT).service
 
     assert restored.cancel_at is None
     assert restored.cancel_reason == ""
@@ -85,7 +85,7 @@ def test_cancelling_now_clears_a_scheduled_cancellation(make_service, admin_user
     service = make_service(S.ACTIVE)
     lifecycle.cancel(service, actor=admin_user, source=EventSource.ADMIN, when=END, reason="later")
 
-    cancelled = lifecycle.cancel(service, actor=None, source=EventSource.AUTOMATION)
+    cancelled = lifecycle.cancel(service, actor=None, source=EventSource.AUTOMATION).service
 
     assert cancelled.status == S.CANCELLED
     assert cancelled.cancel_at is None
@@ -96,6 +96,6 @@ def test_cancelling_now_clears_a_scheduled_cancellation(make_service, admin_user
 def test_cancelling_an_undelivered_service_calls_no_module(make_service, admin_user):
     service = make_service(S.PENDING, fail="terminate")
 
-    cancelled = lifecycle.cancel(service, actor=admin_user, source=EventSource.ADMIN)
+    cancelled = lifecycle.cancel(service, actor=admin_user, source=EventSource.ADMIN).service
 
     assert cancelled.status == S.CANCELLED

@@ -21,7 +21,7 @@ def test_delivery_keeps_the_module_resource_id_and_sets_a_missing_expiration(
 ):
     service = make_service(S.PENDING, expires_at=None, billing_cycle=BillingCycle.QUARTERLY)
 
-    delivered = lifecycle.deliver(service, actor=admin_user, source=ADMIN)
+    delivered = lifecycle.deliver(service, actor=admin_user, source=ADMIN).service
 
     assert delivered.external_id == f"test-{service.uuid}"
     assert delivered.delivered_at is not None
@@ -56,7 +56,7 @@ def test_import_links_the_existing_resource_without_creating_one(make_service, a
 
     imported = lifecycle.import_existing(
         service, resource_id="vm-3", actor=admin_user, source=ADMIN
-    )
+    ).service
 
     assert imported.status == S.ACTIVE
     assert imported.external_id == "vm-3"
@@ -85,7 +85,9 @@ def test_a_resource_freed_by_termination_can_be_imported_again(make_service, adm
     lifecycle.terminate(first, actor=admin_user, source=ADMIN)
     second = make_service(S.PENDING, server=server)
 
-    imported = lifecycle.import_existing(second, resource_id="vm-1", actor=admin_user, source=ADMIN)
+    imported = lifecycle.import_existing(
+        second, resource_id="vm-1", actor=admin_user, source=ADMIN
+    ).service
 
     assert imported.external_id == "vm-1"
 

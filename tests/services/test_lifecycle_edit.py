@@ -124,7 +124,7 @@ def test_adding_or_subtracting_days_moves_the_expiration_without_a_renewal(
 
     moved = lifecycle.shift_expiration(
         service, days=days, actor=admin_user, source=EventSource.ADMIN, reason="gesture"
-    )
+    ).service
 
     assert moved.expires_at == expires + timedelta(days=days)
     assert moved.renewal_count == 0

@@ -22,7 +22,7 @@ def test_an_expired_service_renews_from_its_old_expiration_not_from_today(make_s
     old = timezone.now() - timedelta(days=3)
     service = make_service(S.EXPIRED, expires_at=old, billing_cycle=BillingCycle.WEEKLY)
 
-    renewed = lifecycle.renew(service, actor=admin_user, source=EventSource.ADMIN, cycles=2)
+    renewed = lifecycle.renew(service, actor=admin_user, source=EventSource.ADMIN, cycles=2).service
 
     assert renewed.status == S.ACTIVE
     assert renewed.expires_at == old + timedelta(days=14)
@@ -46,8 +46,8 @@ def test_month_renewals_keep_the_anchor_day_through_short_months(make_service, c
             expires_at=datetime(2028, 1, 31, 12, tzinfo=UTC),
         )
         lifecycle.deliver(service, actor=None, source=EventSource.ADMIN)
-        february = lifecycle.renew(service, actor=None, source=EventSource.CLIENT)
-        march = lifecycle.renew(service, actor=None, source=EventSource.CLIENT)
+        february = lifecycle.renew(service, actor=None, source=EventSource.CLIENT).service
+        march = lifecycle.renew(service, actor=None, source=EventSource.CLIENT).service
 
     assert february.expires_at == datetime(2028, 2, 29, 12, tzinfo=UTC)
     assert march.expires_at == datetime(2028, 3, 31, 12, tzinfo=UTC)
@@ -58,7 +58,7 @@ def test_it_refuses_to_renew_past_max_renewals_on_every_path(source, make_servic
     service = make_service(S.ACTIVE, max_renewals=2)
     lifecycle.renew(service, actor=admin_user, source=source, cycles=2)
 
-    with pytest.raises(LifecycleError, match="maximum of 2 renewals"):
+    with pytest.raises(LifecycleError, match="maximum number of renewals would be passed"):
         lifecycle.renew(service, actor=admin_user, source=source)
 
     service.refresh_from_db()
@@ -69,7 +69,7 @@ def test_it_refuses_to_renew_past_max_renewals_on_every_path(source, make_servic
 def test_several_cycles_at_once_count_against_the_maximum(make_service, admin_user):
     service = make_service(S.ACTIVE, max_renewals=2)
 
-    with pytest.raises(LifecycleError, match="2 left"):
+    with pytest.raises(LifecycleError, match="2 of 2 left"):
         lifecycle.renew(service, actor=admin_user, source=EventSource.ADMIN, cycles=3)
 
 
@@ -86,7 +86,7 @@ def test_it_refuses_to_renew_an_expired_service_past_the_grace_period(
 def test_renewing_a_suspended_service_keeps_it_suspended(make_service, admin_user):
     service = make_service(S.SUSPENDED)
 
-    renewed = lifecycle.renew(service, actor=admin_user, source=EventSource.ADMIN)
+    renewed = lifecycle.renew(service, actor=admin_user, source=EventSource.ADMIN).service
 
     assert renewed.status == S.SUSPENDED
     assert renewed.renewal_count == 1
@@ -103,11 +103,11 @@ def test_a_renewal_with_an_invoice_already_applied_does_nothing(make_service):
     service = make_service(S.ACTIVE)
     first = lifecycle.renew(
         service, actor=None, source=EventSource.AUTOMATION, invoice_reference="INV-7"
-    )
+    ).service
 
     again = lifecycle.renew(
         service, actor=None, source=EventSource.AUTOMATION, invoice_reference="INV-7"
-    )
+    ).service
 
     assert again.expires_at == first.expires_at
     assert ServiceRenewal.objects.filter(service=service).count() == 1
@@ -124,7 +124,7 @@ def test_a_renewal_withdraws_a_scheduled_cancellation(make_service, customer):
     service = make_service(S.ACTIVE)
     lifecycle.cancel(service, actor=customer.user, source=EventSource.CLIENT, when="end_of_period")
 
-    renewed = lifecycle.renew(service, actor=customer.user, source=EventSource.CLIENT)
+    renewed = lifecycle.renew(service, actor=customer.user, source=EventSource.CLIENT).service
 
     assert renewed.cancel_at is None
     assert renewed.cancel_reason == ""
@@ -141,7 +141,7 @@ def test_a_service_suspended_before_it_expired_stays_suspended_when_renewed(
         "tests.fakes.modules.FakeModule.unsuspend", lambda self, svc: unsuspended.append(svc)
     )
 
-    renewed = lifecycle.renew(service, actor=None, source=EventSource.CLIENT)
+    renewed = lifecycle.renew(service, actor=None, source=EventSource.CLIENT).service
 
     assert renewed.status == S.SUSPENDED
     assert renewed.suspend_reason == "abuse"

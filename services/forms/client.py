@@ -7,8 +7,11 @@ from typing import Any
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
-from services.choices import CancelWhen
-from services.forms import CancelForm
+from clientxcms.forms import choice_field
+from services import rules
+from services.choices import CancelWhen, ServiceAction
+
+from .actions import CancelForm
 
 
 class ClientCancelForm(CancelForm):
@@ -20,12 +23,12 @@ class ClientCancelForm(CancelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        when = self.fields["when"]
+        when = choice_field(self, "when")
         reason = self.fields["reason"]
         reason.label = "Why are you leaving? (optional)"
         reason.help_text = ""
         when.label = "When"
-        if len(when.choices) > 1:
+        if rules.decide(self.service, ServiceAction.SCHEDULE_CANCEL).allowed:
             ends = date_format(localtime(self.service.expires_at), "DATE_FORMAT")
             when.choices = [
                 (CancelWhen.END_OF_PERIOD, f"At the end of the paid period, on {ends}"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from .choices import BulkAction, CancelWhen
+from ..choices import BulkAction, CancelWhen
 
 
 class SelectionForm(forms.Form):
@@ -24,10 +24,11 @@ class SelectionForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Any integer is a valid choice; the queryset decides what exists.
-        self.fields["ids"].valid_value = lambda value: str(value).isdigit()
+        self.fields["ids"].valid_value = lambda value: str(value).isdigit()  # type: ignore[attr-defined]  # noqa: E501
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("select_all") and not data.get("ids"):
             raise forms.ValidationError("Select at least one service, or every matching service.")
         return data
@@ -44,7 +45,7 @@ class ActionSettingsForm(forms.Form):
     cycles = forms.IntegerField(min_value=1, max_value=36, initial=1, label="Billing cycles")
     days = forms.IntegerField(min_value=1, max_value=3650, initial=7, label="Days")
 
-    FIELDS = {
+    FIELDS: dict[str, list[str]] = {
         BulkAction.SUSPEND: ["reason", "notify"],
         BulkAction.UNSUSPEND: ["reason", "notify"],
         BulkAction.CANCEL: ["when", "reason", "notify"],

@@ -1,0 +1,94 @@
+"""Work done item by item, claimed one row at a time (DESIGN.md, "Background work").
+
+The sweeps, bulk operations and, later, renewal invoices, reminders and delivery retries
+all have the same shape: find the due rows with an index, then handle each in a
+transaction of its own after claiming it with ``select_for_update(skip_locked=True)``
+and the same condition again. So two workers never handle the same row, a row that
+changed in between is left alone, one failure never undoes the others, and a second
+run finds nothing to do. This module is that loop, written once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from django.db import models, transaction
+
+logger = logging.getLogger(__name__)
+BATCH_SIZE = 500
+M = TypeVar("M", bound=models.Model)
+
+
+@dataclass
+class ClaimResult:
+    """How many rows were handled, and which failed with what message."""
+
+    done: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Claimer(Generic[M]):
+    """Claims the rows of ``due`` one by one; ``expected`` errors are counted, not raised.
+
+    ``due`` is re-evaluated for each row when it is claimed, so it must state the whole
+    condition that makes a row due (status, dates): a row that no longer matches is left.
+    """
+
+    due: models.QuerySet[M]
+    expected: tuple[type[Exception], ...] = ()
+    batch_size: int = BATCH_SIZE
+
+    def batches(self) -> Iterator[list[int]]:
+        """The due rows' keys in key order, a batch at a time, read without a lock."""
+        after = 0
+        while True:
+            keys = list(
+                self.due.filter(pk__gt=after)
+                .order_by("pk")
+                .values_list("pk", flat=True)[: self.batch_size]
+            )
+            if not keys:
+                return
+            yield keys
+            after = keys[-1]
+
+    def claim(self, pk: int, handle: Callable[[M], object], result: ClaimResult) -> None:
+        """Handle row ``pk`` in its own transaction if it is still due and nobody holds it.
+
+        An expected error is recorded in ``result`` and the transaction still commits, so
+        what the handler recorded of the failure (a service's error, say) is kept.
+        """
+        with transaction.atomic():
+            row = self.due.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if row is None:
+                return  # another worker holds it, or it is no longer due
+            try:
+                handle(row)
+            except self.expected as exc:
+                message = getattr(exc, "message", None) or str(exc)
+                logger.warning("%s %s could not be handled: %s", row._meta.label, pk, message)
+                result.failed.append((pk, message))
+            else:
+                result.done += 1
+
+    def run(self, handle: Callable[[M], object]) -> ClaimResult:
+        """Claim and handle every due row; what was done and what failed."""
+        result = ClaimResult()
+        for keys in self.batches():
+            for pk in keys:
+                self.claim(pk, handle, result)
+        return result
+
+
+def for_each_due(
+    due: models.QuerySet[M],
+    handle: Callable[[M], object],
+    *,
+    expected: tuple[type[Exception], ...] = (),
+) -> ClaimResult:
+    """Claim every row of ``due`` in turn and ``handle`` it: see ``Claimer``."""
+    return Claimer(due, expected=expected).run(handle)

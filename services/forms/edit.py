@@ -1,0 +1,96 @@
+"""Editing a service: the seed's "Editing" fields, saved by ``lifecycle.update``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import Q
+
+from clientxcms.forms import StyledFormMixin, choice_field, model_choice_field
+from delivery.choices import ServerStatus
+from delivery.models import Server
+from delivery.registry import module_choices, module_label
+
+from ..models import Service
+from .common import (
+    ExpirationField,
+    ServerChoiceField,
+    clean_expiration,
+)
+
+STATUS_ADVICE = (
+    "We recommend not modifying the service status via editing. It is preferable to use "
+    "actions. It is only there in case of major need."
+)
+
+
+class ServiceEditForm(StyledFormMixin, forms.ModelForm):
+    """Every field the seed lists for editing, and an optional reason for the history."""
+
+    expires_at = ExpirationField(
+        label="Expiration", required=False, help_text="Empty for a one-time service."
+    )
+    server = ServerChoiceField(
+        queryset=Server.objects.none(), required=False, empty_label="No server"
+    )
+    module = forms.ChoiceField(label="Service type", help_text="The delivery module.")
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Kept in the service's history with the changes.",
+        widget=forms.TextInput,
+    )
+
+    class Meta:
+        model = Service
+        fields = [
+            "name",
+            "expires_at",
+            "price",
+            "initial_price",
+            "server",
+            "billing_cycle",
+            "notes",
+            "description",
+            "max_renewals",
+            "status",
+            "module",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {"status": STATUS_ADVICE}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        service = self.instance
+        choices = module_choices()
+        if service.module not in dict(choices):
+            choices.append((service.module, f"{service.module} (not installed)"))
+        choice_field(self, "module").choices = choices
+        model_choice_field(self, "server").queryset = Server.objects.filter(
+            ~Q(status=ServerStatus.DISABLED) | Q(pk=service.server_id)
+        ).order_by("module", "name")
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        clean_expiration(self)
+        key, server, product = data.get("module"), data.get("server"), self.instance.product
+        if key and server is not None and server.module != key:
+            self.add_error(
+                "server", f"{server} is a {module_label(server.module)} server, not {key}."
+            )
+        if key and product is not None and product.module != key:
+            self.add_error(
+                "module",
+                f"The product “{product}” is a {module_label(product.module)} product: the "
+                "service type must be the product type.",
+            )
+        return data
+
+    def changes(self) -> dict[str, Any]:
+        """The fields staff changed, with their new values, for ``lifecycle.update``."""
+        return {name: self.cleaned_data[name] for name in self.changed_data if name != "reason"}

@@ -1,0 +1,279 @@
+"""The rule book: which action applies to a service, which does nothing, and which is
+refused with what message (DESIGN.md §2).
+
+Each action's rules are an ordered list; the first that holds decides. A rule is a
+``Condition`` (``services.conditions``), so the same rule is read in memory for one
+service and in SQL for a whole selection:
+
+- the lifecycle asks ``decide`` and refuses or does nothing accordingly;
+- the details page and the client area offer an action when ``decide`` allows it;
+- bulk actions annotate every selected row with ``annotate`` and skip what a rule
+  catches, in one query over a million rows.
+
+What needs other rows (room on the server, a resource already linked, an invoice
+already applied) is not a rule of one service: the lifecycle checks it itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.conf import settings
+from django.db.models import Case, CharField, QuerySet, Value, When
+from django.utils import timezone
+
+from products.choices import BillingCycle
+
+from .choices import (
+    ACTION_TRANSITIONS,
+    DELETABLE,
+    RENEWABLE,
+    EventSource,
+    ServiceAction,
+    ServiceStatus,
+)
+from .conditions import (
+    After,
+    Always,
+    Before,
+    Condition,
+    Differs,
+    Equals,
+    IsNull,
+    LimitPassed,
+    SameAs,
+    StatusIn,
+)
+from .models import Service
+
+S = ServiceStatus
+A = ServiceAction
+
+
+class Verdict(StrEnum):
+    ALLOWED = "allowed"
+    NOOP = "noop"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When ``when`` holds, the action does nothing (NOOP) or is refused, and says why.
+
+    ``detail`` adds figures of one service to the message (the lifecycle's and the pages'
+    wording); a selection in SQL gets the message alone.
+    """
+
+    when: Condition
+    verdict: Verdict
+    message: str
+    detail: Callable[[Service], str] | None = None
+
+    def explain(self, service: Service) -> str:
+        return f"{self.message} ({self.detail(service)})" if self.detail else self.message
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    message: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict == Verdict.ALLOWED
+
+
+ALLOWED = Decision(Verdict.ALLOWED)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the rules depend on besides the service: who asks, when, and the settings.
+
+    ``cycles`` is a renewal's number of cycles; ``days`` the days an expiration moves.
+    """
+
+    source: str = EventSource.ADMIN
+    cycles: int = 1
+    days: int | None = None
+    now: dt.datetime | None = None
+
+    @property
+    def moment(self) -> dt.datetime:
+        return self.now or timezone.now()
+
+
+def _label(status: str) -> str:
+    return S(status).label.lower()
+
+
+def _status_rules(action: str) -> list[Rule]:
+    """A status change: nothing to do at its target, refused from a status it does not leave."""
+    sources, target = ACTION_TRANSITIONS[action]
+    return [
+        Rule(StatusIn({target}), Verdict.NOOP, f"it is already {_label(target)}"),
+        *[
+            Rule(StatusIn({status}), Verdict.REFUSED, f"it is {_label(status)}")
+            for status in S
+            if status not in sources and status != target
+        ],
+    ]
+
+
+def _refused_in(statuses: Collection[str], suffix: str = "") -> list[Rule]:
+    return [
+        Rule(StatusIn({status}), Verdict.REFUSED, f"it is {_label(status)}{suffix}")
+        for status in S
+        if status in statuses
+    ]
+
+
+def _expire(context: Context) -> list[Rule]:
+    return [
+        *_status_rules(A.EXPIRE),
+        Rule(
+            IsNull("expires_at") | After("expires_at", context.moment),
+            Verdict.REFUSED,
+            "its expiration date has not been reached",
+        ),
+    ]
+
+
+def _schedule_cancel(context: Context) -> list[Rule]:
+    return [
+        Rule(StatusIn({S.CANCELLED}), Verdict.NOOP, "it is already cancelled"),
+        Rule(
+            StatusIn({S.PENDING}),
+            Verdict.REFUSED,
+            "it has not been delivered, so it has no paid period: cancel it now",
+        ),
+        *_refused_in(set(S) - RENEWABLE - {S.CANCELLED, S.PENDING}),
+        Rule(IsNull("expires_at"), Verdict.REFUSED, "it never expires: cancel it now"),
+        Rule(
+            StatusIn({S.EXPIRED}),
+            Verdict.REFUSED,
+            "its paid period is already over: cancel it now",
+        ),
+        Rule(
+            SameAs("cancel_at", "expires_at"),
+            Verdict.NOOP,
+            "its cancellation is already scheduled",
+        ),
+    ]
+
+
+def _uncancel(context: Context) -> list[Rule]:
+    rules = [
+        *[
+            Rule(StatusIn({status}), Verdict.REFUSED, f"it is already {_label(status)}")
+            for status in (S.CANCELLED, S.TERMINATED)
+        ],
+        Rule(IsNull("cancel_at"), Verdict.NOOP, "no cancellation is scheduled"),
+    ]
+    if context.source == EventSource.CLIENT:
+        # DESIGN §2: the customer may undo only a cancellation the customer scheduled.
+        rules.append(
+            Rule(
+                Differs("cancel_source", EventSource.CLIENT),
+                Verdict.REFUSED,
+                "our staff scheduled this cancellation: contact us to keep the service",
+            )
+        )
+    return rules
+
+
+def _renewals_left(service: Service) -> str:
+    limit = service.max_renewals or 0
+    return f"{limit - service.renewal_count} of {limit} left"
+
+
+def _renew(context: Context) -> list[Rule]:
+    grace = settings.SERVICE_RENEWAL_GRACE_DAYS
+    return [
+        *_refused_in(set(S) - RENEWABLE),
+        Rule(
+            Equals("billing_cycle", BillingCycle.ONE_TIME) | IsNull("expires_at"),
+            Verdict.REFUSED,
+            "it is a one-time service and never expires",
+        ),
+        Rule(
+            LimitPassed("max_renewals", "renewal_count", context.cycles),
+            Verdict.REFUSED,
+            "its maximum number of renewals would be passed",
+            _renewals_left,
+        ),
+        Rule(
+            StatusIn({S.EXPIRED}) & Before("expires_at", context.moment - dt.timedelta(days=grace)),
+            Verdict.REFUSED,
+            f"it expired more than {grace} days ago",
+        ),
+    ]
+
+
+def _shift_expiration(context: Context) -> list[Rule]:
+    rules = []
+    if context.days == 0:
+        rules.append(Rule(Always(), Verdict.NOOP, "it moves by zero days"))
+    return [
+        *rules,
+        *_refused_in({S.CANCELLED, S.TERMINATED}),
+        Rule(IsNull("expires_at"), Verdict.REFUSED, "it has no expiration date"),
+    ]
+
+
+def _delete(context: Context) -> list[Rule]:
+    return [
+        *_refused_in(
+            set(S) - DELETABLE,
+            " and its resource is still on the server: terminate or cancel it first",
+        ),
+        Rule(
+            StatusIn({S.PENDING}) & Differs("external_id", ""),
+            Verdict.REFUSED,
+            "a resource was created for it on the server: cancel it first",
+        ),
+    ]
+
+
+def rules(action: str, context: Context | None = None) -> list[Rule]:
+    """The rules of ``action``, in the order they are tried."""
+    context = context or Context()
+    if action in ACTION_TRANSITIONS and action not in (A.EXPIRE, A.RENEW):
+        return _status_rules(action)
+    builders: dict[str, Callable[[Context], list[Rule]]] = {
+        A.EXPIRE: _expire,
+        A.SCHEDULE_CANCEL: _schedule_cancel,
+        A.UNCANCEL: _uncancel,
+        A.RENEW: _renew,
+        A.SHIFT_EXPIRATION: _shift_expiration,
+        A.DELETE: _delete,
+    }
+    if action in builders:
+        return builders[action](context)
+    if action in (A.CREATE, A.UPDATE):
+        return []
+    raise ValueError(f"The rule book has no action {action!r}.")
+
+
+def decide(service: Service, action: str, context: Context | None = None) -> Decision:
+    """What ``action`` would do to ``service``: the first rule that holds, else allowed."""
+    for rule in rules(action, context):
+        if rule.when.holds(service):
+            return Decision(rule.verdict, rule.explain(service))
+    return ALLOWED
+
+
+def annotate(
+    services: QuerySet[Service], action: str, context: Context | None = None
+) -> QuerySet[Service]:
+    """``services`` with ``rule_message``: why ``action`` would not change each row ('' if
+    it would), the same first-match order as ``decide``, computed by the database."""
+    message = Case(
+        *[When(rule.when.q(), then=Value(rule.message)) for rule in rules(action, context)],
+        default=Value(""),
+        output_field=CharField(),
+    )
+    return services.annotate(rule_message=message)
