@@ -26,12 +26,21 @@ CSRF_COOKIE_SECURE = False
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+# The queue of a worker or beat started by the integration tests (tests/celery_worker.py):
+# what they queue themselves (a resumed bulk operation) stays on the test's own queue.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TEST_QUEUE", "celery")
 
 # The data-driven fake module of tests/fakes/modules.py, for tests only, and its tabs'
 # templates.
 DELIVERY_MODULES = {"test": "tests.fakes.modules.FakeModule"}
 FAKE_MODULE_TEMPLATES = BASE_DIR / "tests" / "fakes" / "templates"
 TEMPLATES = [{**TEMPLATES[0], "DIRS": [*TEMPLATES[0]["DIRS"], FAKE_MODULE_TEMPLATES]}]
+
+# client.login() authenticates without a request, which axes refuses: see tests/fakes/auth.py.
+AUTHENTICATION_BACKENDS = [
+    "tests.fakes.auth.RequestOptionalAxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # Static files come straight from static/ through the finders; nothing is collected.
 STATIC_ROOT = None

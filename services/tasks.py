@@ -13,10 +13,24 @@ def send_service_notification(event_id: int) -> bool:
     return notifications.send(event_id)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def run_bulk_operation(operation_id: int) -> None:
-    """Process one BulkOperation; safe to run again (each item is claimed once)."""
+    """Process one BulkOperation; safe to run again (each item is claimed once).
+
+    Acknowledged only when it ends, and put back in the queue when its worker process dies,
+    whatever the global settings say: a lost bulk must run again. A worker killed outright
+    cannot put it back; ``resume_stalled_bulk_operations`` catches that case.
+    """
     bulk.process(operation_id)
+
+
+@shared_task
+def resume_stalled_bulk_operations() -> dict[str, list[int]]:
+    """Celery beat's stall check: queue again the bulk operations whose worker was lost."""
+    result = bulk.check_stalled()
+    for operation_id in result.resumed:
+        run_bulk_operation.delay(operation_id)
+    return {"resumed": result.resumed, "abandoned": result.abandoned}
 
 
 @shared_task

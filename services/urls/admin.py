@@ -3,7 +3,6 @@
 from django.urls import path
 
 from services.views import (
-    admin,
     admin_actions,
     admin_bulk,
     admin_create,
@@ -13,13 +12,13 @@ from services.views import (
 )
 
 urlpatterns = [
-    path("", admin.HomeView.as_view(), name="home"),
     path("services/", admin_list.ServiceListView.as_view(), name="service_list"),
     path("services/export/", admin_export.ServiceExportView.as_view(), name="service_export"),
     path("services/bulk/", admin_bulk.BulkConfirmView.as_view(), name="service_bulk_confirm"),
     path("services/bulk/history/", admin_bulk.BulkHistoryView.as_view(), name="bulk_list"),
     path("services/bulk/<int:pk>/", admin_bulk.BulkDetailView.as_view(), name="bulk_detail"),
     path("services/bulk/<int:pk>/retry/", admin_bulk.BulkRetryView.as_view(), name="bulk_retry"),
+    path("services/bulk/<int:pk>/resume/", admin_bulk.BulkResumeView.as_view(), name="bulk_resume"),
     path("services/create/", admin_create.ServiceCreateView.as_view(), name="service_create"),
     path(
         "services/create/customers/",

@@ -1,4 +1,4 @@
-"""Administration-area views of the bulk actions: confirm, follow, retry, and the history."""
+"""Administration-area views of the bulk actions: confirm, follow, retry, resume, the history."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import ListView
 
-from clientxcms.access import StaffRequiredMixin
+from clientxcms.access import StaffRequiredMixin, signed_in_user
 from services import bulk
-from services.bulk_forms import ActionSettingsForm, SelectionForm
 from services.choices import BulkAction, BulkItemState, BulkStatus
 from services.filters import InvalidFilters, filter_services
+from services.forms.bulk import ActionSettingsForm, SelectionForm
 from services.models import BulkOperation, Service
 from services.tasks import run_bulk_operation
 
@@ -54,7 +54,7 @@ class BulkConfirmView(StaffRequiredMixin, View):
             for error in selection_form.errors.get("__all__", []) or [
                 "This bulk action is not valid."
             ]:
-                messages.error(request, error)
+                messages.error(request, str(error))
             return redirect(f"{reverse('admin:service_list')}?{request.POST.get('query', '')}")
         selection = selection_form.cleaned_data
         action = selection["action"]
@@ -75,7 +75,7 @@ class BulkConfirmView(StaffRequiredMixin, View):
                 params=params,
                 service_ids=[] if selection["select_all"] else sorted(set(selection["ids"])),
                 query=selection["query"] if selection["select_all"] else "",
-                created_by=request.user,
+                created_by=signed_in_user(request),
             )
             _enqueue(operation)
             messages.success(request, f"{operation} is queued.")
@@ -109,7 +109,13 @@ class BulkDetailView(StaffRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         operation = get_object_or_404(BulkOperation.objects.select_related("created_by"), pk=pk)
         progress = bulk.progress(operation)
-        context = {"operation": operation, "progress": progress}
+        may_change = request.user.has_perm(bulk.PERMISSIONS[operation.action])
+        context = {
+            "operation": operation,
+            "progress": progress,
+            "stalled_since": bulk.stalled_since(operation),
+            "can_resume": may_change and bulk.can_resume(operation),
+        }
         if request.GET.get("fragment") == "progress":
             response = render(request, "services/admin/_bulk_progress.html", context)
             if operation.status == BulkStatus.DONE and request.GET.get("polling"):
@@ -125,7 +131,7 @@ class BulkDetailView(StaffRequiredMixin, View):
             page=page,
             state=state,
             states=BulkItemState.choices,
-            can_retry=request.user.has_perm(bulk.PERMISSIONS[operation.action]),
+            can_retry=may_change,
         )
         return render(request, "services/admin/bulk_detail.html", context)
 
@@ -146,6 +152,29 @@ class BulkRetryView(StaffRequiredMixin, View):
             messages.success(request, f"{count} failed services are queued again.")
         else:
             messages.info(request, "There is no failed service to retry.")
+        return redirect("admin:bulk_detail", pk=operation.pk)
+
+
+class BulkResumeView(StaffRequiredMixin, View):
+    """Queues again an operation whose worker was lost, from its first unfinished service.
+
+    Items already done are never applied again: the task claims pending items only.
+    """
+
+    permission_required = "services.view_service"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
+        operation = get_object_or_404(BulkOperation, pk=pk)
+        if not request.user.has_perm(bulk.PERMISSIONS[operation.action]):
+            raise PermissionDenied
+        if bulk.resume(operation):
+            _enqueue(operation)
+            messages.success(request, f"{operation} resumes from its first unfinished service.")
+        elif operation.status == BulkStatus.DONE:
+            messages.info(request, f"{operation} has finished: there is nothing to resume.")
+        else:
+            messages.info(request, f"{operation} is making progress: there is nothing to resume.")
         return redirect("admin:bulk_detail", pk=operation.pk)
 
 
