@@ -113,7 +113,7 @@ class CustomerForm(StyledFormMixin, forms.ModelForm):
         return email
 
     @transaction.atomic
-    def save(self) -> Customer:
+    def save(self) -> Customer:  # type: ignore[override]  # always commits: login and profile
         """Save the login and the profile in one transaction."""
         customer = super().save(commit=False)
         customer.user = self.save_user(customer)
@@ -146,7 +146,8 @@ class CustomerCreateForm(SetPasswordMixin, CustomerForm):
         password1.help_text = "Optional: leave it empty and the customer chooses one by e-mail."
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns, typed as never None
         self.validate_passwords()
         password = cleaned.get("password1")
         if password and cleaned.get("send_password_email"):
@@ -188,7 +189,8 @@ def send_password_reset_email(user: User, request: HttpRequest, *, new_account: 
             use_https=request.is_secure(),
             subject_template_name="customers/emails/password_reset_subject.txt",
             email_template_name="customers/emails/password_reset.txt",
-            extra_email_context={"new_account": new_account},
+            # The stubs want str values; the template context takes any.
+            extra_email_context={"new_account": new_account},  # type: ignore[dict-item]
         )
 
 

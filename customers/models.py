@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.validators import RegexValidator
@@ -47,16 +49,29 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    two_factor_enabled = models.BooleanField(
+        "two-factor enabled",
+        default=False,
+        editable=False,
+        help_text=(
+            "Set on confirming a two-factor device, cleared when the devices are reset. Kept "
+            "on the user so that every staff page knows whether to ask for a code without "
+            "a query of its own (customers.two_factor)."
+        ),
+    )
 
     objects = UserManager()
 
     EMAIL_FIELD = "email"
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         constraints = [
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+        permissions = [
+            ("reset_staff_2fa", "Can reset a staff member's two-factor devices"),
         ]
 
     def __str__(self) -> str:
@@ -123,3 +138,47 @@ class Customer(models.Model):
     def email(self) -> str:
         """The customer's e-mail is their login's: one address, never two to keep in sync."""
         return self.user.email
+
+
+class StaffActivity(models.Model):
+    """One thing a staff member did, or one sign-in attempt on a staff account.
+
+    The target is named by a content type and an id plus its text at the time, rather
+    than a foreign key, so that this app (the accounts app, below all others) points at
+    servers and products without importing them, and an entry outlives its target.
+    ``changes`` holds field names and, for fields that are not secret, their old and new
+    values; a secret's entry says only that it changed (``customers.activity.record``).
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="staff_activities",
+    )
+    #: Who was tried when there is no actor: the e-mail typed on a failed sign-in.
+    actor_label = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=64)
+    target_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.SET_NULL, null=True, blank=True
+    )
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "staff activity"
+        verbose_name_plural = "staff activity"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="staffactivity_recent_idx"),
+            models.Index(fields=["actor", "-created_at", "-id"], name="staffactivity_actor_idx"),
+            models.Index(fields=["target_type", "target_id"], name="staffactivity_target_idx"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.actor or self.actor_label or "someone"
+        return f"{who} {self.action} {self.target_repr}".strip()

@@ -1,5 +1,6 @@
-"""Staff views of products: the list with how many services use each, creating and editing
-one with its prices and module configuration, and (de)activating it."""
+"""Staff views of products: the list (with the columns other apps register, such as how
+many services use each), creating and editing one with its prices and module
+configuration, and (de)activating it."""
 
 from __future__ import annotations
 
@@ -15,29 +16,50 @@ from django.views import View
 from django.views.generic import ListView, TemplateView
 
 from clientxcms.access import StaffRequiredMixin
+from clientxcms.http import safe_next
 from clientxcms.pagination import WindowPaginationMixin
-from clientxcms.queries import subquery_count
-from delivery.views import ModuleSettingsSwapMixin, module_labels, safe_next
-from services.models import Service
+from clientxcms.panels import PanelColumnsMixin
+from customers import activity
+from delivery.mixins import ModuleSettingsSwapMixin
+from delivery.registry import module_labels
 
 from .forms import ProductForm, ProductPriceFormSet
 from .models import Product, ProductPrice
 
+#: What the staff activity log compares on a product, with its prices (``audit_snapshot``).
+AUDITED_FIELDS = [*ProductForm.Meta.fields, "module_config"]
+
+
+def audit_snapshot(product: Product) -> dict[str, Any]:
+    """A product's fields and its prices, by cycle, as the activity log compares them."""
+    if product.pk is None:
+        return {}
+    stored = Product.objects.get(pk=product.pk)
+    values = activity.snapshot(stored, AUDITED_FIELDS)
+    values["prices"] = {
+        price.cycle: f"{price.price} {price.currency} (setup {price.setup_fee})"
+        for price in ProductPrice.objects.filter(product=stored).order_by("cycle")
+    }
+    return values
+
+
 CONCURRENT_CHANGE = "Someone saved this product at the same time: check it and save again."
 
 
-class ProductListView(StaffRequiredMixin, WindowPaginationMixin, ListView):
-    """``/admin/products/``: each product with its prices and the number of its services."""
+class ProductListView(StaffRequiredMixin, PanelColumnsMixin, WindowPaginationMixin, ListView):
+    """``/admin/products/``: each product with its prices, and the registered columns
+    (the number of its services), whose figures come in the page's query."""
 
     permission_required = "products.view_product"
     template_name = "products/admin/list.html"
     context_object_name = "products"
+    panel_model = "product"
 
     def get_queryset(self) -> QuerySet[Product]:
         prices = ProductPrice.objects.order_by("price")
-        return Product.objects.annotate(
-            service_count=subquery_count(Service.objects.all(), "product")
-        ).prefetch_related(Prefetch("prices", queryset=prices))
+        return self.annotate_for_panels(Product.objects.all()).prefetch_related(
+            Prefetch("prices", queryset=prices)
+        )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -76,9 +98,16 @@ class ProductFormView(StaffRequiredMixin, ModuleSettingsSwapMixin, TemplateView)
         if formset.is_valid() and form_ok:
             try:
                 with transaction.atomic():
+                    before = audit_snapshot(self.object)
                     product = form.save()
                     formset.instance = product
                     formset.save()
+                    changes = activity.diff(before, audit_snapshot(product))
+                    if changes:
+                        action = "product created" if creating else "product changed"
+                        activity.record(
+                            action=action, target=product, changes=changes, request=request
+                        )
             except IntegrityError:
                 form.add_error(None, CONCURRENT_CHANGE)
                 if creating:
@@ -123,5 +152,11 @@ class ProductActivationView(StaffRequiredMixin, View):
             raise Http404("No such product.")
         product = Product.objects.only("name").get(pk=pk)
         verb = "Activated" if self.active else "Deactivated"
+        activity.record(
+            action=f"product {verb.lower()}",
+            target=product,
+            changes={"is_active": {"new": self.active}},
+            request=request,
+        )
         messages.success(request, f"{verb} the product {product}.")
         return redirect(safe_next(request, reverse("admin:product_list")))

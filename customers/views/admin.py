@@ -1,5 +1,10 @@
 """Staff views of customers: the list, the details page, creating and editing them, and
-sending one a password-reset e-mail."""
+sending one a password-reset e-mail.
+
+What other apps show about a customer (their services, renewals and history; service
+counts and filters on the list) comes from the panels those apps register
+(``clientxcms.panels``): customers import none of them (DESIGN.md §3).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,10 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
+from clientxcms import panels
 from clientxcms.access import StaffRequiredMixin
 from clientxcms.pagination import WindowPaginationMixin
-from clientxcms.queries import subquery_count
+from customers import activity
 from customers.filters import CustomerFilterSet
 from customers.forms import (
     DUPLICATE_EMAIL,
@@ -25,70 +31,57 @@ from customers.forms import (
     send_password_reset_email,
 )
 from customers.models import Customer
-from services.choices import LIVE
-from services.models import Service, ServiceEvent, ServiceRenewal
 
 
-def customers_with_service_counts() -> QuerySet[Customer]:
-    """Customers with their login, and how many services (all, and live) each one has."""
-    return Customer.objects.select_related("user").annotate(
-        service_count=subquery_count(Service.objects.all(), "customer"),
-        live_service_count=subquery_count(Service.objects.filter(status__in=LIVE), "customer"),
-    )
+class CustomerListView(
+    StaffRequiredMixin, panels.PanelColumnsMixin, WindowPaginationMixin, ListView
+):
+    """``/admin/customers/``: searched and filtered, a page at a time, in one query.
 
-
-class CustomerListView(StaffRequiredMixin, WindowPaginationMixin, ListView):
-    """``/admin/customers/``: searched and filtered, a page at a time, in one query."""
+    Registered columns add their figures to that query as annotations; registered
+    filters join the FilterSet, for the staff allowed to see what they filter on.
+    """
 
     permission_required = "customers.view_customer"
     template_name = "customers/admin/list.html"
     context_object_name = "customers"
+    panel_model = "customer"
 
     def get_queryset(self) -> QuerySet[Customer]:
         self.filterset = CustomerFilterSet(
-            self.request.GET or None, queryset=customers_with_service_counts()
+            self.request.GET or None,
+            queryset=self.annotate_for_panels(Customer.objects.select_related("user")),
+            extra_filters=panels.filters_for(self.panel_model, self.request.user),
         )
         return self.filterset.qs
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(filterset=self.filterset, **kwargs)
+        panel_filters = [self.filterset.form[name] for name in self.filterset.extra_filter_names]
+        return super().get_context_data(
+            filterset=self.filterset, panel_filters=panel_filters, **kwargs
+        )
 
 
 class CustomerDetailView(StaffRequiredMixin, DetailView):
-    """``/admin/customers/<pk>/``: the profile, services, renewals and history of a customer.
+    """``/admin/customers/<pk>/``: the profile, then the panels other apps register for a
+    customer (their services, renewals and history), for the staff allowed to see them.
 
-    Each list is cut to its most recent rows, so the page costs the same for a customer
-    with three services as for one with three thousand.
+    The customer is read in one query with the panels' annotations (service counts);
+    each panel then reads its own rows, cut to the most recent, so the page costs the
+    same for a customer with three services as for one with three thousand.
     """
 
     permission_required = "customers.view_customer"
     template_name = "customers/admin/detail.html"
     context_object_name = "customer"
-    services_shown = 15
-    renewals_shown = 10
-    events_shown = 15
 
     def get_queryset(self) -> QuerySet[Customer]:
-        return customers_with_service_counts()
+        self.customer_panels = panels.panels_for("customer", self.request.user)
+        return panels.annotate(Customer.objects.select_related("user"), self.customer_panels)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        customer = self.object
-        services = customer.services.select_related("product", "server").order_by("-id")[
-            : self.services_shown
-        ]
-        renewals = (
-            ServiceRenewal.objects.filter(service__customer=customer)
-            .select_related("service", "actor")
-            .order_by("-created_at", "-id")[: self.renewals_shown]
-        )
-        events = (
-            ServiceEvent.objects.filter(service__customer=customer)
-            .select_related("service", "actor")
-            .order_by("-created_at", "-id")[: self.events_shown]
-        )
-        return super().get_context_data(
-            services=services, renewals=renewals, events=events, **kwargs
-        )
+        bound = panels.bind_panels(self.customer_panels, self.object, self.request)
+        return super().get_context_data(panels=bound, **kwargs)
 
 
 class CustomerCreateView(StaffRequiredMixin, CreateView):
@@ -102,6 +95,12 @@ class CustomerCreateView(StaffRequiredMixin, CreateView):
         try:
             with transaction.atomic():
                 self.object = customer = form.save()
+                activity.record(
+                    action="customer created",
+                    target=customer,
+                    changes=activity.diff({}, audit_snapshot(customer)),
+                    request=self.request,
+                )
                 if form.cleaned_data["send_password_email"]:
                     transaction.on_commit(
                         lambda: send_password_reset_email(
@@ -119,7 +118,14 @@ class CustomerCreateView(StaffRequiredMixin, CreateView):
         return HttpResponseRedirect(self.get_success_url())
 
     def get_success_url(self) -> str:
+        assert self.object is not None  # set by form_valid
         return reverse("admin:customer_detail", args=[self.object.pk])
+
+
+def audit_snapshot(customer: Customer) -> dict[str, Any]:
+    """A customer's profile and login e-mail as stored, as the activity log compares them."""
+    stored = Customer.objects.select_related("user").get(pk=customer.pk)
+    return {**activity.snapshot(stored, CustomerForm.Meta.fields), "email": stored.user.email}
 
 
 class CustomerUpdateView(StaffRequiredMixin, UpdateView):
@@ -132,7 +138,17 @@ class CustomerUpdateView(StaffRequiredMixin, UpdateView):
 
     def form_valid(self, form: CustomerForm) -> HttpResponse:
         try:
-            self.object = form.save()
+            with transaction.atomic():
+                before = audit_snapshot(self.object)
+                self.object = form.save()
+                changes = activity.diff(before, audit_snapshot(self.object))
+                if changes:
+                    activity.record(
+                        action="customer changed",
+                        target=self.object,
+                        changes=changes,
+                        request=self.request,
+                    )
         except IntegrityError:
             form.add_error("email", DUPLICATE_EMAIL)
             return self.form_invalid(form)
@@ -159,5 +175,8 @@ class CustomerPasswordResetView(StaffRequiredMixin, View):
             messages.error(request, "This customer's account is disabled: no e-mail was sent.")
         else:
             send_password_reset_email(customer.user, request, new_account=False)
+            activity.record(
+                action="customer password-reset e-mail sent", target=customer, request=request
+            )
             messages.success(request, f"Sent a password-reset e-mail to {customer.email}.")
         return redirect("admin:customer_detail", pk=customer.pk)
