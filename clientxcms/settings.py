@@ -7,7 +7,9 @@ README lists every variable.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -57,29 +59,43 @@ INSTALLED_APPS = [
     "django_filters",
     "import_export",
     "django_countries",
+    "csp",
+    # Sign-in throttling and staff two-factor (customers.throttling, customers.two_factor).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "customers",
     "products",
     "delivery",
     "services",
     "billing",
+    "dashboard",
+    "demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Gives request.user.is_verified(): whether this session passed the two-factor step.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a lockout found while signing in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clientxcms.urls"
 WSGI_APPLICATION = "clientxcms.wsgi.application"
 
-TEMPLATES = [
+TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
@@ -112,6 +128,37 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "client:login"
 STAFF_LOGIN_URL = "admin:login"
+# Axes first: it refuses a locked-out account or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Sign-in throttling (customers/throttling.py). Failures are counted per account and per
+# address, each on its own: guessing one account from many addresses and trying many
+# accounts from one address are both slowed. A lockout lasts the cool-off, whatever is
+# tried meanwhile, so the wait the page announces is the wait there is.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "customers.throttling.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"
+# Behind a reverse proxy, the number of proxies that append to X-Forwarded-For (the
+# docker compose stack has one); unset, the address is the socket's (REMOTE_ADDR).
+AXES_IPWARE_PROXY_COUNT = (
+    int(os.environ["TRUSTED_PROXY_COUNT"]) if os.environ.get("TRUSTED_PROXY_COUNT") else None
+)
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
+)
+AXES_IPWARE_PROXY_ORDER = "right-most"
+
+# Staff two-factor (customers/two_factor.py): on, every staff member must enrol before
+# reaching any other staff page; off, only those who enrolled are asked for a code.
+STAFF_REQUIRE_2FA = env_bool("STAFF_REQUIRE_2FA")
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "ClientXCMS")
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français"), ("de", "Deutsch"), ("es", "Español")]
@@ -120,7 +167,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT: Path | None = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -136,6 +183,37 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 
+# HTTPS and browser protections. Off in the embedded mode; the docker compose stack turns
+# HSTS and the redirect on (README, "Production": which settings matter).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+# Joining the browsers' preload list is a separate decision, slow to undo (hstspreload.org);
+# leaving it off is no misconfiguration, so `check --deploy` is not told to warn about it.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+if env_bool("SECURE_PROXY_SSL_HEADER"):
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips the client's).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Scripts and styles from our own files only: no inline script, style attribute or eval
+# (templates keep their JavaScript in static/js/, htmx is configured in base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
+
 # Redis: broker and result store for Celery, and the cache. Without it, tasks run
 # in-process (the embedded mode) and the cache lives in memory.
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -150,9 +228,20 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = True
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# A task is acknowledged when it ends, not when it starts, and put back in the queue when
+# its worker process dies: the tasks are written to run again safely.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Seconds Redis waits for a task's acknowledgement before delivering it to another worker: it
+# must exceed the longest task, or a task still running is started a second time. The longest
+# is a bulk operation (10,000 services calling a panel at 100 ms each: about 17 minutes), so 6
+# hours leaves room for far larger ones. A worker killed outright (SIGKILL, power loss) cannot
+# hand its task back, so its message waits this long; bulk operations do not: the stall check
+# below resumes them after BULK_STALL_MINUTES.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(6 * 3600)))
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
@@ -177,7 +266,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "services.tasks.run_sweeps",
         "schedule": SERVICE_SWEEP_MINUTES * 60,
     },
+    "bulk-operations-stall-check": {
+        "task": "services.tasks.resume_stalled_bulk_operations",
+        "schedule": float(os.environ.get("BULK_STALL_CHECK_SECONDS", "60")),
+    },
 }
+# A running bulk operation whose progress has not moved for this many minutes (its worker was
+# lost) is queued again, at most BULK_MAX_RESUMES times; then it is marked finished with an
+# error and staff can resume it from its page. Longer than the slowest single service.
+BULK_STALL_MINUTES = float(os.environ.get("BULK_STALL_MINUTES", "5"))
+BULK_MAX_RESUMES = int(os.environ.get("BULK_MAX_RESUMES", "3"))
 
 # Extra delivery modules by key, as dotted paths; built-in ones and the
 # ``clientxcms.delivery_modules`` entry points are found without this.
@@ -195,5 +293,7 @@ LOGGING = {
             "filters": ["redact_secrets"],
         }
     },
+    # Axes logs every sign-in and clean-up at INFO; its lockouts are WARNINGs.
+    "loggers": {"axes": {"level": os.environ.get("AXES_LOG_LEVEL", "WARNING")}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

@@ -1,5 +1,6 @@
-"""Staff views of servers: the list with their capacity, creating and editing them with
-their module's credentials, and testing the connection to them."""
+"""Staff views of servers: the list (with the columns other apps register, such as the
+capacity their live services use), creating and editing them with their module's
+credentials, and testing the connection to them."""
 
 from __future__ import annotations
 
@@ -10,96 +11,47 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import CreateView, ListView, UpdateView
 
 from clientxcms.access import StaffRequiredMixin
+from clientxcms.http import safe_next
 from clientxcms.pagination import WindowPaginationMixin
-from clientxcms.queries import subquery_count
-from services.choices import LIVE
-from services.models import Service
+from clientxcms.panels import PanelColumnsMixin
+from customers import activity
 
 from .choices import SERVER_STATUS_BADGES
 from .forms import ServerForm
+from .mixins import ModuleSettingsSwapMixin
 from .models import Server
 from .modules.base import ModuleError
-from .registry import UnknownModule, module_choices
+from .registry import UnknownModule, module_label
 
 logger = logging.getLogger(__name__)
 
-
-def module_labels() -> dict[str, str]:
-    """The label of every registered module, by key, to show a product's or server's type."""
-    return dict(module_choices())
-
-
-def safe_next(request: HttpRequest, default: str) -> str:
-    """The ``next`` of a POST when it points into this site, else ``default``."""
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return default
+#: What the staff activity log compares on a server; the credentials only as "changed".
+AUDITED_FIELDS = [*ServerForm.Meta.fields, "credentials"]
+SECRET_FIELDS = {"credentials"}
 
 
-class ModuleSettingsSwapMixin:
-    """Create and edit pages whose form has a type and that type's settings form.
-
-    When the type changes, htmx asks the same page (``GET ?module=<key>`` with its
-    ``HX-Request`` header) for the settings of that type only and swaps them in; the
-    page then works the same without JavaScript, minus the swap.
-    """
-
-    settings_template_name = "delivery/admin/_module_settings.html"
-    settings_title = "Settings"
-    request: HttpRequest
-    object: Any
-
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.headers.get("HX-Request") == "true" and "module" in request.GET:
-            self.object = self.get_object()  # type: ignore[attr-defined]
-            form = self.get_form_class()(  # type: ignore[attr-defined]
-                instance=self.object, initial={"module": request.GET["module"]}
-            )
-            return TemplateResponse(
-                request,
-                self.settings_template_name,
-                {"form": form, "settings_title": self.settings_title},
-            )
-        return super().get(request, *args, **kwargs)  # type: ignore[misc]
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(settings_title=self.settings_title, **kwargs)  # type: ignore[misc]
-        context["form"].fields["module"].widget.attrs.update(
-            {"hx-get": self.request.path, "hx-target": "#module-settings", "hx-trigger": "change"}
-        )
-        return context
-
-
-class ServerListView(StaffRequiredMixin, WindowPaginationMixin, ListView):
-    """``/admin/servers/``: each server with its live services against its capacity."""
+class ServerListView(StaffRequiredMixin, PanelColumnsMixin, WindowPaginationMixin, ListView):
+    """``/admin/servers/``: each server with its type and status, and the registered
+    columns (the capacity its live services use), whose figures come in the page's query."""
 
     permission_required = "delivery.view_server"
     template_name = "delivery/admin/list.html"
     context_object_name = "servers"
+    panel_model = "server"
 
     def get_queryset(self) -> QuerySet[Server]:
-        live = Service.objects.filter(status__in=LIVE)
-        return Server.objects.annotate(live_service_count=subquery_count(live, "server"))
+        return self.annotate_for_panels(Server.objects.all())
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        labels = module_labels()
         for server in context["servers"]:
-            server.module_label = labels.get(server.module, server.module)
+            server.module_label = module_label(server.module)
             server.status_badge = SERVER_STATUS_BADGES.get(server.status, "secondary")
-            server.capacity_percent = (
-                min(100, round(100 * server.live_service_count / server.max_accounts))
-                if server.max_accounts
-                else None
-            )
         return context
 
 
@@ -111,11 +63,18 @@ class ServerCreateView(StaffRequiredMixin, ModuleSettingsSwapMixin, CreateView):
     form_class = ServerForm
     settings_title = "Credentials"
 
-    def get_object(self) -> Server:
+    def get_object(self, queryset: QuerySet[Server] | None = None) -> Server:
         return Server()
 
     def form_valid(self, form: ServerForm) -> HttpResponse:
         response = super().form_valid(form)
+        after = activity.snapshot(self.object, AUDITED_FIELDS)
+        activity.record(
+            action="server created",
+            target=self.object,
+            changes=activity.diff({}, after, secret=SECRET_FIELDS),
+            request=self.request,
+        )
         messages.success(self.request, f"Created the server {self.object}.")
         return response
 
@@ -133,7 +92,16 @@ class ServerUpdateView(StaffRequiredMixin, ModuleSettingsSwapMixin, UpdateView):
     settings_title = "Credentials"
 
     def form_valid(self, form: ServerForm) -> HttpResponse:
+        # The row as stored: the form has already put the new values on self.object.
+        before = activity.snapshot(Server.objects.get(pk=self.object.pk), AUDITED_FIELDS)
         response = super().form_valid(form)
+        changes = activity.diff(
+            before, activity.snapshot(self.object, AUDITED_FIELDS), secret=SECRET_FIELDS
+        )
+        if changes:
+            activity.record(
+                action="server changed", target=self.object, changes=changes, request=self.request
+            )
         messages.success(self.request, f"Saved the server {self.object}.")
         return response
 

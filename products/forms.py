@@ -87,7 +87,8 @@ class BaseProductPriceFormSet(BaseInlineFormSet):
     """A product's prices: at least one, and one per billing cycle."""
 
     def clean(self) -> None:
-        kept = [f for f in self.forms if f.cleaned_data and not self._should_delete_form(f)]
+        # _should_delete_form() is Django's own (private, so absent from the stubs).
+        kept = [f for f in self.forms if f.cleaned_data and not self._should_delete_form(f)]  # type: ignore[attr-defined]
         if not kept and not any(form.errors for form in self.forms):
             raise ValidationError("Give the product at least one price.")
         seen: set[str] = set()
@@ -117,4 +118,8 @@ ProductPriceFormSet = inlineformset_factory(
     formset=BaseProductPriceFormSet,
     extra=2,
     can_delete=True,
+    # A posted TOTAL_FORMS is believed up to absolute_max (Django's default: 2,000 forms
+    # built and rendered again); a product never has this many prices.
+    max_num=100,
+    absolute_max=100,
 )

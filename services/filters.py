@@ -33,6 +33,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from clientxcms.forms import StyledForm
+from clientxcms.text import SearchFilter, clean_search_term
 from customers.models import Customer, User
 from delivery.models import Server
 from delivery.registry import module_choices
@@ -128,7 +129,7 @@ def search_services(queryset: QuerySet[Service], term: str) -> QuerySet[Service]
     products a term matches (two small queries) chooses how to find the services: see
     docs/performance.md for the figures behind ``SELECTIVE_CUSTOMERS``.
     """
-    term = term.strip()
+    term = clean_search_term(term)
     if not term:
         return queryset
     identifier = parse_identifier(term)
@@ -182,6 +183,33 @@ class IntegerFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+#: The dates a filter accepts: a day later and a time-zone shift away stay representable.
+FIRST_FILTER_DATE = dt.date(1900, 1, 1)
+LAST_FILTER_DATE = dt.date(9998, 12, 31)
+
+
+class FilterDateField(forms.DateField):
+    """A date between 1900 and 9998: beyond, "the next midnight" overflows Python's dates.
+
+    ``9999-12-31`` is a valid date, but the filters look for what falls before the day
+    after it; refusing it here makes it a form error rather than an ``OverflowError``.
+    """
+
+    def clean(self, value: Any) -> dt.date | None:
+        day = super().clean(value)
+        if day is not None and not FIRST_FILTER_DATE <= day <= LAST_FILTER_DATE:
+            raise forms.ValidationError(
+                f"Choose a date between {FIRST_FILTER_DATE:%Y-%m-%d} and "
+                f"{LAST_FILTER_DATE:%Y-%m-%d}.",
+                code="out_of_range",
+            )
+        return day
+
+
+class DateFilter(django_filters.DateFilter):
+    field_class = FilterDateField
+
+
 class ServiceFilterForm(StyledForm):
     """Checks what no single field can: that each range runs forwards."""
 
@@ -192,7 +220,8 @@ class ServiceFilterForm(StyledForm):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean() returns, typed as never None
         for low, high, message in self.RANGES:
             if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
                 self.add_error(high, message)
@@ -211,7 +240,7 @@ def _date_widget() -> forms.DateInput:
 class ServiceFilterSet(django_filters.FilterSet):
     """Every filter of the staff service list; the parameter names are the URL's."""
 
-    q = django_filters.CharFilter(
+    q = SearchFilter(
         label="Search",
         method="filter_search",
         max_length=SEARCH_MAX_LENGTH,
@@ -249,10 +278,10 @@ class ServiceFilterSet(django_filters.FilterSet):
         widget=forms.NumberInput(attrs={"min": 1}),
         error_messages={"invalid_choice": "No customer has this id."},
     )
-    expires_after = django_filters.DateFilter(
+    expires_after = DateFilter(
         label="Expires from", method="filter_expires_after", widget=_date_widget()
     )
-    expires_before = django_filters.DateFilter(
+    expires_before = DateFilter(
         label="Expires until", method="filter_expires_before", widget=_date_widget()
     )
     expires_within = IntegerFilter(
@@ -261,10 +290,10 @@ class ServiceFilterSet(django_filters.FilterSet):
         min_value=0,
         max_value=3650,
     )
-    created_after = django_filters.DateFilter(
+    created_after = DateFilter(
         label="Created from", method="filter_created_after", widget=_date_widget()
     )
-    created_before = django_filters.DateFilter(
+    created_before = DateFilter(
         label="Created until", method="filter_created_before", widget=_date_widget()
     )
     price_min = django_filters.NumberFilter(

@@ -4,7 +4,9 @@ CI rule that nothing may be skipped there."""
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -25,7 +27,9 @@ pytest_plugins = ["tests.celery_worker"]
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo
+) -> Generator[None, Any, None]:
     """With CI=true a skipped test fails: PostgreSQL, Redis and the browser must be there."""
     outcome = yield
     report = outcome.get_result()
@@ -95,7 +99,8 @@ def make_service(db, customer):
             "module": "test",
             "server": server,
             "status": status,
-            "external_id": "" if status == ServiceStatus.PENDING else f"res-{server.pk}-{status}",
+            # factory_boy types XFactory() as the factory, not the model it returns.
+            "external_id": "" if status == ServiceStatus.PENDING else f"res-{server.pk}-{status}",  # type: ignore[union-attr]
         }
         if status == ServiceStatus.EXPIRED:
             defaults["expires_at"] = timezone.now() - timedelta(days=2)

@@ -19,7 +19,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views import View
 
-from clientxcms.access import StaffRequiredMixin
+from clientxcms.access import StaffRequiredMixin, signed_in_user
+from clientxcms.text import parse_id
 from services.choices import BulkAction, ServiceStatus
 from services.filters import (
     SORT_COLUMNS,
@@ -68,7 +69,7 @@ class ServiceListView(StaffRequiredMixin, View):
     fragment_template_name = "services/admin/_table.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        filterset = service_filterset(request.GET, user=request.user)
+        filterset = service_filterset(request.GET, user=signed_in_user(request))
         per_page = self._per_page(request)
         page, matching = None, Matching(0)
         if filterset.is_valid():
@@ -83,8 +84,8 @@ class ServiceListView(StaffRequiredMixin, View):
         return render(request, self.template_name, context)
 
     def _per_page(self, request: HttpRequest) -> int:
-        value = request.GET.get("per_page", "")
-        return int(value) if value.isdigit() and int(value) in PAGE_SIZES else PAGE_SIZES[0]
+        value = parse_id(request.GET.get("per_page"))
+        return value if value in PAGE_SIZES else PAGE_SIZES[0]
 
     def _page(self, request: HttpRequest, filterset: ServiceFilterSet, per_page: int) -> KeysetPage:
         queryset = filterset.qs.select_related(*LIST_RELATED)
