@@ -113,6 +113,9 @@ class Customer(models.Model):
     postcode = models.CharField(max_length=20, blank=True)
     state = models.CharField("state or region", max_length=100, blank=True)
     country = CountryField(blank=True)
+    vat_number = models.CharField(
+        "VAT number", max_length=32, blank=True, help_text="For a business: printed on invoices."
+    )
     language = models.CharField(
         "preferred language", max_length=8, choices=settings.LANGUAGES, default="en"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import bulk, notifications, sweeps
+from . import bulk, delivery, notifications, sweeps
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -37,3 +37,13 @@ def resume_stalled_bulk_operations() -> dict[str, list[int]]:
 def run_sweeps() -> dict[str, int]:
     """Celery beat's periodic sweep: services changed by each sweep."""
     return {name: result.done for name, result in sweeps.run_all().items()}
+
+
+@shared_task
+def deliver_service(service_id: int) -> str:
+    """Deliver a pending service whose module delivers automatically (a paid order's).
+
+    A ``manual`` service, or one the lifecycle refuses (no server with room, say), waits in
+    the staff's list of pending services; a module failure is recorded on the service.
+    """
+    return delivery.deliver_if_automatic(service_id)

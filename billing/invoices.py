@@ -1,0 +1,350 @@
+"""Invoices: drafts, issuing with gap-free numbers, cancelling, refunding by credit note,
+and renewal invoices (DESIGN.md, "Billing").
+
+Every function owns its transaction and refuses with a ``BillingError`` whose message a
+person can read. Issuing takes the next number of the year under a lock on the series'
+row (``InvoiceSequence``), in the same transaction that freezes the invoice: an issue
+that rolls back gives its number back, so numbers never skip, and two issues at once
+wait for each other, so they never share one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.models import Customer, User
+from products.cycles import add_cycles
+from services import rules
+from services.choices import ServiceAction
+from services.models import Service
+
+from . import notifications
+from .choices import (
+    BalanceEntryKind,
+    InvoiceKind,
+    InvoiceStatus,
+    LineKind,
+    OrderStatus,
+    PaymentStatus,
+)
+from .models import (
+    ZERO,
+    BalanceEntry,
+    CompanyProfile,
+    Invoice,
+    InvoiceLine,
+    InvoiceSequence,
+    OrderItem,
+)
+from .taxes import CENT, rate_for_country, tax_for
+
+InvoiceRef = Invoice | int
+
+
+class BillingError(Exception):
+    """A billing operation was refused; the message says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """One line to put on a draft."""
+
+    description: str
+    unit_price: Decimal
+    quantity: int = 1
+    kind: str = LineKind.MANUAL
+    service: Service | None = None
+    cycles: int = 1
+    order_item: OrderItem | None = None
+    period_start: dt.datetime | None = None
+    period_end: dt.datetime | None = None
+
+
+def _lock(invoice: InvoiceRef) -> Invoice:
+    pk = invoice.pk if isinstance(invoice, Invoice) else invoice
+    try:
+        return Invoice.objects.select_for_update().select_related("customer__user").get(pk=pk)
+    except Invoice.DoesNotExist:
+        raise BillingError(f"Invoice #{pk} does not exist.") from None
+
+
+def create_draft(
+    customer: Customer,
+    *,
+    actor: User | None,
+    lines: list[LineSpec],
+    notes: str = "",
+    due_days: int | None = None,
+    currency: str | None = None,
+) -> Invoice:
+    """A draft invoice with ``lines``: nothing is numbered or frozen yet."""
+    if not lines:
+        raise BillingError("An invoice needs at least one line.")
+    for spec in lines:
+        if spec.quantity < 1:
+            raise BillingError(f"“{spec.description}”: the quantity must be 1 or more.")
+    due_at = timezone.now() + dt.timedelta(days=due_days) if due_days is not None else None
+    try:
+        with transaction.atomic():
+            invoice = Invoice.objects.create(
+                customer=customer,
+                created_by=actor,
+                notes=notes,
+                due_at=due_at,
+                **({"currency": currency} if currency else {}),
+            )
+            InvoiceLine.objects.bulk_create(
+                InvoiceLine(
+                    invoice=invoice,
+                    kind=spec.kind,
+                    description=spec.description,
+                    quantity=spec.quantity,
+                    unit_price=spec.unit_price,
+                    service=spec.service,
+                    cycles=spec.cycles,
+                    order_item=spec.order_item,
+                    period_start=spec.period_start,
+                    period_end=spec.period_end,
+                )
+                for spec in lines
+            )
+    except IntegrityError as exc:
+        services = [spec.service for spec in lines if spec.kind == LineKind.RENEWAL]
+        if services:
+            raise BillingError(_open_renewal_message(services)) from exc
+        raise BillingError("These lines break a rule of the database.") from exc
+    return invoice
+
+
+def _open_renewal_message(services: list[Service | None]) -> str:
+    open_line = (
+        InvoiceLine.objects.filter(service__in=services, kind=LineKind.RENEWAL, is_open=True)
+        .select_related("invoice")
+        .first()
+    )
+    if open_line is None:
+        return "A service already has an unpaid renewal invoice."
+    return (
+        f"Service #{open_line.service_id} already has an unpaid renewal invoice "
+        f"({open_line.invoice}): it must be paid or cancelled first."
+    )
+
+
+def _next_number(kind: str, moment: dt.datetime, company: CompanyProfile) -> tuple[str, int, int]:
+    """The next number of ``kind`` in ``moment``'s year, taken under the series' row lock."""
+    year = timezone.localtime(moment).year
+    InvoiceSequence.objects.get_or_create(kind=kind, year=year)
+    series = InvoiceSequence.objects.select_for_update().get(kind=kind, year=year)
+    series.last += 1
+    series.save(update_fields=["last"])
+    prefix = (
+        company.credit_note_prefix if kind == InvoiceKind.CREDIT_NOTE else company.invoice_prefix
+    )
+    return f"{prefix}-{year}-{series.last:06d}", year, series.last
+
+
+def _freeze_taxes(invoice: Invoice, lines: list[InvoiceLine], company: CompanyProfile) -> None:
+    """Set each line's rate and tax, the invoice's mention, and its totals."""
+    decision = tax_for(invoice.customer, company)
+    # Prices entered tax included hold the company's own country's tax: take it out.
+    included = rate_for_country(str(company.country)) if company.prices_include_tax else None
+    for line in lines:
+        if included is not None:
+            line.unit_price = (line.unit_price * 100 / (100 + included)).quantize(
+                CENT, ROUND_HALF_UP
+            )
+        line.tax_rate = decision.rate
+        line.tax_amount = (line.subtotal * decision.rate / 100).quantize(CENT, ROUND_HALF_UP)
+    invoice.reverse_charge = decision.reverse_charge
+    invoice.tax_note = decision.note
+
+
+def _snapshot(invoice: Invoice) -> None:
+    """Copy the customer's billing details as they are today onto the invoice."""
+    customer = invoice.customer
+    invoice.billing_name = customer.full_name
+    invoice.billing_company = customer.company
+    invoice.billing_address = "\n".join(
+        part
+        for part in [
+            customer.address_line1,
+            customer.address_line2,
+            " ".join(p for p in [customer.postcode, customer.city] if p),
+            customer.state,
+        ]
+        if part
+    )
+    invoice.billing_country = customer.country
+    invoice.billing_vat_number = customer.vat_number
+
+
+def issue(invoice: InvoiceRef, *, actor: User | None, notify: bool = True) -> Invoice:
+    """Number the draft, freeze its lines, taxes and the customer's details; it is now owed.
+
+    A credit note keeps the rates of the invoice it corrects and is settled when issued.
+    """
+    with transaction.atomic():
+        inv = _lock(invoice)
+        if not inv.is_draft:
+            raise BillingError(f"{inv} is already issued.")
+        lines = list(inv.lines.all())
+        if not lines:
+            raise BillingError("An invoice needs at least one line.")
+        company = CompanyProfile.current()
+        now = timezone.now()
+        if inv.kind == InvoiceKind.INVOICE:
+            _snapshot(inv)
+            _freeze_taxes(inv, lines, company)
+            for line in lines:
+                line.save(update_fields=["unit_price", "tax_rate", "tax_amount"])
+        inv.subtotal = sum((line.subtotal for line in lines), ZERO)
+        inv.tax_total = sum((line.tax_amount for line in lines), ZERO)
+        inv.total = inv.subtotal + inv.tax_total
+        inv.number, inv.year, inv.sequence = _next_number(inv.kind, now, company)
+        inv.issued_at = now
+        if inv.due_at is None:
+            inv.due_at = now + dt.timedelta(days=company.payment_terms_days)
+        settled = inv.kind == InvoiceKind.CREDIT_NOTE or inv.total <= 0
+        inv.status = InvoiceStatus.PAID if settled else InvoiceStatus.UNPAID
+        if settled:
+            inv.paid_at = now
+            _close_lines(inv)
+        inv.save()
+        if notify and inv.kind == InvoiceKind.INVOICE:
+            transaction.on_commit(partial(notifications.enqueue_invoice_issued, inv.pk))
+    return inv
+
+
+def _close_lines(invoice: Invoice) -> None:
+    """The invoice can no longer be paid: its renewal lines stop blocking a new one."""
+    InvoiceLine.objects.filter(invoice=invoice, is_open=True).update(is_open=False)
+
+
+def cancel(invoice: InvoiceRef, *, actor: User | None, reason: str = "") -> Invoice:
+    """Cancel a draft or unpaid invoice (and the pending order it belongs to)."""
+    with transaction.atomic():
+        inv = _lock(invoice)
+        if inv.status == InvoiceStatus.CANCELLED:
+            return inv
+        if inv.status not in (InvoiceStatus.DRAFT, InvoiceStatus.UNPAID):
+            raise BillingError(
+                f"{inv} is {inv.get_status_display().lower()}: only an unpaid invoice can be "
+                "cancelled; refund a paid one."
+            )
+        if inv.payments.filter(status=PaymentStatus.SUCCEEDED).exists():
+            raise BillingError(f"{inv} is partly paid: refund it instead.")
+        inv.status = InvoiceStatus.CANCELLED
+        if reason:
+            inv.notes = f"{inv.notes}\nCancelled: {reason}".strip() if inv.is_draft else inv.notes
+        inv.save(update_fields=["status", "notes", "updated_at"])
+        _close_lines(inv)
+        order = getattr(inv, "order", None)
+        if order is not None and order.status == OrderStatus.PENDING:
+            order.status = OrderStatus.CANCELLED
+            order.save(update_fields=["status", "updated_at"])
+    return inv
+
+
+def refund(
+    invoice: InvoiceRef,
+    *,
+    actor: User | None,
+    to_balance: bool,
+    reason: str = "",
+    notify: bool = True,
+) -> Invoice:
+    """Refund a paid invoice with a credit note; returns the credit note.
+
+    ``to_balance`` credits the customer's balance with the total; otherwise the money was
+    given back outside the panel. Services the invoice paid for are left as they are.
+    """
+    with transaction.atomic():
+        inv = _lock(invoice)
+        if inv.kind != InvoiceKind.INVOICE or inv.status != InvoiceStatus.PAID:
+            raise BillingError(f"{inv} is not a paid invoice: there is nothing to refund.")
+        note = Invoice.objects.create(
+            kind=InvoiceKind.CREDIT_NOTE,
+            credit_note_for=inv,
+            customer=inv.customer,
+            currency=inv.currency,
+            created_by=actor,
+            notes=reason,
+            billing_name=inv.billing_name,
+            billing_company=inv.billing_company,
+            billing_address=inv.billing_address,
+            billing_country=inv.billing_country,
+            billing_vat_number=inv.billing_vat_number,
+            reverse_charge=inv.reverse_charge,
+            tax_note=inv.tax_note,
+        )
+        InvoiceLine.objects.bulk_create(
+            InvoiceLine(
+                invoice=note,
+                kind=LineKind.CREDIT,
+                description=f"Refund: {line.description}",
+                quantity=line.quantity,
+                unit_price=-line.unit_price,
+                tax_rate=line.tax_rate,
+                tax_amount=-line.tax_amount,
+                service=line.service,
+                cycles=line.cycles,
+                is_open=False,
+            )
+            for line in inv.lines.all()
+        )
+        note = issue(note, actor=actor, notify=False)
+        inv.status = InvoiceStatus.REFUNDED
+        inv.save(update_fields=["status", "updated_at"])
+        inv.payments.filter(status=PaymentStatus.SUCCEEDED).update(status=PaymentStatus.REFUNDED)
+        if to_balance:
+            BalanceEntry.objects.create(
+                customer=inv.customer,
+                kind=BalanceEntryKind.REFUND,
+                amount=inv.total,
+                currency=inv.currency,
+                invoice=note,
+                reason=reason or f"Refund of {inv}",
+                actor=actor,
+            )
+        if notify:
+            transaction.on_commit(partial(notifications.enqueue_refund, note.pk))
+    return note
+
+
+def renewal_invoice(service: Service, *, cycles: int = 1, actor: User | None) -> Invoice:
+    """An issued invoice renewing ``service`` by ``cycles`` from its current expiration.
+
+    Refused when the rule book refuses the renewal, and when the service already has an
+    unpaid renewal invoice (a database constraint).
+    """
+    decision = rules.decide(service, ServiceAction.RENEW, rules.Context(cycles=cycles))
+    if not decision.allowed:
+        raise BillingError(
+            f"Cannot invoice a renewal of service #{service.pk}: {decision.message}."
+        )
+    start = service.expires_at
+    assert start is not None  # the rule book refuses a service that never expires
+    end = add_cycles(start, service.billing_cycle, cycles, anchor_day=service.billing_anchor_day)
+    line = LineSpec(
+        description=f"Renewal of {service.name} (#{service.pk}), {cycles} × "
+        f"{service.get_billing_cycle_display().lower()}",
+        unit_price=service.price,
+        quantity=cycles,
+        kind=LineKind.RENEWAL,
+        service=service,
+        cycles=cycles,
+        period_start=start,
+        period_end=end,
+    )
+    draft = create_draft(service.customer, actor=actor, lines=[line], currency=service.currency)
+    return issue(draft, actor=actor)

@@ -1,0 +1,224 @@
+"""Recording a payment, and doing what a paid invoice pays for, exactly once.
+
+``record_payment`` locks the invoice, so confirmations of one invoice (a webhook delivered
+five times, staff clicking twice, the gateway's two events for one payment) run one after
+the other; a payment is recorded once per gateway reference (a database constraint), and
+the invoice's lines are applied in the same transaction that marks it paid, so a paid
+invoice is applied once. A renewal line renews through the lifecycle with the invoice
+number as reference, which the lifecycle also refuses to apply twice.
+
+Money that arrives for an invoice that can no longer be paid (already paid, cancelled)
+is kept: it goes to the customer's balance rather than being refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from customers.models import User
+from delivery.choices import ServerStatus
+from delivery.models import Server
+from delivery.modules.base import ModuleError
+from services import lifecycle
+from services.choices import LIVE, EventSource
+from services.lifecycle import LifecycleError
+from services.tasks import deliver_service
+
+from . import notifications
+from .choices import BalanceEntryKind, InvoiceStatus, LineKind, OrderStatus
+from .invoices import BillingError, InvoiceRef, _close_lines, _lock
+from .models import ZERO, BalanceEntry, Invoice, InvoiceLine, Payment, balance_of
+
+AUTOMATION = EventSource.AUTOMATION
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """The payment, whether this call recorded it (False: it was there already), and the
+    invoice as it is now."""
+
+    payment: Payment
+    created: bool
+    invoice: Invoice
+
+
+def record_payment(
+    invoice: InvoiceRef,
+    *,
+    gateway: str,
+    amount: Decimal,
+    reference: str,
+    actor: User | None = None,
+    data: dict[str, Any] | None = None,
+    notify: bool = True,
+) -> PaymentOutcome:
+    """Record ``amount`` received through ``gateway``; once per (gateway, reference)."""
+    if amount <= 0:
+        raise BillingError("A payment must be more than zero.")
+    with transaction.atomic():
+        inv = _lock(invoice)
+        if reference:
+            existing = Payment.objects.filter(gateway=gateway, reference=reference).first()
+            if existing is not None:
+                return PaymentOutcome(existing, created=False, invoice=inv)
+        if inv.is_draft:
+            raise BillingError(f"{inv} is a draft: issue it before it can be paid.")
+        payment = Payment.objects.create(
+            invoice=inv,
+            gateway=gateway,
+            amount=amount,
+            currency=inv.currency,
+            reference=reference,
+            actor=actor,
+            data=data or {},
+        )
+        if inv.status != InvoiceStatus.UNPAID:
+            _to_balance(inv, amount, f"Received for {inv}, which is {inv.get_status_display()}")
+        else:
+            received = inv.amount_paid()
+            if received >= inv.total:
+                _mark_paid(inv)
+                if received > inv.total:
+                    _to_balance(inv, received - inv.total, f"Overpayment of {inv}")
+        if notify:
+            transaction.on_commit(partial(notifications.enqueue_payment_received, payment.pk))
+    return PaymentOutcome(payment, created=True, invoice=inv)
+
+
+def pay_from_balance(invoice: InvoiceRef, *, actor: User | None) -> PaymentOutcome | None:
+    """Pay what is left of an unpaid invoice from the customer's credit, in full or in part.
+
+    Returns None when the customer has no credit. The spending entry and the payment are
+    written together, under the invoice's lock.
+    """
+    with transaction.atomic():
+        inv = _lock(invoice)
+        if inv.status != InvoiceStatus.UNPAID:
+            raise BillingError(f"{inv} is {inv.get_status_display().lower()}: nothing to pay.")
+        # Every spending of a customer's credit locks the customer's row first, so two
+        # invoices paid from one balance at once cannot spend the same credit.
+        type(inv.customer).objects.select_for_update().filter(pk=inv.customer_id).first()
+        credit = balance_of(inv.customer, inv.currency)
+        due = inv.total - inv.amount_paid()
+        amount = min(credit, due)
+        if amount <= ZERO:
+            return None
+        count = inv.payments.filter(gateway="balance").count()
+        outcome = record_payment(
+            inv,
+            gateway="balance",
+            amount=amount,
+            reference=f"{inv.number}-{count + 1}",
+            actor=actor,
+        )
+        BalanceEntry.objects.create(
+            customer=inv.customer,
+            kind=BalanceEntryKind.PAYMENT,
+            amount=-amount,
+            currency=inv.currency,
+            invoice=inv,
+            reason=f"Paid {inv}",
+            actor=actor,
+        )
+    return outcome
+
+
+def _to_balance(invoice: Invoice, amount: Decimal, reason: str) -> None:
+    BalanceEntry.objects.create(
+        customer=invoice.customer,
+        kind=BalanceEntryKind.OVERPAYMENT,
+        amount=amount,
+        currency=invoice.currency,
+        invoice=invoice,
+        reason=reason,
+    )
+
+
+def _mark_paid(invoice: Invoice) -> None:
+    """Mark the locked invoice paid and do what its lines pay for, in this transaction."""
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = timezone.now()
+    invoice.save(update_fields=["status", "paid_at", "updated_at"])
+    _close_lines(invoice)
+    lines = invoice.lines.select_related("order_item__product", "service")
+    for line in lines:
+        if line.kind == LineKind.RENEWAL and line.service_id is not None:
+            _renew(invoice, line)
+        elif line.kind == LineKind.NEW_SERVICE and line.order_item is not None:
+            _create_service(invoice, line)
+    order = getattr(invoice, "order", None)
+    if order is not None and order.status == OrderStatus.PENDING:
+        order.status = OrderStatus.PAID
+        order.save(update_fields=["status", "updated_at"])
+
+
+def _renew(invoice: Invoice, line: InvoiceLine) -> None:
+    """Renew the line's service from its old expiration.
+
+    A refusal (the service was terminated meanwhile, its module failed) does not refuse the
+    money: the invoice stays paid, and the refusal is written in its notes and the log for
+    staff, who renew by hand or refund.
+    """
+    try:
+        lifecycle.renew(
+            line.service_id,  # type: ignore[arg-type]  # checked by the caller
+            actor=None,
+            source=AUTOMATION,
+            cycles=line.cycles,
+            price=line.subtotal,
+            invoice_reference=invoice.number or "",
+        )
+    except (LifecycleError, ModuleError) as exc:
+        logger.error("Paid %s did not renew service %s: %s", invoice, line.service_id, exc)
+        note = f"Paid, but the renewal of service #{line.service_id} failed: {exc.message}"
+        invoice.notes = f"{invoice.notes}\n{note}".strip()
+        Invoice.objects.filter(pk=invoice.pk).update(notes=invoice.notes)
+
+
+def _create_service(invoice: Invoice, line: InvoiceLine) -> None:
+    """Create the ordered service (pending) and queue its delivery after the commit."""
+    item = line.order_item
+    assert item is not None
+    if line.service_id is not None:
+        return  # created by an earlier application of this line
+    product = item.product
+    price = next((p.price for p in product.prices.filter(cycle=item.billing_cycle)), item.price)
+    service = lifecycle.create(
+        actor=None,
+        source=AUTOMATION,
+        customer=invoice.customer,
+        product=product,
+        module=product.module,
+        server=_room_for(product.module),
+        name=product.name,
+        billing_cycle=item.billing_cycle,
+        price=price,
+        initial_price=item.price + item.setup_fee,
+        currency=invoice.currency,
+        module_data=item.module_options,
+    )
+    InvoiceLine.objects.filter(pk=line.pk).update(service=service)
+    transaction.on_commit(partial(deliver_service.delay, service.pk))
+
+
+def _room_for(module: str) -> Server | None:
+    """The active server of ``module`` with the most room, or None (staff place it)."""
+    servers = (
+        Server.objects.filter(module=module)
+        .exclude(status=ServerStatus.DISABLED)
+        .annotate(used=Count("services", filter=Q(services__status__in=LIVE)))
+        .order_by("used", "pk")
+    )
+    for server in servers:
+        if server.max_accounts is None or server.used < server.max_accounts:
+            return server
+    return None

@@ -1,0 +1,37 @@
+"""What billing does when a service ends: its unpaid renewal invoice is cancelled.
+
+Services know nothing of billing (DESIGN.md §3), so billing listens to the services'
+history: a cancel or terminate event saved by the lifecycle, in the lifecycle's own
+transaction, cancels the unpaid invoices that only renew that service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.choices import ServiceAction
+from services.models import ServiceEvent
+
+from .choices import InvoiceStatus, LineKind
+
+ENDING = frozenset({ServiceAction.CANCEL, ServiceAction.TERMINATE})
+
+
+def cancel_renewals_of_ended_service(
+    sender: type[ServiceEvent], instance: ServiceEvent, created: bool, **kwargs: Any
+) -> None:
+    if not created or instance.error or instance.action not in ENDING:
+        return
+    if instance.service_id is None:
+        return
+    from .invoices import cancel  # the invoices module imports services' lifecycle
+    from .models import Invoice
+
+    unpaid = Invoice.objects.filter(
+        status__in=[InvoiceStatus.DRAFT, InvoiceStatus.UNPAID],
+        lines__service_id=instance.service_id,
+        lines__kind=LineKind.RENEWAL,
+        lines__is_open=True,
+    ).distinct()
+    for invoice in unpaid:
+        cancel(invoice, actor=None, reason=f"Service #{instance.service_id} ended")
