@@ -3,7 +3,8 @@
 Each entry says how the action is named (its label, the verb of its messages, its title
 in the history), the permission it needs, whether it e-mails the customer and with what
 subject, and, when staff can run it from the details page, how that page offers it
-(icon, style, confirmation text, settings form). The details page, bulk actions, the
+(icon, style, confirmation text, settings form), and the settings a bulk action of the
+service list asks. The details page, bulk actions, the
 history and the notifications read this catalogue; *whether* an action applies to a
 given service is the rule book's answer (``services.rules``), and running it is
 ``lifecycle.perform``.
@@ -48,6 +49,9 @@ class ActionSpec:
     permission: str = CHANGE
     notify_subject: str = ""
     button: Button | None = None
+    #: The settings a bulk action asks (fields of ``forms.bulk.ActionSettingsForm``);
+    #: empty when the list does not offer the action in bulk.
+    bulk_fields: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -101,6 +105,7 @@ _SPECS = [
             form_class=SuspendForm,
             done="suspended",
         ),
+        bulk_fields=("reason", "notify"),
     ),
     ActionSpec(
         A.UNSUSPEND,
@@ -114,6 +119,7 @@ _SPECS = [
             form_class=SuspendForm,
             done="unsuspended",
         ),
+        bulk_fields=("reason", "notify"),
     ),
     ActionSpec(A.EXPIRE, "expire", "Expired", notify_subject="Your service {name} has expired"),
     ActionSpec(
@@ -129,6 +135,7 @@ _SPECS = [
             form_class=RenewForm,
             done=lambda s: f"renewed until {s.expires_at:%Y-%m-%d}",
         ),
+        bulk_fields=("cycles", "notify"),
     ),
     ActionSpec(
         A.SHIFT_EXPIRATION,
@@ -141,6 +148,7 @@ _SPECS = [
             form_class=ShiftExpirationForm,
             done=lambda s: f"now expires on {s.expires_at:%Y-%m-%d}",
         ),
+        bulk_fields=("days", "reason"),
     ),
     ActionSpec(
         A.CANCEL,
@@ -155,6 +163,7 @@ _SPECS = [
             form_class=CancelForm,
             done=_cancelled,
         ),
+        bulk_fields=("when", "reason", "notify"),
     ),
     ActionSpec(
         A.SCHEDULE_CANCEL,
@@ -187,6 +196,7 @@ _SPECS = [
             form_class=ServiceActionForm,
             done="terminated",
         ),
+        bulk_fields=("reason", "notify"),
     ),
     ActionSpec(A.UPDATE, "edit", "Edited"),
     ActionSpec(
@@ -202,6 +212,7 @@ _SPECS = [
             form_class=ServiceActionForm,
             done="deleted",
         ),
+        bulk_fields=("reason",),
     ),
 ]
 

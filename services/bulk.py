@@ -73,6 +73,10 @@ def _context(action: ServiceAction, params: dict[str, Any]) -> rules.Context:
     )
 
 
+assert all(CATALOGUE[service_action(action, {})[0]].bulk_fields for action in BulkAction.values), (
+    "every bulk action's catalogue entry must say which settings bulk asks"
+)
+
 #: The permission each bulk action needs (the catalogue's), checked for the whole selection.
 PERMISSIONS: dict[str, str] = {
     action: CATALOGUE[service_action(action, {})[0]].permission for action in BulkAction.values

@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 
+from ..actions import CATALOGUE
+from ..bulk import service_action
 from ..choices import BulkAction, CancelWhen
 
 
@@ -45,20 +47,9 @@ class ActionSettingsForm(forms.Form):
     cycles = forms.IntegerField(min_value=1, max_value=36, initial=1, label="Billing cycles")
     days = forms.IntegerField(min_value=1, max_value=3650, initial=7, label="Days")
 
-    FIELDS: dict[str, list[str]] = {
-        BulkAction.SUSPEND: ["reason", "notify"],
-        BulkAction.UNSUSPEND: ["reason", "notify"],
-        BulkAction.CANCEL: ["when", "reason", "notify"],
-        BulkAction.TERMINATE: ["reason", "notify"],
-        BulkAction.DELETE: ["reason"],
-        BulkAction.RENEW: ["cycles", "notify"],
-        BulkAction.ADD_DAYS: ["days", "reason"],
-        BulkAction.SUBTRACT_DAYS: ["days", "reason"],
-    }
-
     def __init__(self, *args: Any, action: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        keep = self.FIELDS[action]
+        keep = CATALOGUE[service_action(action, {})[0]].bulk_fields
         for name in list(self.fields):
             if name not in keep:
                 del self.fields[name]

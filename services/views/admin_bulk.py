@@ -136,16 +136,24 @@ class BulkDetailView(StaffRequiredMixin, View):
         return render(request, "services/admin/bulk_detail.html", context)
 
 
-class BulkRetryView(StaffRequiredMixin, View):
-    """Queues the failed items of an operation again."""
+class _OperationActionView(StaffRequiredMixin, View):
+    """A POST on one operation, by staff who may run its action."""
 
     permission_required = "services.view_service"
     http_method_names = ["post"]
 
-    def post(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
+    def operation(self, request: HttpRequest, pk: int) -> BulkOperation:
         operation = get_object_or_404(BulkOperation, pk=pk)
         if not request.user.has_perm(bulk.PERMISSIONS[operation.action]):
             raise PermissionDenied
+        return operation
+
+
+class BulkRetryView(_OperationActionView):
+    """Queues the failed items of an operation again."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
+        operation = self.operation(request, pk)
         count = bulk.retry_failed(operation)
         if count:
             _enqueue(operation)
@@ -155,19 +163,14 @@ class BulkRetryView(StaffRequiredMixin, View):
         return redirect("admin:bulk_detail", pk=operation.pk)
 
 
-class BulkResumeView(StaffRequiredMixin, View):
+class BulkResumeView(_OperationActionView):
     """Queues again an operation whose worker was lost, from its first unfinished service.
 
     Items already done are never applied again: the task claims pending items only.
     """
 
-    permission_required = "services.view_service"
-    http_method_names = ["post"]
-
     def post(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
-        operation = get_object_or_404(BulkOperation, pk=pk)
-        if not request.user.has_perm(bulk.PERMISSIONS[operation.action]):
-            raise PermissionDenied
+        operation = self.operation(request, pk)
         if bulk.resume(operation):
             _enqueue(operation)
             messages.success(request, f"{operation} resumes from its first unfinished service.")
