@@ -94,6 +94,11 @@ class ListFilter:
     permission: str | None = None
 
 
+#: The slot of the client area's home page (``/client/``), beside the staff pages' model
+#: names: its panels receive the signed-in customer as ``object``. A customer holds no
+#: permission, so these panels set none, and each shows that customer's own data only.
+CLIENT_HOME = "client_home"
+
 Contribution = TypeVar("Contribution", Panel, Column, ListFilter)
 _registry: dict[type, dict[tuple[str, str], Any]] = {Panel: {}, Column: {}, ListFilter: {}}
 

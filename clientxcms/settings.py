@@ -281,6 +281,12 @@ BULK_MAX_RESUMES = int(os.environ.get("BULK_MAX_RESUMES", "3"))
 # ``clientxcms.delivery_modules`` entry points are found without this.
 DELIVERY_MODULES: dict[str, str] = {}
 
+# Extra payment gateways by key, as dotted paths; built-in ones (billing/gateways/) and the
+# ``clientxcms.payment_gateways`` entry points are found without this.
+PAYMENT_GATEWAYS: dict[str, str] = {}
+# Where the stripe library sends its API calls: Stripe's, or a fake of it in the tests.
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,10 +9,12 @@ admin_patterns = [
     path("", include("services.urls.admin")),
     path("", include("products.urls")),
     path("", include("delivery.urls")),
+    path("", include("billing.urls.admin")),
 ]
 client_patterns = [
     path("", include("customers.urls.client")),
     path("", include("services.urls.client")),
+    path("", include("billing.urls.client")),
 ]
 
 urlpatterns = [

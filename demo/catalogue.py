@@ -47,6 +47,9 @@ class Person:
     postcode: str
     address: str
     company: str = ""
+    #: A business's VAT number: Bob's, in another EU country than the company's, makes
+    #: his invoices reverse-charged.
+    vat_number: str = ""
 
 
 PEOPLE = (
@@ -57,6 +60,7 @@ PEOPLE = (
     Person(
         "bob@example.com", "Bob", "Schneider", "DE", "de", "+49 30 901820",
         "Berlin", "10115", "Invalidenstraße 42", company="Schneider Gaming GmbH",
+        vat_number="DE123456789",
     ),
     Person(
         "carol@example.com", "Carol", "Díaz", "ES", "es", "+34 612 345 678",

@@ -23,6 +23,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
+from billing.models import BalanceEntry, Invoice, Order, Payment
 from customers.models import Customer, User
 from delivery.models import Server
 from delivery.registry import get_module, module_choices
@@ -55,7 +56,7 @@ from .catalogue import (
 )
 
 C = BillingCycle
-PERMISSION_APPS = ("customers", "products", "delivery", "services")
+PERMISSION_APPS = ("customers", "products", "delivery", "services", "billing")
 
 
 # Base seed -----------------------------------------------------------------------------
@@ -93,10 +94,11 @@ def _create_groups() -> dict[str, Group]:
     panel = Permission.objects.filter(content_type__app_label__in=PERMISSION_APPS)
     view = panel.filter(codename__startswith="view_")
     change_service = panel.filter(content_type__app_label="services", codename="change_service")
+    billing = panel.filter(content_type__app_label="billing")
     roles: dict[str, QuerySet[Permission]] = {
         "Administrator": panel,
         "Support (read-only)": view,
-        "Billing": view | change_service,
+        "Billing": view | change_service | billing,
     }
     groups = {}
     for name, permissions in roles.items():
@@ -120,6 +122,7 @@ def _create_customer(person: Person) -> Customer:
         city=person.city,
         postcode=person.postcode,
         country=person.country,
+        vat_number=person.vat_number,
         language=person.language,
     )
 
@@ -357,4 +360,8 @@ def totals() -> dict[str, int]:
         "servers": Server.objects.count(),
         "services": Service.objects.count(),
         "service events": ServiceEvent.objects.count(),
+        "invoices": Invoice.objects.count(),
+        "payments": Payment.objects.count(),
+        "orders": Order.objects.count(),
+        "balance entries": BalanceEntry.objects.count(),
     }

@@ -33,6 +33,9 @@ from django.urls import resolve as resolve_path
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from billing import orders
+from billing.models import TaxRate
+from products.choices import BillingCycle
 from services.choices import ServiceStatus
 from services.models import BulkOperation
 from tests.factories import ProductPriceFactory, ServiceFactory, StaffFactory
@@ -84,7 +87,17 @@ AUDIT_MODELS = {"StaffActivity"}
 #: Columns that change by themselves (signing the persona in again).
 VOLATILE_COLUMNS = {"last_login"}
 #: Which world object fills ``<pk>``, by the first word found in the URL name.
-PK_SOURCES = ("bulk", "service", "customer", "product", "server", "staff")
+PK_SOURCES = (
+    "bulk",
+    "service",
+    "customer",
+    "product",
+    "server",
+    "staff",
+    "invoice",
+    "order",
+    "tax",
+)
 #: Path parameters filled from the pages' own links (a tab's key, an action's name) when
 #: the world has none; anything else fails the test.
 SLUG_PARAMETERS = {"key", "action"}
@@ -229,6 +242,12 @@ def build_world(customer: Any, other_customer: Any, admin_user: Any, make_servic
     operation = BulkOperation.objects.create(
         action="suspend", service_ids=[active.pk], created_by=admin_user
     )
+    order = orders.place_order(
+        customer,
+        items=[orders.ItemSpec(product=active.product, billing_cycle=BillingCycle.MONTHLY)],
+        actor=None,
+        notify=False,
+    )
     return {
         "services": list(services.values()),
         "service": active,
@@ -236,11 +255,15 @@ def build_world(customer: Any, other_customer: Any, admin_user: Any, make_servic
         "product": active.product,
         "server": active.server,
         "bulk": operation,
+        "order": order,
+        "invoice": order.invoice,
+        "tax": TaxRate.objects.create(country="FR", rate=20),
         "staff": StaffFactory(email="colleague@example.com"),
         # A valid password-reset link of Bob's, as the e-mail that staff send holds.
         "slugs": {
             "uidb64": urlsafe_base64_encode(force_bytes(customer.user.pk)),
             "token": default_token_generator.make_token(customer.user),
+            "gateway": "bank_transfer",
         },
     }
 

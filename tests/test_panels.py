@@ -54,7 +54,9 @@ def test_registering_the_same_key_twice_for_a_model_is_refused():
 def test_panels_come_in_their_order_then_by_key(admin_user):
     keys = [panel.key for panel in panels.panels_for("customer", admin_user)]
 
-    assert keys == ["services", "renewals", "history"]
+    # billing's balance (5) is a one-line summary above services' tables (10-30), its
+    # invoices (40) and orders (45) below them.
+    assert keys == ["balance", "services", "renewals", "history", "invoices", "orders"]
 
 
 def test_the_customer_page_shows_services_panels_to_those_who_may_view_services(

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.generic import DetailView, UpdateView
 
+from clientxcms import panels
 from clientxcms.access import StaffRequiredMixin, signed_in_user
 from delivery.modules.base import Audience
 from delivery.registry import module_label
@@ -106,7 +107,8 @@ class ServiceDetailView(StaffRequiredMixin, DetailView):
     """``/admin/services/<pk>/``: everything about one service, on one page.
 
     Five queries whatever the history's length: the session, the user, the service
-    with its customer, product and server, its latest events and its latest renewals.
+    with its customer, product and server, its latest events and its latest renewals;
+    then one per panel that apps above services register for it (billing's invoices).
     """
 
     permission_required = "services.view_service"
@@ -130,6 +132,8 @@ class ServiceDetailView(StaffRequiredMixin, DetailView):
             more_renewals=len(renewals) > RENEWALS_SHOWN,
             actions=offered_actions(service, user),
             can_edit=user.has_perm("services.change_service"),
+            # What apps above services show about it (billing: its invoices), DESIGN.md §3.
+            panels=panels.bind_panels(panels.panels_for("service", user), service, self.request),
             active_tab=self.active_tab,
             **kwargs,
         )

@@ -19,6 +19,7 @@ from django.utils.timezone import localtime
 from django.views import View
 from django.views.generic import DetailView, ListView
 
+from clientxcms import panels
 from clientxcms.access import CustomerRequiredMixin, signed_in_user
 from delivery.modules.base import Audience, ModuleError
 from services import lifecycle, rules
@@ -44,6 +45,14 @@ class HomeView(CustomerRequiredMixin, ListView):
             .filter(status=ServiceStatus.ACTIVE)
             .select_related("product")
             .order_by("expires_at", "id")
+        )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        """Plus what other apps show there (billing: the balance and unpaid invoices),
+        through the panel registry, as this app may not import them."""
+        home_panels = panels.panels_for(panels.CLIENT_HOME, self.request.user)
+        return super().get_context_data(
+            home_panels=panels.bind_panels(home_panels, self.customer, self.request), **kwargs
         )
 
 

@@ -16,9 +16,13 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from billing import tasks as billing_tasks
+from billing.choices import BalanceEntryKind, InvoiceKind, InvoiceStatus, LineKind, OrderStatus
+from billing.gateways.registry import available_gateways
+from billing.models import CompanyProfile, GatewaySettings, Invoice, Order, TaxRate, balance_of
 from customers.models import Customer, User
 from demo import bench, catalogue
-from demo.seed import totals
+from demo.seed import seed_base, totals
 from products.choices import BillingCycle
 from services import tasks
 from services.choices import EventSource, ServiceStatus
@@ -106,11 +110,94 @@ def test_a_second_run_adds_nothing_and_both_runs_print_the_logins(seed, first_ou
 def test_seeding_emails_no_one(seed, django_capture_on_commit_callbacks, monkeypatch):
     queued: list[int] = []
     monkeypatch.setattr(tasks.send_service_notification, "delay", queued.append)
+    for task in (
+        billing_tasks.send_invoice_issued_email,
+        billing_tasks.send_payment_received_email,
+        billing_tasks.send_refund_email,
+    ):
+        monkeypatch.setattr(task, "delay", queued.append)
 
     with django_capture_on_commit_callbacks(execute=True):
         seed()
 
     assert queued == []  # no e-mail about made-up history
+    assert Invoice.objects.exists()  # though invoices, payments and a refund were made
+
+
+# Billing ---------------------------------------------------------------------------------
+
+
+def test_the_billing_demo_sets_up_taxes_the_company_and_the_embedded_gateways(first_output):
+    company = CompanyProfile.current()
+
+    assert "Billing demo data loaded" in first_output
+    assert dict(TaxRate.objects.values_list("country", "rate")) == {
+        "": Decimal("0.00"),
+        "FR": Decimal("20.00"),
+    }
+    assert "IBAN" in company.bank_details
+    assert company.country == "FR"
+    assert [gateway.key for gateway in available_gateways()] == ["balance", "bank_transfer"]
+    assert not GatewaySettings.objects.filter(key="stripe").exists()  # off until keys are set
+
+
+def test_the_client_login_has_paid_unpaid_overdue_refunded_invoices_an_order_and_credit(
+    first_output,
+):
+    alice = Customer.objects.get(user__email=catalogue.PEOPLE[0].email)
+    documents = Invoice.objects.filter(customer=alice)
+    unpaid = documents.filter(status=InvoiceStatus.UNPAID)
+
+    assert documents.filter(status=InvoiceStatus.PAID, kind=InvoiceKind.INVOICE).exists()
+    assert {invoice.is_overdue for invoice in unpaid} == {True, False}
+    note = documents.get(kind=InvoiceKind.CREDIT_NOTE)
+    assert note.credit_note_for.status == InvoiceStatus.REFUNDED
+    order = Order.objects.get(customer=alice)
+    assert order.status == OrderStatus.PENDING
+    assert order.invoice.status == InvoiceStatus.UNPAID
+    assert order.invoice.lines.filter(kind=LineKind.NEW_SERVICE).exists()
+    assert alice.balance_entries.filter(kind=BalanceEntryKind.STAFF_CREDIT).exists()
+    assert alice.balance_entries.filter(kind=BalanceEntryKind.REFUND).exists()
+    assert balance_of(alice) == Decimal("15.00") + note.credit_note_for.total
+    # Every document was issued through the core: numbered, with its taxes frozen.
+    assert not documents.filter(number__isnull=True).exists()
+    # Alice is in the United Kingdom: the default rate, none.
+    assert set(documents.values_list("lines__tax_rate", flat=True)) == {Decimal("0.00")}
+
+
+def test_the_french_customer_pays_french_vat(first_output):
+    david = Customer.objects.get(user__email=catalogue.PEOPLE[3].email)
+
+    invoice = Invoice.objects.get(customer=david)
+
+    assert invoice.status == InvoiceStatus.PAID
+    assert (invoice.subtotal, invoice.tax_total) == (Decimal("80.00"), Decimal("16.00"))
+    assert not invoice.reverse_charge
+
+
+def test_the_german_business_gets_a_reverse_charged_invoice(first_output):
+    bob = Customer.objects.get(user__email=catalogue.PEOPLE[1].email)
+
+    invoice = Invoice.objects.get(customer=bob)
+
+    assert invoice.reverse_charge
+    assert invoice.billing_vat_number == "DE123456789"
+    assert invoice.tax_total == Decimal("0.00")
+
+
+def test_a_database_seeded_before_billing_gets_its_billing_demo_once(db, seed):
+    seed_base(note=lambda message: None)
+    assert not Invoice.objects.exists()
+
+    output = seed()
+    invoices = Invoice.objects.count()
+    again = seed()
+
+    assert "already loaded" in output
+    assert "Billing demo data loaded" in output
+    assert invoices > 0
+    assert "Billing demo data already loaded" in again
+    assert Invoice.objects.count() == invoices
 
 
 def test_services_option_adds_exactly_n_rows_within_the_database_rules(seed):

@@ -19,7 +19,13 @@ APPS = ["clientxcms", "customers", "products", "delivery", "services", "billing"
 APPS += ["dashboard", "demo"]
 ALLOWED = {ROOT / "services" / "lifecycle.py", ROOT / "demo" / "bench.py"}
 #: Other models' statuses, written by their own code.
-OTHER_STATUSES = ("BulkStatus.", "ServerStatus.")
+OTHER_STATUSES = (
+    "BulkStatus.",
+    "ServerStatus.",
+    "InvoiceStatus.",
+    "OrderStatus.",
+    "PaymentStatus.",
+)
 #: Other models' managers, whose rows have a status of their own.
 OTHER_MODELS = ("Server.", "BulkOperation.")
 #: Calls whose ``status=`` keyword writes a row rather than filtering rows.
@@ -96,6 +102,8 @@ def test_the_guard_sees_every_way_of_writing_a_status(code):
         "BulkOperation.objects.filter(pk=1).update(status=BulkStatus.RUNNING)",
         "server.status == 'disabled'",
         "Server.objects.create(name='x', status=spec.status)",
+        "invoice.status = InvoiceStatus.PAID",
+        "order.status = OrderStatus.CANCELLED",
     ],
 )
 def test_the_guard_lets_reads_and_other_models_statuses_through(code):

@@ -11,13 +11,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from demo import bench, catalogue, seed
+from demo import bench, billing, catalogue, seed
 
 
 class Command(BaseCommand):
     help = (
-        "Load the demo data (staff and customer logins, products, servers, services) unless "
-        "it is already there; --services N bulk-inserts N more services for benchmarks."
+        "Load the demo data (staff and customer logins, products, servers, services, "
+        "invoices) unless it is already there; --services N bulk-inserts N more services "
+        "for benchmarks."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,6 +45,7 @@ class Command(BaseCommand):
             raise CommandError("Bench services need at least one bench customer (--customers).")
 
         self._seed_base()
+        self._seed_billing()
         if services or customers:
             self._add_bench_data(services, customers)
         self._print_logins()
@@ -59,6 +61,15 @@ class Command(BaseCommand):
         seed.seed_base(note=lambda message: self.stdout.write(self.style.WARNING(message)))
         elapsed = time.perf_counter() - started
         self.stdout.write(self.style.SUCCESS(f"Demo data loaded in {elapsed:.1f} s."))
+
+    def _seed_billing(self) -> None:
+        """Separate from the base seed, so that a database seeded before billing existed
+        gets its invoices on the next ``make run``."""
+        if billing.billing_data_exists():
+            self.stdout.write("Billing demo data already loaded (invoices exist): skipped.")
+            return
+        billing.seed_billing(note=lambda message: self.stdout.write(self.style.WARNING(message)))
+        self.stdout.write(self.style.SUCCESS("Billing demo data loaded."))
 
     def _add_bench_data(self, services: int, customers: int) -> None:
         started = time.perf_counter()

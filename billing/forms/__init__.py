@@ -1,0 +1,1 @@
+"""Forms of billing, by audience: ``admin`` for staff pages."""

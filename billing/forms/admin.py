@@ -1,0 +1,208 @@
+"""Forms of billing's staff pages: the invoice actions, the manual invoice, the balance,
+the company's details and the tax rates.
+
+The action forms only gather what an operation needs (a reference, a reason); the
+operation itself (``billing.invoices``, ``billing.payments``, ``billing.balance``) checks
+that it may run and refuses with a message the page shows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+
+from clientxcms.forms import StyledForm, StyledFormMixin
+from clientxcms.text import parse_id
+from customers.models import Customer
+
+from ..models import CompanyProfile, TaxRate
+
+MAX_LINE_AMOUNT = Decimal("9999999.99")
+#: Lines a manual invoice may have; the page shows a few empty ones to fill in.
+MAX_LINES = 20
+
+
+def customer_label(customer: Customer) -> str:
+    """How a customer appears in a choice: name and e-mail, to tell namesakes apart."""
+    return f"{customer} — {customer.email}"
+
+
+class MarkPaidForm(StyledForm):
+    """Staff record a bank transfer they received."""
+
+    reference = forms.CharField(
+        label="Transfer reference",
+        max_length=191,
+        help_text="As on the bank statement; the same reference is never recorded twice.",
+    )
+    amount = forms.DecimalField(
+        label="Amount received",
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text="What is left to pay, unless the transfer was for another amount.",
+    )
+
+
+class CancelForm(StyledForm):
+    reason = forms.CharField(label="Reason", max_length=300, required=False)
+
+
+class RefundForm(StyledForm):
+    """Where the money goes back: the customer's balance, or outside the panel."""
+
+    TO_BALANCE, OUTSIDE = "balance", "outside"
+    destination = forms.ChoiceField(
+        label="Refund",
+        choices=[
+            (TO_BALANCE, "To the customer's balance (credit for later invoices)"),
+            (OUTSIDE, "Paid back outside the panel (bank, card)"),
+        ],
+        widget=forms.RadioSelect,
+        initial=TO_BALANCE,
+    )
+    reason = forms.CharField(label="Reason", max_length=300, required=False)
+
+    @property
+    def to_balance(self) -> bool:
+        return bool(self.cleaned_data["destination"] == self.TO_BALANCE)
+
+
+class ManualInvoiceForm(StyledFormMixin, forms.Form):
+    """Who the manual invoice is for, its notes and its payment terms.
+
+    The customer field offers only the chosen customer: the page fills its options from
+    the customer search, so the form never loads the whole customer table.
+    """
+
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.select_related("user"),
+        widget=forms.Select(attrs={"size": 6}),
+        error_messages={"invalid_choice": "Choose a customer from the search results."},
+    )
+    notes = forms.CharField(
+        label="Notes",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Printed on the invoice.",
+    )
+    due_days = forms.IntegerField(
+        label="Due in (days)",
+        min_value=0,
+        max_value=365,
+        required=False,
+        help_text="Empty: the company's payment terms.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        widget = self.fields["customer"].widget
+        assert isinstance(widget, forms.Select)
+        widget.choices = self._chosen_customer()
+
+    def _chosen_customer(self) -> list[tuple[Any, str]]:
+        value = parse_id(self["customer"].value())
+        if value is None:
+            return []
+        chosen = Customer.objects.select_related("user").filter(pk=value).first()
+        return [(chosen.pk, customer_label(chosen))] if chosen else []
+
+
+class InvoiceLineForm(StyledFormMixin, forms.Form):
+    description = forms.CharField(max_length=300)
+    quantity = forms.IntegerField(min_value=1, max_value=10_000, initial=1)
+    unit_price = forms.DecimalField(
+        label="Unit price",
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.00"),
+        max_value=MAX_LINE_AMOUNT,
+        help_text="Before tax, unless prices include tax.",
+    )
+
+
+class BaseLineFormSet(forms.BaseFormSet):
+    """Blank extra rows are skipped; at least one filled line is required."""
+
+    def clean(self) -> None:
+        super().clean()
+        if not any(form.cleaned_data for form in self.forms if form.is_valid()):
+            raise forms.ValidationError("Add at least one line.")
+
+
+def filled_lines(formset: forms.BaseFormSet) -> list[dict[str, Any]]:
+    """The lines of a valid ``InvoiceLineFormSet`` that were filled in, in order."""
+    return [form.cleaned_data for form in formset.forms if form.cleaned_data]
+
+
+InvoiceLineFormSet = forms.formset_factory(
+    InvoiceLineForm,
+    formset=BaseLineFormSet,
+    extra=3,
+    max_num=MAX_LINES,
+    absolute_max=MAX_LINES,
+    validate_max=True,
+)
+
+
+class BalanceAdjustForm(StyledForm):
+    """Add (positive) or remove (negative) credit, with the reason the customer sees."""
+
+    amount = forms.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(-MAX_LINE_AMOUNT), MaxValueValidator(MAX_LINE_AMOUNT)],
+        help_text="Positive adds credit, negative removes it.",
+    )
+    reason = forms.CharField(max_length=300, help_text="Shown to the customer.")
+
+    def clean_amount(self) -> Decimal:
+        amount: Decimal = self.cleaned_data["amount"]
+        if not amount:
+            raise forms.ValidationError("Add or remove an amount other than zero.")
+        return amount
+
+
+class RenewWithInvoiceForm(StyledForm):
+    """How many billing cycles the renewal invoice pays for."""
+
+    cycles = forms.IntegerField(label="Cycles", min_value=1, max_value=36, initial=1)
+
+
+class CompanyProfileForm(StyledFormMixin, forms.ModelForm):
+    class Meta:
+        model = CompanyProfile
+        fields = [
+            "name",
+            "address",
+            "country",
+            "vat_number",
+            "legal_identifier",
+            "email",
+            "bank_details",
+            "logo_url",
+            "invoice_prefix",
+            "credit_note_prefix",
+            "payment_terms_days",
+            "prices_include_tax",
+        ]
+        widgets = {
+            "address": forms.Textarea(attrs={"rows": 3}),
+            "bank_details": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_logo_url(self) -> str:
+        """A path under /static/: the PDF loads no other file and no remote address."""
+        value: str = self.cleaned_data["logo_url"].strip()
+        if value and (not value.startswith("/static/") or ".." in value):
+            raise forms.ValidationError("Give a path under /static/, such as /static/logo.png.")
+        return value
+
+
+class TaxRateForm(StyledFormMixin, forms.ModelForm):
+    class Meta:
+        model = TaxRate
+        fields = ["country", "name", "rate"]

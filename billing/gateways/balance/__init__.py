@@ -1,0 +1,1 @@
+"""Account balance: the customer pays from the credit on their account."""

@@ -1,0 +1,1 @@
+"""Bank transfer: the customer wires the money; staff mark the invoice paid."""

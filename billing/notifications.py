@@ -1,0 +1,145 @@
+"""E-mails that tell a customer about their invoices: issued, paid, refunded.
+
+The core (``billing.invoices``, ``billing.payments``) calls the ``enqueue_*`` functions
+inside ``transaction.on_commit``, so nothing is sent for a change that was rolled back; a
+Celery task (``billing.tasks``) then calls the matching ``send_*`` function, which reads
+the rows again, so a task that runs late still says what the database says.
+
+Each e-mail is written in the customer's language (``translation.override``: dates and
+numbers are formatted the customer's way). The invoice-issued and refund e-mails carry
+the document as a PDF, the same one the client area serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db.models import Sum
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from .choices import BalanceEntryKind, InvoiceKind, InvoiceStatus, PaymentStatus
+from .models import ZERO, BalanceEntry, CompanyProfile, Invoice, Payment
+
+PDF_MIMETYPE = "application/pdf"
+
+
+# Called by the core after commit -------------------------------------------------------
+
+
+def enqueue_invoice_issued(invoice_id: int) -> None:
+    """Queue the "invoice issued" e-mail, with the invoice's PDF."""
+    from .tasks import send_invoice_issued_email
+
+    send_invoice_issued_email.delay(invoice_id)
+
+
+def enqueue_payment_received(payment_id: int) -> None:
+    """Queue the "payment received" e-mail."""
+    from .tasks import send_payment_received_email
+
+    send_payment_received_email.delay(payment_id)
+
+
+def enqueue_refund(credit_note_id: int) -> None:
+    """Queue the "refund" e-mail, with the credit note's PDF."""
+    from .tasks import send_refund_email
+
+    send_refund_email.delay(credit_note_id)
+
+
+# Called by the tasks -------------------------------------------------------------------
+
+
+def send_invoice_issued(invoice_id: int) -> bool:
+    """E-mail an issued invoice to its customer; False when there is nothing to send (the
+    invoice is gone, is a draft, or is a credit note, which the refund e-mail carries)."""
+    invoice = (
+        Invoice.objects.select_related("customer__user")
+        .filter(pk=invoice_id, kind=InvoiceKind.INVOICE)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .first()
+    )
+    if invoice is None:
+        return False
+    context = {"invoice": invoice, "company": CompanyProfile.current()}
+    with translation.override(invoice.customer.language):
+        subject = _("Invoice %(number)s") % {"number": invoice.number}
+        _send(invoice, subject, "billing/emails/invoice_issued.txt", context, attach=invoice)
+    return True
+
+
+def send_payment_received(payment_id: int) -> bool:
+    """E-mail the receipt of one payment; False when the payment is gone."""
+    payment = Payment.objects.select_related("invoice__customer__user").filter(pk=payment_id)
+    found = payment.first()
+    if found is None:
+        return False
+    invoice = found.invoice
+    # What was left once this payment arrived, not now: a task that runs after the next
+    # payment must not tell the customer this one settled the invoice.
+    received = invoice.payments.filter(
+        status__in=[PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED], pk__lte=found.pk
+    ).aggregate(total=Sum("amount"))["total"]
+    context = {
+        "payment": found,
+        "invoice": invoice,
+        "remaining": max(invoice.total - (received or ZERO), ZERO),
+        "company": CompanyProfile.current(),
+    }
+    with translation.override(invoice.customer.language):
+        subject = _("Payment received for invoice %(number)s") % {"number": invoice.number}
+        _send(invoice, subject, "billing/emails/payment_received.txt", context)
+    return True
+
+
+def send_refund(credit_note_id: int) -> bool:
+    """E-mail a credit note, with its PDF; False when it is gone or not a credit note."""
+    credit_note = (
+        Invoice.objects.select_related("customer__user", "credit_note_for")
+        .filter(pk=credit_note_id, kind=InvoiceKind.CREDIT_NOTE)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .first()
+    )
+    if credit_note is None or credit_note.credit_note_for is None:
+        return False
+    to_balance = BalanceEntry.objects.filter(
+        kind=BalanceEntryKind.REFUND,
+        invoice__in=[credit_note.pk, credit_note.credit_note_for_id],
+    ).exists()
+    context = {
+        "credit_note": credit_note,
+        "invoice": credit_note.credit_note_for,
+        "to_balance": to_balance,
+        # A credit note's lines and total are negative: what the customer gets back.
+        "refunded": -credit_note.total,
+        "company": CompanyProfile.current(),
+    }
+    with translation.override(credit_note.customer.language):
+        subject = _("Refund of invoice %(number)s") % {"number": credit_note.credit_note_for.number}
+        _send(credit_note, subject, "billing/emails/refund.txt", context, attach=credit_note)
+    return True
+
+
+def _send(
+    invoice: Invoice,
+    subject: str,
+    template: str,
+    context: Mapping[str, object],
+    *,
+    attach: Invoice | None = None,
+) -> None:
+    """Render ``template`` (in the language already active) and send it to the invoice's
+    customer, with ``attach``'s PDF when given."""
+    customer = invoice.customer
+    body = render_to_string(template, {**context, "customer": customer})
+    message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [customer.email])
+    if attach is not None:
+        # Imported here: the PDF library is heavy and only these e-mails need it.
+        from .pdf import render_invoice_pdf
+
+        message.attach(f"{attach.number}.pdf", render_invoice_pdf(attach), PDF_MIMETYPE)
+    message.send()

@@ -1,0 +1,151 @@
+"""An invoice or credit note as a PDF: the same document for staff, the customer and the
+e-mail that sends it (issue 10, point 7).
+
+The document is an HTML template (``billing/pdf/invoice.html``) laid out by WeasyPrint,
+which understands CSS paged media (page size, margins, running footers) and embeds its
+fonts, so the PDF looks the same wherever it is opened. WeasyPrint is not a browser: it
+runs no script and the page's Content-Security-Policy does not apply, so the template
+carries its own ``<style>``.
+
+WeasyPrint would fetch whatever URL the HTML names. The template names one resource at
+most, the company's logo, a file under the static files; the fetcher refuses every
+other URL, so an address typed by staff can never make the server fetch a remote or local
+resource it should not (server-side request forgery).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.contrib.staticfiles import finders
+from django.core.exceptions import SuspiciousFileOperation
+from django.template.loader import render_to_string
+
+from .choices import InvoiceKind
+from .models import ZERO, CompanyProfile, Invoice
+
+TEMPLATE = "billing/pdf/invoice.html"
+
+
+@dataclass(frozen=True)
+class TaxSummary:
+    """The lines taxed at one rate: their net amount and their tax."""
+
+    rate: Decimal
+    net: Decimal
+    tax: Decimal
+
+
+@dataclass(frozen=True)
+class BillTo:
+    """Who the document is addressed to."""
+
+    name: str
+    company: str
+    address: str
+    country: str
+    vat_number: str
+
+
+def bill_to(invoice: Invoice) -> BillTo:
+    """The customer's details frozen when the invoice was issued; for a draft, which has
+    none yet, the customer's current ones (a draft's PDF is a preview for staff)."""
+    if not invoice.is_draft:
+        return BillTo(
+            name=invoice.billing_name,
+            company=invoice.billing_company,
+            address=invoice.billing_address,
+            country=invoice.billing_country.name if invoice.billing_country else "",
+            vat_number=invoice.billing_vat_number,
+        )
+    customer = invoice.customer
+    lines = [customer.address_line1, customer.address_line2]
+    lines.append(" ".join(part for part in (customer.postcode, customer.city) if part))
+    if customer.state:
+        lines.append(customer.state)
+    return BillTo(
+        name=customer.full_name,
+        company=customer.company,
+        address="\n".join(line for line in lines if line),
+        country=customer.country.name if customer.country else "",
+        vat_number=customer.vat_number,
+    )
+
+
+def tax_summary(lines: list[Any]) -> list[TaxSummary]:
+    """Net and tax per rate, in rate order, as invoices in the EU must show them."""
+    net: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
+    tax: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
+    for line in lines:
+        net[line.tax_rate] += line.subtotal
+        tax[line.tax_rate] += line.tax_amount
+    return [TaxSummary(rate, net[rate], tax[rate]) for rate in sorted(net)]
+
+
+def logo_path(company: CompanyProfile) -> Path | None:
+    """The logo's file, found like any static file, or None (no logo, or none there)."""
+    name = company.logo_url.strip().removeprefix("/static/").lstrip("/")
+    if not name:
+        return None
+    try:
+        found = finders.find(name)
+    except SuspiciousFileOperation:  # "../" out of the static directories
+        return None
+    if not isinstance(found, str):
+        return None
+    return Path(found)
+
+
+def invoice_context(invoice: Invoice, company: CompanyProfile | None = None) -> dict[str, Any]:
+    """What the PDF template shows: the document, its seller, its buyer, lines and taxes."""
+    company = company or CompanyProfile.current()
+    lines = list(invoice.lines.all())
+    logo = logo_path(company)
+    return {
+        "invoice": invoice,
+        "company": company,
+        "bill_to": bill_to(invoice),
+        "lines": lines,
+        "taxes": tax_summary(lines),
+        "is_credit_note": invoice.kind == InvoiceKind.CREDIT_NOTE,
+        "corrects": invoice.credit_note_for,
+        "logo_url": logo.as_uri() if logo else "",
+    }
+
+
+def render_invoice_html(invoice: Invoice, company: CompanyProfile | None = None) -> str:
+    """The document as HTML, before layout (tests and previews read this)."""
+    return render_to_string(TEMPLATE, invoice_context(invoice, company))
+
+
+def render_invoice_pdf(invoice: Invoice) -> bytes:
+    """The invoice (or credit note) as PDF bytes."""
+    # Imported here: importing WeasyPrint loads pango and takes a good part of a second,
+    # which processes that never draw a PDF need not pay.
+    import weasyprint  # type: ignore[import-untyped]  # ships neither stubs nor py.typed
+
+    context = invoice_context(invoice)
+    allowed = context["logo_url"]
+
+    class LogoOnlyFetcher(weasyprint.URLFetcher):
+        """WeasyPrint's fetcher, limited to local files and to the one logo allowed."""
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if not allowed or url != allowed:
+                raise ValueError(f"The invoice PDF loads no resource but the logo: {url!r}.")
+            return super().fetch(url, headers)
+
+    html = render_to_string(TEMPLATE, context)
+    fetcher = LogoOnlyFetcher(allowed_protocols=("file",))
+    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
+    assert pdf is not None  # without a target, write_pdf returns the bytes
+    return bytes(pdf)
+
+
+def pdf_filename(invoice: Invoice) -> str:
+    """The downloaded file's name: its number, or the draft's id."""
+    return f"{invoice.number or f'draft-{invoice.pk}'}.pdf"

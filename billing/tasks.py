@@ -1,0 +1,26 @@
+"""Celery tasks of billing. Tasks take ids and load rows; the e-mails are retried when
+the mail server is away, like the services' notifications."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import notifications
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_invoice_issued_email(invoice_id: int) -> bool:
+    """E-mail an issued invoice, with its PDF, to its customer."""
+    return notifications.send_invoice_issued(invoice_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_payment_received_email(payment_id: int) -> bool:
+    """E-mail the customer the receipt of a payment."""
+    return notifications.send_payment_received(payment_id)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_refund_email(credit_note_id: int) -> bool:
+    """E-mail the customer a credit note, with its PDF."""
+    return notifications.send_refund(credit_note_id)
