@@ -60,12 +60,43 @@ class StaffAuthenticationForm(AreaAuthenticationForm):
 
 
 class CustomerAuthenticationForm(AreaAuthenticationForm):
-    """The client area's login: users with a customer profile only, so never staff."""
+    """The client area's login: users with a customer profile only, so never staff.
+
+    A new account stays inactive until its address is confirmed (customers.signup), and
+    Django refuses an inactive login as if the password were wrong. Whoever holds the
+    right password of such an account is told instead to confirm the address first,
+    and ``unconfirmed_email`` lets the page offer to send the link again; a wrong
+    password, or an account that staff disabled, still gets Django's usual message.
+    """
 
     refused_message = "This account cannot sign in to the client area."
+    unconfirmed_email = ""
 
     def is_allowed(self, user: User) -> bool:
         return user.is_customer
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except ValidationError as refusal:
+            if refusal.code == "invalid_login" and self.awaits_confirmation():
+                self.unconfirmed_email = self.cleaned_data["username"]
+                raise ValidationError(
+                    f"Confirm your e-mail address first: we sent a link to "
+                    f"{self.unconfirmed_email}.",
+                    code="unconfirmed",
+                ) from refusal
+            raise
+
+    def awaits_confirmation(self) -> bool:
+        """Whether the address and password typed are those of an unconfirmed account."""
+        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not email or not password:
+            return False
+        user = User.objects.filter(
+            email__iexact=email, is_active=False, customer__awaiting_email_confirmation=True
+        ).first()
+        return user is not None and user.check_password(password)
 
 
 DUPLICATE_EMAIL = "An account with this e-mail address already exists."

@@ -120,6 +120,15 @@ class Customer(models.Model):
         "preferred language", max_length=8, choices=settings.LANGUAGES, default="en"
     )
     notes = models.TextField("staff notes", blank=True, help_text="Never shown to the customer.")
+    awaiting_email_confirmation = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text=(
+            "Set by the client sign-up until the link e-mailed to the address is followed: "
+            "it tells a new, unconfirmed account (whose login is inactive until then) from "
+            "one that staff disabled, which no link may reactivate (customers.signup)."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

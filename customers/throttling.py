@@ -29,6 +29,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 #: The page used when the view that was locked out names no template of its own.
 DEFAULT_LOCKOUT_TEMPLATE = "customers/client/login.html"
 LOCKOUT_STATUS = 429
+#: How much of the typed e-mail names the counter (axes' column holds 255 characters).
+MAX_TYPED = 200
 
 
 def wait_text() -> str:
@@ -95,8 +97,10 @@ class ThrottledFormMixin:
     throttle_every_submission = False
 
     def throttle_credentials(self) -> dict[str, str]:
-        typed = str(self.request.POST.get(self.throttle_field, "")).strip().lower()
-        return {"username": f"{self.throttle_scope}:{typed}"}
+        # Axes stores and looks up this name in a 255-character column: without NUL bytes
+        # (refused by PostgreSQL) and cut short, whatever was typed.
+        typed = str(self.request.POST.get(self.throttle_field, "")).replace("\x00", "")
+        return {"username": f"{self.throttle_scope}:{typed.strip().lower()[:MAX_TYPED]}"}
 
     def count_throttled_failure(self) -> None:
         AxesProxyHandler.user_login_failed(
@@ -107,13 +111,23 @@ class ThrottledFormMixin:
         if not AxesProxyHandler.is_allowed(request, self.throttle_credentials()):
             return lockout_response(request)
         response = super().post(request, *args, **kwargs)  # type: ignore[misc]
-        if getattr(request, "axes_locked_out", False):
-            return lockout_response(request)
-        return response
+        if not getattr(request, "axes_locked_out", False):
+            return response
+        if self._throttled_form_succeeded:
+            # A valid submission counted under ``throttle_every_submission`` has done its
+            # work (the account made, the e-mail sent) even when it reached the limit: it
+            # answers as done (axes' middleware would swap the answer), and the next one
+            # is refused above.
+            request.axes_locked_out = False  # type: ignore[attr-defined]  # axes' own flag
+            return response
+        return lockout_response(request)
+
+    _throttled_form_succeeded = False
 
     def form_valid(self, form: BaseForm) -> HttpResponse:
         if self.throttle_every_submission:
             self.count_throttled_failure()
+        self._throttled_form_succeeded = True
         return super().form_valid(form)  # type: ignore[misc]
 
     def form_invalid(self, form: BaseForm) -> HttpResponse:
