@@ -1,4 +1,5 @@
-"""What billing shows on the client area's home page, through the panel registry.
+"""What billing shows on the client area's home and service pages, through the panel
+registry (the Renew card, and the Renew link of each row of the service tables).
 
 The home page belongs to services, which may not import billing (DESIGN.md §3): it
 renders the panels registered for ``clientxcms.panels.CLIENT_HOME``, and
@@ -12,16 +13,18 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import DecimalField, OuterRef, Subquery, Sum
+from django.db.models import DecimalField, Exists, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clientxcms import panels
 from clientxcms.queries import subquery_count
 from customers.models import Customer
+from services.models import Service
 
-from .choices import InvoiceKind, InvoiceStatus
-from .models import MONEY, ZERO, BalanceEntry, Invoice
+from .choices import InvoiceKind, InvoiceStatus, LineKind
+from .models import MONEY, ZERO, BalanceEntry, Invoice, InvoiceLine
+from .renewals import decide_renewal
 from .taxes import CENT
 
 
@@ -50,8 +53,59 @@ def home_figures(customer: Customer) -> dict[str, Any]:
     return {**figures, "currency": settings.DEFAULT_CURRENCY, "customer": customer}
 
 
+def _unpaid_lines() -> QuerySet[InvoiceLine]:
+    """The lines of unpaid invoices that name the row's service (for ``OuterRef``)."""
+    return InvoiceLine.objects.filter(
+        service=OuterRef("pk"),
+        invoice__kind=InvoiceKind.INVOICE,
+        invoice__status=InvoiceStatus.UNPAID,
+    )
+
+
+def service_row_annotations() -> dict[str, Any]:
+    """Per row of the client service tables, in the page's one query: whether an unpaid
+    invoice names the service (listed first), and its open renewal invoice, to pay it."""
+    return {
+        "has_unpaid_invoice": Exists(_unpaid_lines()),
+        "open_renewal_invoice_id": Subquery(
+            _unpaid_lines().filter(kind=LineKind.RENEWAL, is_open=True).values("invoice_id")[:1]
+        ),
+    }
+
+
+def service_renewal(service: Service) -> dict[str, Any]:
+    """Whether the rule book lets the customer renew ``service`` now, and if not why: read
+    from the row in memory, no query."""
+    decision = decide_renewal(service)
+    return {"can_renew": decision.allowed, "refusal": "" if decision.allowed else decision.message}
+
+
 def register() -> None:
-    """Register billing's client-home panel; called once, by ``BillingConfig.ready``."""
+    """Register billing's client panels; called once, by ``BillingConfig.ready``."""
+    # The Renew link of each row of the client service tables (home and all services).
+    panels.register(
+        panels.Column(
+            model=panels.CLIENT_SERVICE_ROWS,
+            key="billing_renew",
+            label="Renew",
+            order=10,
+            template="billing/client/service_row_renew.html",
+            context=service_renewal,
+            annotations=service_row_annotations,
+            first_when="has_unpaid_invoice",
+        )
+    )
+    # The Renew card of the client service page.
+    panels.register(
+        panels.Panel(
+            model=panels.CLIENT_SERVICE,
+            key="billing_renew",
+            label="Renewal",
+            order=10,
+            template="billing/client/service_renew_panel.html",
+            context=service_renewal,
+        )
+    )
     panels.register(
         panels.Panel(
             model=panels.CLIENT_HOME,

@@ -20,15 +20,12 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from customers.models import User
-from delivery.choices import ServerStatus
-from delivery.models import Server
 from delivery.modules.base import ModuleError
 from services import lifecycle
-from services.choices import LIVE, EventSource
+from services.choices import EventSource
 from services.lifecycle import LifecycleError
 from services.tasks import deliver_service
 
@@ -36,6 +33,7 @@ from . import notifications
 from .choices import BalanceEntryKind, InvoiceStatus, LineKind, OrderStatus
 from .invoices import BillingError, InvoiceRef, _close_lines, _lock
 from .models import ZERO, BalanceEntry, Invoice, InvoiceLine, Payment, balance_of
+from .placement import room_for
 
 AUTOMATION = EventSource.AUTOMATION
 logger = logging.getLogger(__name__)
@@ -198,7 +196,7 @@ def _create_service(invoice: Invoice, line: InvoiceLine) -> None:
         customer=invoice.customer,
         product=product,
         module=product.module,
-        server=_room_for(product.module),
+        server=room_for(product.module),
         name=product.name,
         billing_cycle=item.billing_cycle,
         price=price,
@@ -208,17 +206,3 @@ def _create_service(invoice: Invoice, line: InvoiceLine) -> None:
     )
     InvoiceLine.objects.filter(pk=line.pk).update(service=service)
     transaction.on_commit(partial(deliver_service.delay, service.pk))
-
-
-def _room_for(module: str) -> Server | None:
-    """The active server of ``module`` with the most room, or None (staff place it)."""
-    servers = (
-        Server.objects.filter(module=module)
-        .exclude(status=ServerStatus.DISABLED)
-        .annotate(used=Count("services", filter=Q(services__status__in=LIVE)))
-        .order_by("used", "pk")
-    )
-    for server in servers:
-        if server.max_accounts is None or server.used < server.max_accounts:
-            return server
-    return None

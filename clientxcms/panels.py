@@ -77,6 +77,9 @@ class Column:
     header_class: str = ""
     context: ContextBuilder | None = None
     annotations: Annotations | None = None
+    #: The name of one of its ``annotations``, a boolean: rows where it is true are listed
+    #: first (the client tables put services with an unpaid invoice first this way).
+    first_when: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,12 @@ class ListFilter:
 #: names: its panels receive the signed-in customer as ``object``. A customer holds no
 #: permission, so these panels set none, and each shows that customer's own data only.
 CLIENT_HOME = "client_home"
+#: The slot of a customer's service page (``/client/services/<pk>/``): its panels receive
+#: the service as ``object``, already found among the signed-in customer's own.
+CLIENT_SERVICE = "client_service"
+#: The columns of the client area's service tables (home and all services): each cell
+#: receives one of the signed-in customer's services as ``object``.
+CLIENT_SERVICE_ROWS = "client_service_rows"
 
 Contribution = TypeVar("Contribution", Panel, Column, ListFilter)
 _registry: dict[type, dict[tuple[str, str], Any]] = {Panel: {}, Column: {}, ListFilter: {}}

@@ -35,6 +35,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from billing import orders
 from billing.models import TaxRate
+from customers import signup
 from products.choices import BillingCycle
 from services.choices import ServiceStatus
 from services.models import BulkOperation
@@ -264,6 +265,12 @@ def build_world(customer: Any, other_customer: Any, admin_user: Any, make_servic
             "uidb64": urlsafe_base64_encode(force_bytes(customer.user.pk)),
             "token": default_token_generator.make_token(customer.user),
             "gateway": "bank_transfer",
+            # A genuine sign-up link of Bob's (already confirmed: the page says so), and a
+            # genuine link changing his login address.
+            "confirm_token": signup.signup_token_generator.make_token(customer.user),
+            "email_token": signup.make_email_change_token(customer.user, "bob.new@example.com"),
+            # The catalogue's product page.
+            "slug": active.product.slug,
         },
     }
 

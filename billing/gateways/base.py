@@ -14,6 +14,7 @@ and a blank submission keeps the stored value (``billing.gateways.forms``).
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,6 +22,7 @@ from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
 
+from billing.choices import InvoiceStatus, LineKind
 from billing.models import GatewaySettings
 
 if TYPE_CHECKING:
@@ -106,3 +108,19 @@ def invoice_url(invoice: Invoice) -> str:
 def amount_due(invoice: Invoice) -> Any:
     """What is left to pay on ``invoice``: its total less the payments received."""
     return invoice.total - invoice.amount_paid()
+
+
+def after_payment_url(invoice: Invoice) -> str:
+    """Where a customer lands once ``invoice`` is paid: the new service an order's invoice
+    created when there is exactly one (it shows "being delivered" or "awaiting setup"),
+    else the invoice."""
+    if invoice.status == InvoiceStatus.PAID:
+        created = {
+            line.service_id
+            for line in invoice.lines.all()
+            if line.kind == LineKind.NEW_SERVICE and line.service_id is not None
+        }
+        if len(created) == 1:
+            with contextlib.suppress(NoReverseMatch):
+                return reverse("client:service_detail", args=[created.pop()])
+    return invoice_url(invoice)

@@ -8,10 +8,22 @@ and so is a draft, which the customer has not been sent yet.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import (
+    Case,
+    DecimalField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404
 from django.views import View
@@ -23,9 +35,12 @@ from customers.models import Customer
 from ..choices import InvoiceKind, InvoiceStatus, PaymentStatus
 from ..gateways.base import PaymentGateway
 from ..gateways.registry import available_gateways, gateway_labels
-from ..models import ZERO, Invoice, Payment, balance_of
+from ..models import MONEY, ZERO, BalanceEntry, Invoice, Payment, balance_of
 from ..pdf import pdf_filename, render_invoice_pdf
 from ..taxes import CENT
+
+#: How many movements of the balance the invoices page shows, the latest first.
+BALANCE_ENTRIES_SHOWN = 20
 
 
 def customer_documents(customer: Customer) -> QuerySet[Invoice]:
@@ -34,7 +49,8 @@ def customer_documents(customer: Customer) -> QuerySet[Invoice]:
 
 
 class InvoiceListView(CustomerRequiredMixin, ListView):
-    """``/client/invoices/``: the customer's invoices and credit notes, newest first.
+    """``/client/invoices/``: the customer's invoices and credit notes, the unpaid first
+    with the amount due, then the newest; and the balance with its latest movements.
 
     A customer has few invoices, so Django's paginator (its COUNT runs over the customer's
     rows, served by the customer index) is fine here.
@@ -45,15 +61,48 @@ class InvoiceListView(CustomerRequiredMixin, ListView):
     paginate_by = 25
 
     def get_queryset(self) -> QuerySet[Invoice]:
-        return customer_documents(self.customer).order_by("-issued_at", "-id")
+        """Unpaid first (what the customer must act on), each with what is left to pay,
+        summed in the page's one query; then the newest."""
+        paid = (
+            Payment.objects.filter(invoice=OuterRef("pk"), status=PaymentStatus.SUCCEEDED)
+            .order_by()
+            .values("invoice")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
+        return (
+            customer_documents(self.customer)
+            .annotate(
+                received=Coalesce(Subquery(paid, output_field=DecimalField(**MONEY)), ZERO),
+                unpaid_first=Case(
+                    When(status=InvoiceStatus.UNPAID, kind=InvoiceKind.INVOICE, then=Value(0)),
+                    default=Value(1),
+                ),
+            )
+            .order_by("unpaid_first", "-issued_at", "-id")
+        )
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(
+        context = super().get_context_data(
             # Quantized: SQLite sums decimals without their places ("7.5").
             balance=balance_of(self.customer).quantize(CENT),
             balance_currency=settings.DEFAULT_CURRENCY,
+            # The ledger behind the balance: its latest movements, one bounded query.
+            balance_entries=list(
+                BalanceEntry.objects.filter(customer=self.customer)
+                .select_related("invoice")
+                .order_by("-created_at", "-id")[:BALANCE_ENTRIES_SHOWN]
+            ),
             **kwargs,
         )
+        for invoice in context["object_list"]:
+            unpaid = invoice.status == InvoiceStatus.UNPAID and invoice.kind == InvoiceKind.INVOICE
+            invoice.amount_due = (  # for the template
+                max(invoice.total - Decimal(invoice.received), ZERO).quantize(CENT)
+                if unpaid
+                else None
+            )
+        return context
 
 
 class InvoiceDetailView(CustomerRequiredMixin, DetailView):

@@ -124,6 +124,24 @@ class DeliveryModule(ABC):
         """The management tabs of ``service`` for ``audience``, in any order."""
         return []
 
+    #: Keys of ``module_data`` that name a resource to its owner, the first one set wins.
+    reference_keys: ClassVar[tuple[str, ...]] = ("hostname", "domain", "ip", "address")
+    #: Whether the resource id on the panel means something to the customer (a server
+    #: number they see in the game panel). Off by default: the client pages keep the
+    #: resource id for staff unless the module says it is the customer's reference too.
+    external_id_is_reference: ClassVar[bool] = False
+
+    def display_reference(self, service: Any) -> str:
+        """What tells ``service`` apart from the customer's other services of the same
+        product (its hostname, address or resource id), shown in the client tables; "" when
+        the module knows none. Read from the row alone: no call to a panel, no query."""
+        data = service.module_data if isinstance(service.module_data, dict) else {}
+        for key in self.reference_keys:
+            value = data.get(key)
+            if isinstance(value, str | int) and str(value).strip():
+                return str(value).strip()
+        return str(service.external_id or "") if self.external_id_is_reference else ""
+
     # Validation of configuration entered by staff.
     def clean_product_config(self, config: dict[str, Any]) -> dict[str, Any]:
         return _clean_with(self.product_form, config, "module_config")

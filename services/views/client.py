@@ -8,12 +8,16 @@ data, the resource id, the suspension reason, the last delivery error).
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Case, F, QuerySet, Value, When
+from django.db.models.expressions import OrderBy
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.views import View
@@ -22,8 +26,9 @@ from django.views.generic import DetailView, ListView
 from clientxcms import panels
 from clientxcms.access import CustomerRequiredMixin, signed_in_user
 from delivery.modules.base import Audience, ModuleError
+from delivery.registry import UnknownModule
 from services import lifecycle, rules
-from services.choices import EventSource, ServiceAction, ServiceStatus
+from services.choices import RENEWABLE, EventSource, ServiceAction, ServiceStatus
 from services.forms.client import ClientCancelForm
 from services.lifecycle import LifecycleError
 from services.models import Service
@@ -33,31 +38,95 @@ from services.tabs import tabs_for
 RENEWALS_SHOWN = 20
 
 
-class HomeView(CustomerRequiredMixin, ListView):
-    """``/client/``: the customer's active services, the soonest to expire first."""
+#: How many services the home page lists: the ones that matter most, whatever the total,
+#: so a customer with 2,000 services gets it as fast as one with 5.
+HOME_SERVICES = 25
+#: A service whose expiration is this close is listed first (DESIGN.md §2: the renewal
+#: invoice is made 7 days before expiration).
+RENEWAL_LEAD_DAYS = 7
+
+
+def service_rows(
+    customer_services: QuerySet[Service], columns: list[panels.Column], *then: str | OrderBy
+) -> QuerySet[Service]:
+    """``customer_services`` in the order of the client tables, in one query: first those
+    other apps flag (billing: an unpaid invoice), then those expiring within the renewal
+    lead time (or expired, still renewable), then in the order ``then``."""
+    soon = timezone.now() + dt.timedelta(days=RENEWAL_LEAD_DAYS)
+    rows = panels.annotate(customer_services.select_related("product"), columns).annotate(
+        expiring_soon=Case(
+            When(status__in=RENEWABLE, expires_at__lte=soon, then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+    flagged = [F(column.first_when).desc() for column in columns if column.first_when]
+    return rows.order_by(*flagged, F("expiring_soon").desc(), *then)
+
+
+def reference_of(service: Service) -> str:
+    """What tells ``service`` apart (its hostname, address...), as its module says; ""
+    for a module no longer installed, whose service still shows in the tables."""
+    try:
+        return service.delivery_module.display_reference(service)
+    except UnknownModule:
+        return ""
+
+
+class ServiceTableMixin:
+    """The rows of the client service tables: each with its ``reference`` and the cells
+    other apps register for ``CLIENT_SERVICE_ROWS`` (billing: Renew, or pay the invoice)."""
+
+    request: HttpRequest
+
+    @property
+    def row_columns(self) -> list[panels.Column]:
+        if not hasattr(self, "_row_columns"):
+            self._row_columns = panels.columns_for(panels.CLIENT_SERVICE_ROWS, self.request.user)
+        return self._row_columns
+
+    def prepare_rows(self, services: Iterable[Service]) -> None:
+        services = list(services)
+        for service in services:
+            service.reference = reference_of(service)  # type: ignore[attr-defined]  # for the template
+        panels.bind_cells(self.row_columns, services, self.request)
+
+
+class HomeView(CustomerRequiredMixin, ServiceTableMixin, ListView):
+    """``/client/``: the customer's active (and expired, still renewable) services, those
+    that need them first (an unpaid invoice, an expiration within the lead time), bounded to
+    ``HOME_SERVICES``: one more is read to know whether to say there are more."""
 
     template_name = "services/client/home.html"
     context_object_name = "services"
 
     def get_queryset(self) -> QuerySet[Service]:
-        return (
-            Service.objects.for_customer(self.customer)
-            .filter(status=ServiceStatus.ACTIVE)
-            .select_related("product")
-            .order_by("expires_at", "id")
+        # Expired services are still renewable for the grace period: the customer must see them.
+        current = Service.objects.for_customer(self.customer).filter(
+            status__in=[ServiceStatus.ACTIVE, ServiceStatus.EXPIRED]
         )
+        return service_rows(current, self.row_columns, F("expires_at").asc(nulls_last=True), "id")[
+            : HOME_SERVICES + 1
+        ]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         """Plus what other apps show there (billing: the balance and unpaid invoices),
         through the panel registry, as this app may not import them."""
+        rows = list(self.object_list)
+        shown = rows[:HOME_SERVICES]
+        self.prepare_rows(shown)
         home_panels = panels.panels_for(panels.CLIENT_HOME, self.request.user)
         return super().get_context_data(
-            home_panels=panels.bind_panels(home_panels, self.customer, self.request), **kwargs
+            object_list=shown,
+            more_services=len(rows) > HOME_SERVICES,
+            home_panels=panels.bind_panels(home_panels, self.customer, self.request),
+            **kwargs,
         )
 
 
-class ServiceListView(CustomerRequiredMixin, ListView):
-    """``/client/services/``: every service of the customer, whatever its status, newest first.
+class ServiceListView(CustomerRequiredMixin, ServiceTableMixin, ListView):
+    """``/client/services/``: every service of the customer, whatever its status: those
+    that need them first, then the newest.
 
     A customer has few services, so Django's paginator (and its COUNT over the customer's
     rows, served by the customer/status index) is fine here, unlike the staff list.
@@ -68,11 +137,13 @@ class ServiceListView(CustomerRequiredMixin, ListView):
     paginate_by = 25
 
     def get_queryset(self) -> QuerySet[Service]:
-        return (
-            Service.objects.for_customer(self.customer)
-            .select_related("product")
-            .order_by("-created_at", "-id")
-        )
+        customer_services = Service.objects.for_customer(self.customer)
+        return service_rows(customer_services, self.row_columns, "-created_at", "-id")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        self.prepare_rows(context["object_list"])
+        return context
 
 
 def allows(service: Service, action: ServiceAction) -> bool:
@@ -108,6 +179,10 @@ class ServiceDetailView(CustomerRequiredMixin, DetailView):
                 service.cancel_at is not None and service.cancel_source != EventSource.CLIENT
             ),
             active_tab=self.active_tab,
+            # Billing's Renew card, through the registry: this app may not import billing.
+            service_panels=panels.bind_panels(
+                panels.panels_for(panels.CLIENT_SERVICE, self.request.user), service, self.request
+            ),
             **kwargs,
         )
 

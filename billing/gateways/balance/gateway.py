@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from billing.choices import InvoiceStatus
-from billing.gateways.base import PaymentGateway, amount_due, invoice_url
+from billing.gateways.base import PaymentGateway, after_payment_url, amount_due, invoice_url
 from billing.invoices import BillingError
 from billing.models import ZERO, balance_of
 from billing.payments import pay_from_balance
@@ -45,6 +45,7 @@ class BalanceGateway(PaymentGateway):
             messages.error(request, "Your account has no credit to pay with.")
         elif outcome.invoice.status == InvoiceStatus.PAID:
             messages.success(request, f"Paid {outcome.invoice} from your balance.")
+            return redirect(after_payment_url(outcome.invoice))
         else:
             messages.warning(
                 request,

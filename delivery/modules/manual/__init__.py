@@ -27,3 +27,7 @@ class ManualModule(DeliveryModule):
 
     def test_connection(self, server: Any) -> ModuleResult:
         return ModuleResult(message="The manual module connects to nothing.")
+
+    def display_reference(self, service: Any) -> str:
+        """Staff deliver by hand: no resource the panel knows tells the service apart."""
+        return ""
