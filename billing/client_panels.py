@@ -13,8 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import DecimalField, Exists, OuterRef, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from clientxcms import panels
@@ -23,25 +22,19 @@ from customers.models import Customer
 from services.models import Service
 
 from .choices import InvoiceKind, InvoiceStatus, LineKind
-from .models import MONEY, ZERO, BalanceEntry, Invoice, InvoiceLine
+from .models import Invoice, InvoiceLine
+from .panels import balance_annotation
 from .renewals import decide_renewal
 from .taxes import CENT
 
 
 def home_figures(customer: Customer) -> dict[str, Any]:
     """The customer's balance, and how many of their invoices are unpaid and overdue."""
-    balance = (
-        BalanceEntry.objects.filter(customer=OuterRef("pk"), currency=settings.DEFAULT_CURRENCY)
-        .order_by()
-        .values("customer")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
     unpaid = Invoice.objects.filter(kind=InvoiceKind.INVOICE, status=InvoiceStatus.UNPAID)
     figures = (
         Customer.objects.filter(pk=customer.pk)
         .annotate(
-            balance=Coalesce(Subquery(balance, output_field=DecimalField(**MONEY)), ZERO),
+            balance=balance_annotation()["billing_balance"],
             unpaid_count=subquery_count(unpaid, "customer"),
             overdue_count=subquery_count(unpaid.filter(due_at__lt=timezone.now()), "customer"),
         )

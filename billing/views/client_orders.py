@@ -41,6 +41,13 @@ def _badge(order: Order) -> Order:
     return order
 
 
+def _with_items(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """Orders with their invoice and their items' products: two queries for any number."""
+    return orders.select_related("invoice").prefetch_related(
+        Prefetch("items", queryset=OrderItem.objects.select_related("product"))
+    )
+
+
 class OrderListView(CustomerRequiredMixin, ListView):
     """The customer's orders, newest first, each with what it bought and its invoice."""
 
@@ -49,13 +56,7 @@ class OrderListView(CustomerRequiredMixin, ListView):
     paginate_by = 25
 
     def get_queryset(self) -> QuerySet[Order]:
-        return (
-            customer_orders(self.customer)
-            .select_related("invoice")
-            .prefetch_related(
-                Prefetch("items", queryset=OrderItem.objects.select_related("product"))
-            )
-        )
+        return _with_items(customer_orders(self.customer))
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -70,13 +71,7 @@ class OrderDetailView(CustomerRequiredMixin, DetailView):
     context_object_name = "order"
 
     def get_queryset(self) -> QuerySet[Order]:
-        return (
-            customer_orders(self.customer)
-            .select_related("invoice")
-            .prefetch_related(
-                Prefetch("items", queryset=OrderItem.objects.select_related("product"))
-            )
-        )
+        return _with_items(customer_orders(self.customer))
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         order: Order = _badge(self.object)
