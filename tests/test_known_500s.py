@@ -4,7 +4,6 @@ clear message."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from services.models import BulkOperation
@@ -109,17 +108,11 @@ def test_a_bulk_on_every_match_with_a_date_out_of_range_is_refused(staff_client)
 # NUL bytes in search boxes ---------------------------------------------------------------
 
 
-@pytest.fixture
-def require_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: set DATABASE_URL")
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     "url_name", ["admin:customer_search", "admin:service_list", "admin:customer_list"]
 )
-def test_a_nul_byte_in_a_search_is_dropped_on_postgresql(require_postgres, staff_client, url_name):
+def test_a_nul_byte_in_a_search_is_dropped_on_postgresql(staff_client, url_name):
     CustomerFactory(first_name="Bob")
 
     response = staff_client.get(reverse(url_name), {"q": "Bob\x00"})

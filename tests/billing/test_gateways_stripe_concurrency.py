@@ -34,8 +34,6 @@ CONFIRMATIONS = 50
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_confirmations_of_a_renewal_invoice_renew_once():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: set DATABASE_URL")
     turn_on_stripe()
     service = ServiceFactory(
         customer=CustomerFactory(),

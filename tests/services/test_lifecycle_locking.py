@@ -20,15 +20,9 @@ from services.models import ServiceRenewal
 from tests.factories import CustomerFactory, FakeServerFactory, ServiceFactory
 
 
-@pytest.fixture
-def require_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: set DATABASE_URL")
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_renewals_are_serialised_by_the_row_lock(require_postgres, monkeypatch):
+def test_two_concurrent_renewals_are_serialised_by_the_row_lock(monkeypatch):
     service = ServiceFactory(
         customer=CustomerFactory(),
         module="test",

@@ -123,8 +123,6 @@ def test_beat_runs_the_sweeps_periodically(settings):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_service_locked_by_another_worker_is_skipped_not_waited_for(make_service):
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: set DATABASE_URL")
     held = make_service(S.ACTIVE, expires_at=ago(1))
     free = make_service(S.ACTIVE, expires_at=ago(1))
     locked, release = threading.Event(), threading.Event()
