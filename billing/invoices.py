@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer, User
@@ -124,6 +125,14 @@ def create_draft(
             raise BillingError(_open_renewal_message(services)) from exc
         raise BillingError("These lines break a rule of the database.") from exc
     return invoice
+
+
+def open_renewal_invoices(service_id: int) -> QuerySet[Invoice]:
+    """The invoices that can still be paid and renew the service: one at most, by the
+    ``one_open_renewal_per_service`` constraint."""
+    return Invoice.objects.filter(
+        lines__service_id=service_id, lines__kind=LineKind.RENEWAL, lines__is_open=True
+    ).distinct()
 
 
 def _open_renewal_message(services: list[Service | None]) -> str:

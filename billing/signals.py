@@ -12,8 +12,6 @@ from typing import Any
 from services.choices import ServiceAction
 from services.models import ServiceEvent
 
-from .choices import InvoiceStatus, LineKind
-
 ENDING = frozenset({ServiceAction.CANCEL, ServiceAction.TERMINATE})
 
 
@@ -24,14 +22,7 @@ def cancel_renewals_of_ended_service(
         return
     if instance.service_id is None:
         return
-    from .invoices import cancel  # the invoices module imports services' lifecycle
-    from .models import Invoice
+    from .invoices import cancel, open_renewal_invoices  # they import services' lifecycle
 
-    unpaid = Invoice.objects.filter(
-        status__in=[InvoiceStatus.DRAFT, InvoiceStatus.UNPAID],
-        lines__service_id=instance.service_id,
-        lines__kind=LineKind.RENEWAL,
-        lines__is_open=True,
-    ).distinct()
-    for invoice in unpaid:
+    for invoice in open_renewal_invoices(instance.service_id):
         cancel(invoice, actor=None, reason=f"Service #{instance.service_id} ended")

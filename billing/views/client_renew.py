@@ -19,26 +19,16 @@ from django.views import View
 from clientxcms.access import CustomerRequiredMixin, signed_in_user
 from services.models import Service
 
-from ..choices import InvoiceKind, InvoiceStatus, LineKind
+from ..choices import InvoiceStatus
 from ..forms.renew import RenewForm
-from ..invoices import BillingError, renewal_invoice
+from ..invoices import BillingError, open_renewal_invoices, renewal_invoice
 from ..models import Invoice
 from ..renewals import decide_renewal, renewal_options
 
 
 def open_renewal_invoice(service: Service) -> Invoice | None:
     """The service's unpaid renewal invoice the customer can pay, if there is one."""
-    return (
-        Invoice.objects.filter(
-            kind=InvoiceKind.INVOICE,
-            status=InvoiceStatus.UNPAID,
-            lines__service=service,
-            lines__kind=LineKind.RENEWAL,
-            lines__is_open=True,
-        )
-        .order_by("-id")
-        .first()
-    )
+    return open_renewal_invoices(service.pk).filter(status=InvoiceStatus.UNPAID).first()
 
 
 class ServiceRenewView(CustomerRequiredMixin, View):
