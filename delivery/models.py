@@ -66,3 +66,49 @@ class Server(models.Model):
         except UnknownModule as exc:
             raise ValidationError({"module": str(exc)}) from exc
         self.credentials = module.clean_server_credentials(self.credentials or {})
+
+
+class ModuleCall(models.Model):
+    """One HTTP call a delivery module made to a panel, kept for staff to read back.
+
+    Written by ``delivery.calllog`` for every call of ``delivery.http.PanelClient``, with
+    the secrets redacted and the bodies truncated; the request headers (where the API
+    keys travel) are never kept. ``service_ref`` is the service's id as a plain number,
+    not a foreign key: delivery sits below services (DESIGN.md §3), and a log line
+    must outlive the rows it mentions. Old rows are pruned (``calllog.prune``).
+    """
+
+    # The composite index on (server, -created_at) serves the lookups by server, so the
+    # foreign key gets no index of its own.
+    server = models.ForeignKey(
+        Server, null=True, blank=True, on_delete=models.SET_NULL, db_index=False, related_name="+"
+    )
+    service_ref = models.BigIntegerField("service id", null=True, blank=True)
+    module = models.CharField(max_length=50)
+    operation = models.CharField(max_length=200, blank=True)
+    method = models.CharField(max_length=10)
+    url = models.TextField("URL")
+    request_body = models.TextField(blank=True)
+    response_body = models.TextField(blank=True)
+    #: The HTTP status; null when no answer came (a timeout, a refused connection).
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    #: Empty when the call succeeded: "failed only" means a non-empty error.
+    error = models.TextField(blank=True)
+    retryable = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["created_at"], name="modulecall_created_idx"),
+            models.Index(fields=["service_ref", "-created_at"], name="modulecall_service_idx"),
+            models.Index(fields=["server", "-created_at"], name="modulecall_server_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} ({self.status or 'no answer'})"
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error)

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views import View
-from django.views.generic import CreateView, ListView, UpdateView
+from django.views.generic import CreateView, ListView, TemplateView, UpdateView
 
 from clientxcms.access import StaffRequiredMixin
 from clientxcms.http import safe_next
@@ -21,12 +22,14 @@ from clientxcms.pagination import WindowPaginationMixin
 from clientxcms.panels import PanelColumnsMixin
 from customers import activity
 
+from .callpages import CallPage, InvalidCursor, call_page
 from .choices import SERVER_STATUS_BADGES
+from .filters import ModuleCallFilterSet
 from .forms import ServerForm
 from .mixins import ModuleSettingsSwapMixin
-from .models import Server
+from .models import ModuleCall, Server
 from .modules.base import ModuleError
-from .registry import UnknownModule, module_label
+from .registry import UnknownModule, module_label, module_labels
 
 logger = logging.getLogger(__name__)
 
@@ -130,3 +133,54 @@ class ServerTestConnectionView(StaffRequiredMixin, View):
             answer = f" {result.message}" if result.message else ""
             messages.success(request, f"{server}: the connection works.{answer}")
         return redirect(safe_next(request, reverse("admin:server_edit", args=[server.pk])))
+
+
+class ModuleCallListView(StaffRequiredMixin, TemplateView):
+    """``/admin/delivery/calls/``: every call modules made to their panels, newest first.
+
+    Filters by server, module, outcome, dates and service; keyset pages (``callpages``),
+    so the hundredth page costs what the first does and nothing counts the table. Each
+    row opens on the redacted request and response bodies.
+    """
+
+    permission_required = "delivery.view_modulecall"
+    template_name = "delivery/admin/call_list.html"
+    per_page = 50
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        filterset = ModuleCallFilterSet(
+            self.request.GET or None, queryset=ModuleCall.objects.select_related("server")
+        )
+        page: CallPage | None = None
+        if not filterset.is_bound or filterset.is_valid():
+            page = self._page(filterset.qs)
+        form = filterset.form
+        active = [
+            name
+            for name in filterset.filters
+            if form.is_bound
+            and form.is_valid()
+            and form.cleaned_data.get(name) not in (None, "", False)
+        ]
+        calls = page.rows if page is not None else []
+        labels = module_labels()
+        for call in calls:
+            call.module_label = labels.get(call.module, call.module)  # type: ignore[attr-defined]
+        return super().get_context_data(
+            filterset=filterset,
+            page=page,
+            calls=calls,
+            keep_days=settings.DELIVERY_CALL_LOG_DAYS,
+            active_filters=len(active),
+            filter_errors=filterset.is_bound and not filterset.is_valid(),
+            **kwargs,
+        )
+
+    def _page(self, queryset: QuerySet[ModuleCall]) -> CallPage:
+        try:
+            return call_page(queryset, self.request.GET.get("cursor"), self.per_page)
+        except InvalidCursor:
+            messages.warning(
+                self.request, "That page link is no longer valid; here is the first page."
+            )
+            return call_page(queryset, None, self.per_page)

@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
 from customers.models import User
+from delivery.calllog import calling
 from delivery.modules.base import Audience, ModuleError, Tab
 
 logger = logging.getLogger(__name__)
@@ -56,10 +57,12 @@ def render_tab(tab: Tab, service: Any, request: HttpRequest) -> tuple[SafeString
     other failure is a bug in the module, logged in full and summed up on the page.
     """
     try:
-        extra = tab.context(service) if tab.context is not None else {}
-        html = render_to_string(
-            tab.template, {**extra, "service": service, "tab": tab}, request=request
-        )
+        # The panel calls the tab makes are logged as the service's, under the tab's name.
+        with calling(service_id=service.pk, operation=f"tab {tab.key}"):
+            extra = tab.context(service) if tab.context is not None else {}
+            html = render_to_string(
+                tab.template, {**extra, "service": service, "tab": tab}, request=request
+            )
     except Exception as exc:
         logger.exception("Tab %r of service %s failed to render", tab.key, service.pk)
         if isinstance(exc, ModuleError):
