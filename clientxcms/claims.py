@@ -84,6 +84,41 @@ class Claimer(Generic[M]):
         return result
 
 
+def hand_over_each_due(
+    due: models.QuerySet[M],
+    handle: Callable[[M], object],
+    *,
+    expected: tuple[type[Exception], ...] = (),
+) -> ClaimResult:
+    """Hand every row of ``due`` in turn to ``handle`` with no lock or transaction held.
+
+    For work whose handler takes its own claim and must not run inside a transaction: the
+    lifecycle claims a service before calling its panel, and calls the panel after that
+    claim has committed. Each row is read again with the whole condition first, skipping
+    a row another worker holds, so a row that stopped being due or is being handled is
+    left; two runs at once are kept apart by the handler's own claim.
+    """
+    claimer = Claimer(due, expected=expected)
+    result = ClaimResult()
+    for keys in claimer.batches():
+        for pk in keys:
+            # Still due, and nobody holds it: a row another worker has locked is left
+            # for that worker rather than waited for.
+            with transaction.atomic():
+                row = due.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if row is None:
+                continue
+            try:
+                handle(row)
+            except expected as exc:
+                message = getattr(exc, "message", None) or str(exc)
+                logger.warning("%s %s could not be handled: %s", row._meta.label, pk, message)
+                result.failed.append((pk, message))
+            else:
+                result.done += 1
+    return result
+
+
 def for_each_due(
     due: models.QuerySet[M],
     handle: Callable[[M], object],

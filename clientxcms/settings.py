@@ -270,7 +270,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "services.tasks.resume_stalled_bulk_operations",
         "schedule": float(os.environ.get("BULK_STALL_CHECK_SECONDS", "60")),
     },
+    "module-call-log-prune": {
+        "task": "delivery.tasks.prune_module_calls",
+        "schedule": timedelta(days=1),
+    },
+    "service-operations-resume": {
+        "task": "services.tasks.resume_operations",
+        "schedule": float(os.environ.get("OPERATION_RESUME_CHECK_SECONDS", "60")),
+    },
 }
+# Operations in flight on a service (DESIGN.md, "The lifecycle layer"). A claim whose module
+# call has not finished after OPERATION_STALE_MINUTES (longer than a module's slowest run of
+# HTTP calls with their timeouts) belonged to a process that died: the periodic task takes it
+# over. A retryable failure is tried again after OPERATION_RETRY_SECONDS, doubled at every
+# attempt up to an hour, OPERATION_MAX_ATTEMPTS times in all; then the operation is given up
+# with its error. A task checks a waiting panel (an install) every OPERATION_FOLLOW_SECONDS,
+# for OPERATION_FOLLOW_LIMIT_MINUTES at most.
+OPERATION_STALE_MINUTES = float(os.environ.get("OPERATION_STALE_MINUTES", "5"))
+OPERATION_RETRY_SECONDS = float(os.environ.get("OPERATION_RETRY_SECONDS", "60"))
+OPERATION_MAX_ATTEMPTS = int(os.environ.get("OPERATION_MAX_ATTEMPTS", "6"))
+OPERATION_FOLLOW_SECONDS = float(os.environ.get("OPERATION_FOLLOW_SECONDS", "10"))
+OPERATION_FOLLOW_LIMIT_MINUTES = float(os.environ.get("OPERATION_FOLLOW_LIMIT_MINUTES", "60"))
+# Module calls a bulk action makes at once to one server (the panel's latency, not its
+# overhead, then sets the pace); a 429 pauses that server's calls for its Retry-After.
+BULK_CALLS_PER_SERVER = int(os.environ.get("BULK_CALLS_PER_SERVER", "8"))
 # A running bulk operation whose progress has not moved for this many minutes (its worker was
 # lost) is queued again, at most BULK_MAX_RESUMES times; then it is marked finished with an
 # error and staff can resume it from its page. Longer than the slowest single service.
@@ -280,6 +303,12 @@ BULK_MAX_RESUMES = int(os.environ.get("BULK_MAX_RESUMES", "3"))
 # Extra delivery modules by key, as dotted paths; built-in ones and the
 # ``clientxcms.delivery_modules`` entry points are found without this.
 DELIVERY_MODULES: dict[str, str] = {}
+# Seconds the modules' HTTP client (delivery/http.py) waits to connect to a panel, and then
+# for each read of its answer; past them the call fails and may be retried.
+DELIVERY_CONNECT_TIMEOUT = float(os.environ.get("DELIVERY_CONNECT_TIMEOUT", "5"))
+DELIVERY_READ_TIMEOUT = float(os.environ.get("DELIVERY_READ_TIMEOUT", "30"))
+# Days the module call log (every call to a panel, /admin/delivery/calls/) is kept.
+DELIVERY_CALL_LOG_DAYS = int(os.environ.get("DELIVERY_CALL_LOG_DAYS", "30"))
 
 # Extra payment gateways by key, as dotted paths; built-in ones (billing/gateways/) and the
 # ``clientxcms.payment_gateways`` entry points are found without this.
@@ -300,6 +329,11 @@ LOGGING = {
         }
     },
     # Axes logs every sign-in and clean-up at INFO; its lockouts are WARNINGs.
-    "loggers": {"axes": {"level": os.environ.get("AXES_LOG_LEVEL", "WARNING")}},
+    # httpx logs every request's URL at INFO: the module call log keeps them, redacted.
+    "loggers": {
+        "axes": {"level": os.environ.get("AXES_LOG_LEVEL", "WARNING")},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

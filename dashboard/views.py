@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from clientxcms.access import StaffRequiredMixin
+from services import retries
 from services.choices import ServiceStatus
 from services.models import Service, ServiceEvent
 from services.stats import cached_status_counts
@@ -22,6 +23,8 @@ from services.stats import cached_status_counts
 EXPIRING_WITHIN = timedelta(days=7)
 #: Rows in each of the dashboard's lists; each list is one query with this LIMIT.
 DASHBOARD_ROWS = 10
+#: The count of services needing attention stops here ("1,000+"): never a full count.
+ATTENTION_COUNT_CAP = 1000
 
 
 def expiring_soon() -> QuerySet[Service]:
@@ -41,14 +44,17 @@ def expiring_soon() -> QuerySet[Service]:
     )
 
 
-def failed_deliveries() -> QuerySet[Service]:
-    """Pending services whose last delivery attempt failed, the latest attempt first."""
-    return (
-        Service.objects.filter(status=ServiceStatus.PENDING)
-        .exclude(last_delivery_error="")
-        .select_related("customer", "product")
-        .order_by("-updated_at", "-id")[:DASHBOARD_ROWS]
+def needing_attention() -> tuple[list[Service], int]:
+    """Services with an operation in flight or a failed delivery (``services.retries``):
+    the latest first, and how many in all, counted up to ``ATTENTION_COUNT_CAP``."""
+    services = retries.needing_attention()
+    rows = list(
+        services.select_related("customer", "product").order_by("-updated_at", "-id")[
+            :DASHBOARD_ROWS
+        ]
     )
+    count = services.order_by()[:ATTENTION_COUNT_CAP].count()
+    return rows, count
 
 
 def recent_events() -> QuerySet[ServiceEvent]:
@@ -75,12 +81,15 @@ class HomeView(StaffRequiredMixin, TemplateView):
         if not self.request.user.has_perm("services.view_service"):
             return super().get_context_data(can_view_services=False, **kwargs)
         statuses = cached_status_counts()
+        attention, attention_count = needing_attention()
         return super().get_context_data(
             can_view_services=True,
             statuses=statuses,
             total=sum(row["count"] for row in statuses),
             expiring=expiring_soon(),
-            failed_deliveries=failed_deliveries(),
+            attention=attention,
+            attention_count=attention_count,
+            attention_cap=ATTENTION_COUNT_CAP,
             events=recent_events(),
             **kwargs,
         )

@@ -199,6 +199,7 @@ _SPECS = [
         bulk_fields=("reason", "notify"),
     ),
     ActionSpec(A.UPDATE, "edit", "Edited"),
+    ActionSpec(A.PANEL, "use the panel on", "Panel action"),
     ActionSpec(
         A.DELETE,
         "delete",

@@ -23,15 +23,16 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
-from clientxcms.claims import Claimer, ClaimResult
+from clientxcms.claims import Claimer
 from delivery.modules.base import ModuleError
+from delivery.registry import UnknownModule, get_module
 
-from . import lifecycle, rules, stats
+from . import bulk_calls, lifecycle, rules, stats
 from .actions import CATALOGUE
 from .choices import (
     BulkAction,
@@ -39,12 +40,13 @@ from .choices import (
     BulkStatus,
     CancelWhen,
     EventSource,
+    OperationState,
     ServiceAction,
     ServiceStatus,
 )
 from .filters import InvalidFilters, filter_services
 from .lifecycle import LifecycleError
-from .models import BulkOperation, BulkOperationItem, Service
+from .models import BulkOperation, BulkOperationItem, Service, ServiceEvent
 
 S = ServiceStatus
 A = ServiceAction
@@ -162,15 +164,53 @@ def prepare(operation: BulkOperation) -> None:
 
 
 def _pending(operation: BulkOperation) -> Claimer[BulkOperationItem]:
-    """The operation's items still to run, claimed one at a time (``clientxcms.claims``)."""
+    """The operation's items still to run: waiting, or running when a worker was lost."""
     return Claimer(
-        BulkOperationItem.objects.filter(operation=operation, state=BulkItemState.PENDING)
+        BulkOperationItem.objects.filter(
+            operation=operation, state__in=[BulkItemState.PENDING, BulkItemState.RUNNING]
+        )
     )
 
 
-def _run(operation: BulkOperation, item: BulkOperationItem) -> None:
-    """Apply the operation to one claimed item; the item's state says how it went."""
-    item.attempts += 1
+@dataclass(frozen=True)
+class ItemReport:
+    """How one item went, and the seconds its panel asked to wait (a 429), if it did."""
+
+    state: str
+    message: str = ""
+    retry_after: float | None = None
+
+
+def _reference(item: BulkOperationItem) -> str:
+    return f"bulk-item:{item.pk}"
+
+
+def _interrupted(item: BulkOperationItem) -> ItemReport | None:
+    """An item whose worker was lost after claiming it: applied, in flight, or untouched?
+
+    The lifecycle records the item's reference on the service's event and on the claim
+    of its operation, so a resumed item is never applied twice: an applied one is done,
+    one in flight is carried on from its claim (the worker that made it is gone), and an
+    untouched one (None) is run as if new.
+    """
+    reference = _reference(item)
+    if ServiceEvent.objects.filter(
+        service_id=item.service_ref, reference=reference, error=""
+    ).exists():
+        return ItemReport(BulkItemState.DONE)
+    try:
+        outcome = lifecycle.take_over(item.service_ref, reference=reference)
+    except LifecycleError as exc:
+        return ItemReport(BulkItemState.SKIPPED, exc.message)
+    except ModuleError as exc:
+        return ItemReport(BulkItemState.FAILED, exc.message, exc.retry_after)
+    if outcome is None:
+        return None
+    return ItemReport(BulkItemState.DONE, outcome.message if outcome.waiting else "")
+
+
+def _apply(operation: BulkOperation, item: BulkOperationItem) -> ItemReport:
+    """Run the operation on the item's service through the lifecycle, no transaction held."""
     key, params = service_action(operation.action, operation.params)
     try:
         outcome = lifecycle.perform(
@@ -178,33 +218,90 @@ def _run(operation: BulkOperation, item: BulkOperationItem) -> None:
             item.service_ref,
             actor=operation.created_by,
             source=EventSource.ADMIN,
-            params=params,
+            params={**params, "reference": _reference(item)},
         )
     except LifecycleError as exc:
         exists = Service.objects.filter(pk=item.service_ref).exists()
-        item.state = BulkItemState.SKIPPED
-        item.message = exc.message if exists else "the service no longer exists"
+        message = exc.message if exists else "the service no longer exists"
+        return ItemReport(BulkItemState.SKIPPED, message)
     except ModuleError as exc:
-        item.state, item.message = BulkItemState.FAILED, exc.message
-    else:
-        item.state = BulkItemState.DONE if outcome.changed else BulkItemState.SKIPPED
-        item.message = outcome.message
-    item.save(update_fields=["state", "message", "attempts", "updated_at"])
+        retrying = Service.objects.filter(
+            pk=item.service_ref, operation_state=OperationState.RETRYING
+        ).exists()
+        message = exc.message + (" It will be retried automatically." if retrying else "")
+        return ItemReport(BulkItemState.FAILED, message, exc.retry_after)
+    if outcome.changed:
+        return ItemReport(BulkItemState.DONE, outcome.message if outcome.waiting else "")
+    return ItemReport(BulkItemState.SKIPPED, outcome.message)
 
 
-def run_item(operation: BulkOperation, item_id: int) -> str | None:
-    """Apply the operation to one item, in one transaction with its outcome.
+def run_item(operation: BulkOperation, item_id: int) -> ItemReport | None:
+    """Claim one item (committed), apply it, and record how it went.
 
-    Returns the item's new state, or None when another worker holds or finished it.
+    The item is claimed in a transaction of its own and applied with none held: the
+    lifecycle calls panels only after its own claim has committed. Returns None when
+    another worker holds or finished the item.
     """
-    claimed: list[BulkOperationItem] = []
+    with transaction.atomic():
+        item = (
+            _pending(operation).due.select_for_update(skip_locked=True).filter(pk=item_id).first()
+        )
+        if item is None:
+            return None
+        resumed = item.state == BulkItemState.RUNNING
+        item.state = BulkItemState.RUNNING
+        item.attempts += 1
+        item.save(update_fields=["state", "attempts", "updated_at"])
+    report = (_interrupted(item) if resumed else None) or _apply(operation, item)
+    BulkOperationItem.objects.filter(pk=item.pk, state=BulkItemState.RUNNING).update(
+        state=report.state, message=report.message, updated_at=timezone.now()
+    )
+    return report
 
-    def handle(item: BulkOperationItem) -> None:
-        _run(operation, item)
-        claimed.append(item)
 
-    _pending(operation).claim(item_id, handle, ClaimResult())
-    return claimed[0].state if claimed else None
+def _run_batch(operation: BulkOperation, ids: list[int], heartbeat: Heartbeat) -> None:
+    """Run a batch of items: those whose module calls a panel several at a time per server
+    (``bulk_calls``) where the database allows it, the others one after the other."""
+    refs = dict(BulkOperationItem.objects.filter(pk__in=ids).values_list("pk", "service_ref"))
+    services = {
+        pk: (server_id, module)
+        for pk, server_id, module in Service.objects.filter(pk__in=refs.values()).values_list(
+            "pk", "server_id", "module"
+        )
+    }
+    concurrent: list[tuple[int, int | None]] = []
+    for item_id in ids:
+        server_id, module = services.get(refs.get(item_id, 0), (None, ""))
+        if _calls_panel(module) and _threads_see_our_rows():
+            concurrent.append((item_id, server_id))
+        else:
+            run_item(operation, item_id)
+            heartbeat.beat()
+    if concurrent:
+
+        def run(item_id: int) -> float | None:
+            report = run_item(operation, item_id)
+            return report.retry_after if report else None
+
+        bulk_calls.run_bounded(
+            concurrent,
+            run,
+            per_server=settings.BULK_CALLS_PER_SERVER,
+            on_done=heartbeat.beat,
+        )
+
+
+def _threads_see_our_rows() -> bool:
+    """Whether other connections see what this one wrote: not within an open transaction
+    (a test case's), and not on SQLite, whose single writer would only queue them."""
+    return connection.vendor != "sqlite" and not connection.in_atomic_block
+
+
+def _calls_panel(module: str) -> bool:
+    try:
+        return get_module(module).calls_panel
+    except UnknownModule:
+        return False
 
 
 def process(operation_id: int) -> None:
@@ -230,9 +327,7 @@ def process(operation_id: int) -> None:
             return
     heartbeat = Heartbeat(operation_id)
     for ids in _pending(operation).batches():
-        for item_id in ids:
-            run_item(operation, item_id)
-            heartbeat.beat()
+        _run_batch(operation, ids, heartbeat)
     BulkOperation.objects.filter(pk=operation_id).update(
         status=BulkStatus.DONE, finished_at=timezone.now(), abandoned=False, error=""
     )
@@ -258,7 +353,8 @@ def progress(operation: BulkOperation) -> dict[str, int]:
     for row in operation.items.order_by().values("state").annotate(n=Count("pk")):
         counts[row["state"]] = row["n"]
     counts["total"] = sum(counts.values())
-    counts["finished"] = counts["total"] - counts[BulkItemState.PENDING]
+    unfinished = counts[BulkItemState.PENDING] + counts[BulkItemState.RUNNING]
+    counts["finished"] = counts["total"] - unfinished
     counts["percent"] = round(100 * counts["finished"] / counts["total"]) if counts["total"] else 0
     return counts
 

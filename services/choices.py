@@ -43,6 +43,22 @@ class ServiceAction(models.TextChoices):
     SHIFT_EXPIRATION = "shift_expiration", "Add or subtract days"
     UPDATE = "update", "Edit"
     DELETE = "delete", "Delete"
+    PANEL = "panel", "Panel action"
+
+
+class OperationState(models.TextChoices):
+    """Where an operation in flight on a service stands (DESIGN.md, "The lifecycle layer").
+
+    ``calling``: claimed, its module call under way (or its process died: taken over once
+    due). ``waiting``: the panel accepted it and is still working (an install), followed by
+    a task. ``following``: a task is asking the panel whether it finished. ``retrying``: the
+    call failed with a retryable error and is tried again once due.
+    """
+
+    CALLING = "calling", "In progress"
+    WAITING = "waiting", "Waiting for the panel"
+    FOLLOWING = "following", "Checking with the panel"
+    RETRYING = "retrying", "Failed, will be retried"
 
 
 #: The status changes, by operation: the statuses it starts from and the one it reaches.
@@ -107,6 +123,7 @@ class BulkStatus(models.TextChoices):
 
 class BulkItemState(models.TextChoices):
     PENDING = "pending", "Waiting"
+    RUNNING = "running", "Running"
     DONE = "done", "Done"
     SKIPPED = "skipped", "Skipped"
     FAILED = "failed", "Failed"
@@ -114,6 +131,7 @@ class BulkItemState(models.TextChoices):
 
 BULK_ITEM_BADGES = {
     BulkItemState.PENDING: "secondary",
+    BulkItemState.RUNNING: "info",
     BulkItemState.DONE: "success",
     BulkItemState.SKIPPED: "warning",
     BulkItemState.FAILED: "danger",

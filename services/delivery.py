@@ -18,8 +18,9 @@ logger = logging.getLogger(__name__)
 def deliver_if_automatic(service_id: int) -> str:
     """Deliver the service through the lifecycle when its module delivers by itself.
 
-    Returns what happened, for the task's result: delivered, waiting (a manual module, or
-    a refusal such as no server), failed (the module's error, kept on the service), gone.
+    Returns what happened, for the task's result: delivered, installing (the panel is
+    still working on it: a task follows it), waiting (a manual module, or a refusal such
+    as no server), failed (the module's error, kept on the service), gone.
     """
     service = Service.objects.filter(pk=service_id, status=ServiceStatus.PENDING).first()
     if service is None:
@@ -31,10 +32,10 @@ def deliver_if_automatic(service_id: int) -> str:
     if not automatic:
         return "waiting"
     try:
-        lifecycle.deliver(service.pk, actor=None, source=EventSource.AUTOMATION)
+        outcome = lifecycle.deliver(service.pk, actor=None, source=EventSource.AUTOMATION)
     except LifecycleError as exc:
         logger.info("Service %s waits for staff: %s", service_id, exc.message)
         return "waiting"
     except ModuleError:
         return "failed"
-    return "delivered"
+    return "installing" if outcome.waiting else "delivered"

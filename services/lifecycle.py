@@ -1,22 +1,33 @@
 """The service lifecycle: the only code that changes a service's status, expiration or
 renewal count (DESIGN.md, "The lifecycle layer").
 
-Every operation has the same shape. It opens a transaction and locks the service row;
-checks the transition and the business rules, raising ``LifecycleError`` with a message
-a person can read; calls the delivery module; saves the changed fields and writes a
-``ServiceEvent`` with the field changes; and schedules the customer's notification for
-after the commit. A module failure leaves the status as it was, records the error on
-the service and in its history (both are committed), and is raised to the caller.
+Every operation has the same shape. It opens a short transaction and locks the service
+row; checks the transition and the business rules, raising ``LifecycleError`` with a
+message a person can read; and, when the module must be called, either
+
+- calls it there and then, when the module calls no panel (``manual``): one transaction;
+- or claims the operation (the service records it in flight, with a token, and commits),
+  calls the module with no lock and no transaction held, then finishes under the lock:
+  checks that its claim still holds, saves the changed fields and writes a
+  ``ServiceEvent``. A panel that is slow or times out then holds no row and no connection.
+
+The customer's notification is scheduled for after the commit. A module failure leaves the
+status as it was and records the error on the service and in its history; a retryable
+one keeps the operation in flight, to be tried again with backoff by the periodic task
+(``resume``), which also takes over a claim whose process died (module operations are
+idempotent) and follows an operation the panel is still working on (an install).
 
 Whether an operation applies, does nothing or is refused is the rule book's answer
-(``services.rules``); what needs other rows (room on the server, a resource already
-linked, an invoice already applied) is checked here. Operations take a ``Service`` or its
-id and return an ``Outcome``: the service as saved and whether anything changed; those
-that e-mail the customer take ``notify=False`` to stay silent. ``perform`` runs an
-action of the catalogue (``services.actions``) with the settings a form collected.
+(``services.rules``), including "another operation is in progress"; what needs other rows
+(room on the server, a resource already linked, an invoice already applied) is checked
+here. Operations take a ``Service`` or its id and return an ``Outcome``: the service as
+saved and whether anything changed; those that e-mail the customer take ``notify=False``
+to stay silent. ``perform`` runs an action of the catalogue (``services.actions``) with
+the settings a form collected.
 
-A caller may wrap one operation in a transaction of its own to commit its outcome with
-it (bulk actions do), but must not wrap several: a module failure's record would be
+A caller may wrap one operation in a transaction of its own (a payment renewing a
+service): the claim is then committed with the caller's work and the module is called by
+a task after the commit. It must not wrap several: a module failure's record would be
 rolled back with the operations that follow.
 """
 
@@ -24,6 +35,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,23 +45,34 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from customers.models import User
-from delivery.modules.base import DeliveryModule, ModuleError, ModuleResult
+from delivery.calllog import calling, link_to_service
+from delivery.modules.base import DeliveryModule, ModuleError, ModuleResult, Tab, TabAction
 from delivery.registry import UnknownModule, get_module
 from products.choices import BillingCycle
 from products.cycles import add_cycles
 
 from . import notifications, rules
 from .actions import CATALOGUE
-from .choices import ACTION_TRANSITIONS, LIVE, CancelWhen, EventSource, ServiceAction, ServiceStatus
+from .choices import (
+    ACTION_TRANSITIONS,
+    LIVE,
+    CancelWhen,
+    EventSource,
+    OperationState,
+    ServiceAction,
+    ServiceStatus,
+)
 from .models import EXPIRATION_YEARS, Service, ServiceEvent, ServiceRenewal, validate_expiration
 from .rules import Context, Verdict
 
+logger = logging.getLogger(__name__)
 S = ServiceStatus
 A = ServiceAction
 ServiceRef = Service | int
@@ -70,12 +95,23 @@ EDITABLE_FIELDS = frozenset(
         "max_renewals",
     }
 )
-#: Fields compared before and after an operation to record its changes.
+#: Fields compared before and after an operation to record its changes; the bookkeeping of
+#: the operation in flight is not a change of the service.
+_OPERATION_FIELDS = [
+    "operation",
+    "operation_state",
+    "operation_token",
+    "operation_started_at",
+    "operation_due_at",
+    "operation_attempts",
+    "operation_params",
+]
 _AUDITED_FIELDS = [
     f
     for f in Service._meta.concrete_fields
-    if f.name not in {"id", "uuid", "updated_at", "created_at"}
+    if f.name not in {"id", "uuid", "updated_at", "created_at", *_OPERATION_FIELDS}
 ]
+OS = OperationState
 
 
 @dataclass(frozen=True)
@@ -83,11 +119,14 @@ class Outcome:
     """What an operation did: the service as saved, and whether anything changed.
 
     ``message`` says why nothing changed (the rule book's words), when nothing did.
+    ``waiting`` says the panel is still working on it (an install, a call made after the
+    caller's commit): the outcome arrives later, as an event in the service's history.
     """
 
     service: Service
     changed: bool
     message: str = ""
+    waiting: bool = False
 
 
 class LifecycleError(Exception):
@@ -110,18 +149,53 @@ class _Operation:
     """One operation on one locked service: what it changes, and its audit record."""
 
     def __init__(
-        self, service: Service, *, action: str, actor: User | None, source: str, reason: str
+        self,
+        service: Service,
+        *,
+        action: str,
+        actor: User | None,
+        source: str,
+        reason: str,
+        notify: bool = True,
+        params: Mapping[str, Any] | None = None,
+        reference: str = "",
     ) -> None:
         self.service = service
         self.action = action
         self.actor = actor
         self.source = source
         self.reason = reason
+        self.notify = notify
+        self.params = dict(params or {})
+        self.reference = reference
         self.from_status = service.status
         self.target: str | None = None
         self.noop_reason = ""
         self.result = ModuleResult()
+        self.calls_module = False
+        self.claimed: uuid.UUID | None = None
+        self.final: Outcome | None = None
         self._before = _snapshot(service)
+
+    @classmethod
+    def resumed(cls, service: Service) -> _Operation:
+        """The operation in flight on the locked ``service``, as its claim recorded it."""
+        params = service.operation_params
+        actor_id = params.get("actor")
+        op = cls(
+            service,
+            action=service.operation,
+            actor=User.objects.filter(pk=actor_id).first() if actor_id else None,
+            source=params.get("source", EventSource.AUTOMATION),
+            reason=params.get("reason", ""),
+            notify=params.get("notify", True),
+            params=params,
+            reference=params.get("reference", ""),
+        )
+        sources, target = ACTION_TRANSITIONS.get(op.action, (frozenset(), None))
+        if service.status in sources:
+            op.target = target
+        return op
 
     def refuse(self, why: str) -> LifecycleError:
         verb = CATALOGUE[self.action].verb
@@ -147,7 +221,7 @@ class _Operation:
         return Outcome(self.service, changed=False, message=self.noop_reason)
 
     def done(self) -> Outcome:
-        return Outcome(self.service, changed=True)
+        return self.final or Outcome(self.service, changed=True)
 
     @property
     def module(self) -> DeliveryModule:
@@ -156,15 +230,13 @@ class _Operation:
         except UnknownModule as exc:
             raise self.refuse(str(exc)) from exc
 
-    def call(self, operation: Callable[..., ModuleResult], *args: Any) -> ModuleResult:
-        """Call a module operation; a ModuleError propagates to ``_operation``."""
-        result = operation(self.service, *args)
+    def absorb(self, result: ModuleResult) -> None:
+        """Add a module result to what the operation reports (its history's module result)."""
         self.result = ModuleResult(
             external_id=result.external_id or self.result.external_id,
             data={**self.result.data, **result.data},
             message=" ".join(m for m in (self.result.message, result.message) if m),
         )
-        return result
 
     def changes(self) -> dict[str, list[Any]]:
         after = _snapshot(self.service)
@@ -174,13 +246,64 @@ class _Operation:
             if after[name] != self._before[name]
         }
 
-    def save(self, *, notify: bool = True) -> ServiceEvent:
+    def rebase(self, *, reason: str) -> None:
+        """Start a second record after a first was saved: what follows is its own event."""
+        self._before = _snapshot(self.service)
+        self.from_status = self.service.status
+        self.params.pop("changes", None)
+        self.result = ModuleResult()
+        self.reason = reason
+        self.notify = False
+
+    def will_call(self) -> None:
+        """The checks passed and the module must be called: ``_operation`` does it next."""
+        self.calls_module = True
+
+    def call_in_place(self) -> None:
+        """Call a module that calls no panel, in this transaction, and apply its result."""
+        step = _STEPS[self.action]
+        with calling(service_id=self.service.pk, operation=self.action):
+            self.absorb(step.run(self.module, self.service, self.params))
+        step.apply(self)
+        self.save()
+
+    def claim(self) -> None:
+        """Record the operation in flight on the service; committed before the module call.
+
+        What the checks already changed (an attempt counted, a resource reserved) is saved
+        with the claim and recorded in the history when the operation finishes.
+        """
+        service = self.service
+        now = timezone.now()
+        changes = self.changes()
+        self.claimed = uuid.uuid4()
+        service.operation = self.action
+        service.operation_state = OS.CALLING
+        service.operation_token = self.claimed
+        service.operation_started_at = now
+        service.operation_due_at = now + _stale_after()
+        service.operation_attempts = 1
+        service.operation_params = _json(
+            {
+                **self.params,
+                "actor": self.actor.pk if self.actor else None,
+                "source": self.source,
+                "reason": self.reason,
+                "notify": self.notify,
+                "reference": self.reference,
+                "changes": changes,
+            }
+        )
+        changed = [f.name for f in _AUDITED_FIELDS if f.name in changes]
+        service.save(update_fields=[*changed, *_OPERATION_FIELDS, "updated_at"])
+
+    def save(self, *, also: list[str] | None = None) -> ServiceEvent:
         """Persist the changed fields and the audit row; notify the customer after commit."""
         service = self.service
         if self.target:
             service.status = self.target
-        changes = self.changes()
-        changed_names = [f.name for f in _AUDITED_FIELDS if f.name in changes]
+        changes = {**self.params.get("changes", {}), **self.changes()}
+        changed_names = [f.name for f in _AUDITED_FIELDS if f.name in self.changes()]
         try:
             service.full_clean(
                 exclude=[f.name for f in Service._meta.fields if f.name not in changes],
@@ -192,16 +315,18 @@ class _Operation:
         try:
             # No savepoint of its own: a failed write aborts the transaction, and the
             # LifecycleError raised here rolls back the operation's atomic block.
-            service.save(update_fields=[*changed_names, "updated_at"])
+            service.save(update_fields=[*changed_names, *(also or []), "updated_at"])
         except IntegrityError as exc:
             raise self.refuse("the change breaks a rule of the database.") from exc
         event = self.record(changes=changes)
-        if notify and CATALOGUE[self.action].notifies:
+        if self.notify and CATALOGUE[self.action].notifies:
             transaction.on_commit(partial(notifications.enqueue, event.pk))
         return event
 
-    def record(self, *, changes: dict[str, Any], error: str = "") -> ServiceEvent:
-        result = self.result.as_dict()
+    def record(
+        self, *, changes: dict[str, Any], error: str = "", extra: Mapping[str, Any] | None = None
+    ) -> ServiceEvent:
+        result = {**self.result.as_dict(), **(extra or {})}
         return ServiceEvent.objects.create(
             service=self.service if self.service.pk else None,
             actor=self.actor,
@@ -210,8 +335,9 @@ class _Operation:
             from_status=self.from_status,
             to_status=self.service.status if not error else self.from_status,
             reason=self.reason,
+            reference=self.reference,
             changes=changes,
-            module_result=result,
+            module_result=_json(result),
             error=error,
         )
 
@@ -243,21 +369,366 @@ def _lock(service: ServiceRef) -> Service:
 
 @contextmanager
 def _operation(
-    service: ServiceRef, *, action: str, actor: User | None, source: str, reason: str = ""
+    service: ServiceRef,
+    *,
+    action: str,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    notify: bool = True,
+    params: Mapping[str, Any] | None = None,
+    reference: str = "",
 ) -> Iterator[_Operation]:
-    """Lock the service for one operation; commit a module failure's record, then raise it."""
+    """Lock the service for one operation's checks; then call the module as it must be.
+
+    The body checks and, when the module must be called, says so (``will_call``). A
+    module that calls no panel is called in this transaction; otherwise the operation is
+    claimed here, and called and finished once the transaction has committed.
+    """
     failure: ModuleError | None = None
     with transaction.atomic():
-        operation = _Operation(
-            _lock(service), action=action, actor=actor, source=source, reason=reason
+        op = _Operation(
+            _lock(service),
+            action=action,
+            actor=actor,
+            source=source,
+            reason=reason,
+            notify=notify,
+            params=params,
+            reference=reference,
         )
         try:
-            yield operation
+            yield op
+            if op.calls_module:
+                if op.module.calls_panel:
+                    op.claim()
+                else:
+                    op.call_in_place()
         except ModuleError as exc:
-            operation.record_failure(exc)
+            op.record_failure(exc)
             failure = exc
     if failure is not None:
         raise failure
+    if op.claimed is not None:
+        op.final = _carry_out(op.service, op.claimed)
+
+
+def _in_callers_transaction() -> bool:
+    """Whether the caller holds a transaction (a test case's own does not count)."""
+    blocks = transaction.get_connection().atomic_blocks
+    return any(not getattr(block, "_from_testcase", False) for block in blocks)
+
+
+def _carry_out(service: Service, token: uuid.UUID) -> Outcome:
+    """Call the module for a claimed operation and finish it; after the caller's commit
+    when the caller holds a transaction (a task does it then)."""
+    if _in_callers_transaction():
+        transaction.on_commit(partial(_enqueue, "continue_operation", service.pk, str(token)))
+        message = f"{service.operation_label} on the server in the background"
+        return Outcome(service, changed=True, message=message, waiting=True)
+    return _call_and_finish(service.pk, token)
+
+
+def _enqueue(task_name: str, service_id: int, *args: Any, countdown: float = 0) -> None:
+    """Queue a task of this app; with tasks run in-process (``make run``, no Redis), one
+    that must wait runs later on a timer thread, not at once: eager Celery ignores the
+    countdown, and a panel still installing would be asked again and again at once."""
+    from . import tasks  # the tasks module imports this one
+
+    task = getattr(tasks, task_name)
+    if countdown and getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        timer = threading.Timer(countdown, _run_in_thread, (task, service_id, *args))
+        timer.daemon = True
+        timer.start()
+        return
+    task.apply_async((service_id, *args), countdown=countdown)
+
+
+def _run_in_thread(task: Any, *args: Any) -> None:
+    try:
+        task(*args)
+    finally:
+        connections.close_all()
+
+
+def _stale_after() -> dt.timedelta:
+    return dt.timedelta(minutes=settings.OPERATION_STALE_MINUTES)
+
+
+def _backoff(attempts: int, retry_after: float | None) -> dt.timedelta:
+    """The wait before the next try: doubled at every attempt, at most an hour, and never
+    shorter than what the panel asked for (``Retry-After``)."""
+    seconds = min(3600.0, settings.OPERATION_RETRY_SECONDS * 2 ** max(0, attempts - 1))
+    return dt.timedelta(seconds=max(seconds, retry_after or 0))
+
+
+def _release(service: Service) -> None:
+    """Clear the operation in flight (saved with ``_OPERATION_FIELDS``)."""
+    service.operation = ""
+    service.operation_state = ""
+    service.operation_token = None
+    service.operation_started_at = None
+    service.operation_due_at = None
+    service.operation_attempts = 0
+    service.operation_params = {}
+
+
+def _call_and_finish(service_id: int, token: uuid.UUID, follow: bool = False) -> Outcome:
+    """Call the module for the claim ``token`` with no lock held, then finish under the lock.
+
+    ``follow`` asks the panel whether an operation it was still working on has finished.
+    A ModuleError is recorded (``_fail``) and raised; any other exception leaves the claim
+    as it is, for the periodic task to take over once it is stale, as if the process died.
+    """
+    service = Service.objects.select_related("server", "customer__user", "product").get(
+        pk=service_id
+    )
+    if service.operation_token != token:
+        return Outcome(service, changed=False, message="another run finished this operation")
+    action = service.operation
+    module = get_module(service.module)
+    try:
+        with calling(service_id=service_id, operation=action):
+            if follow:
+                result = module.follow(service, action)
+            else:
+                result = _STEPS[action].run(module, service, service.operation_params)
+    except ModuleError as exc:
+        _fail(service_id, token, exc, follow=follow)
+        raise
+    return _finish(service_id, token, result)
+
+
+def _finish(service_id: int, token: uuid.UUID, result: ModuleResult) -> Outcome:
+    """Apply a module's answer to the service, if the claim ``token`` still holds."""
+    with transaction.atomic():
+        service = _lock(service_id)
+        if service.operation_token != token:
+            message = "another run finished this operation"
+            return Outcome(service, changed=False, message=message)
+        op = _Operation.resumed(service)
+        op.absorb(result)
+        if result.waiting:
+            return _wait(op)
+        _STEPS[op.action].apply(op)
+        _release(service)
+        op.save(also=_OPERATION_FIELDS)
+    return Outcome(service, changed=True)
+
+
+def _wait(op: _Operation) -> Outcome:
+    """The panel accepted the operation and is still working: keep what it said and
+    follow it with a task (the periodic task catches a lost one)."""
+    service = op.service
+    wait = settings.OPERATION_FOLLOW_SECONDS
+    service.external_id = op.result.external_id or service.external_id
+    service.module_data = {**service.module_data, **op.result.data}
+    # Recorded with the operation's other changes in the event that ends it.
+    service.operation_params = _json(
+        {**service.operation_params, "changes": {**op.params.get("changes", {}), **op.changes()}}
+    )
+    service.operation_state = OS.WAITING
+    service.operation_due_at = timezone.now() + dt.timedelta(seconds=wait)
+    service.save(update_fields=["external_id", "module_data", *_OPERATION_FIELDS, "updated_at"])
+    transaction.on_commit(partial(_enqueue, "follow_operation", service.pk, countdown=wait))
+    message = f"the panel is still working on it ({service.operation_label})"
+    return Outcome(service, changed=True, message=message, waiting=True)
+
+
+def _fail(service_id: int, token: uuid.UUID, exc: ModuleError, *, follow: bool = False) -> None:
+    """Record a module failure under the claim ``token``: retried later when it may
+    succeed and attempts remain, given up otherwise (the status stays as it was)."""
+    with transaction.atomic():
+        service = _lock(service_id)
+        if service.operation_token != token:
+            return
+        op = _Operation.resumed(service)
+        service.last_delivery_error = exc.message
+        retry = exc.retryable and service.operation_attempts < settings.OPERATION_MAX_ATTEMPTS
+        extra: dict[str, Any] = {"retryable": exc.retryable, "attempt": service.operation_attempts}
+        if follow and exc.retryable:
+            wait = dt.timedelta(seconds=settings.OPERATION_FOLLOW_SECONDS)
+            service.operation_state = OS.WAITING
+            service.operation_due_at = timezone.now() + max(wait, _backoff(1, exc.retry_after))
+            extra["next_try"] = service.operation_due_at
+        elif retry:
+            service.operation_state = OS.RETRYING
+            service.operation_due_at = timezone.now() + _backoff(
+                service.operation_attempts, exc.retry_after
+            )
+            extra["next_try"] = service.operation_due_at
+        else:
+            _STEPS[op.action].undo(service)
+            _release(service)
+        service.save(
+            update_fields=[
+                "last_delivery_error",
+                "external_id",
+                "module_data",
+                *_OPERATION_FIELDS,
+                "updated_at",
+            ]
+        )
+        op.record(changes={}, error=exc.message, extra=extra)
+
+
+# Taking over operations in flight ----------------------------------------------------
+
+
+def resume(service: ServiceRef, *, force: bool = False) -> Outcome:
+    """Take over the operation in flight on a service once it is due, and carry it on.
+
+    Due means: its retry time has come, its process died (its claim is stale), or the
+    panel was working on it and it is time to ask again. ``force`` (staff's "retry now",
+    a follow-up task) does not wait for the due time, but never takes over a call that
+    may still be under way. After ``OPERATION_MAX_ATTEMPTS`` tries, or when the panel
+    has worked for longer than ``OPERATION_FOLLOW_LIMIT_MINUTES``, the operation is given
+    up with its error. Raises the ModuleError of a failed try.
+    """
+    pk = service.pk if isinstance(service, Service) else service
+    now = timezone.now()
+    with transaction.atomic():
+        locked = (
+            Service.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=pk)
+            .exclude(operation="")
+            .first()
+        )
+        if locked is None:
+            return Outcome(Service(pk=pk), changed=False, message="no operation is in progress")
+        due = locked.operation_due_at is None or locked.operation_due_at <= now
+        if not due and not force:
+            return Outcome(locked, changed=False, message="it is not due yet")
+        if not due and locked.operation_state == OS.CALLING:
+            raise LifecycleError(
+                f"Service #{pk} is being called right now ({locked.operation_label}): "
+                "wait for the answer."
+            )
+        taken = _take_over(locked, now)
+    return taken if isinstance(taken, Outcome) else _call_and_finish(pk, *taken)
+
+
+def take_over(service: ServiceRef, *, reference: str) -> Outcome | None:
+    """Carry on at once the operation in flight that ``reference`` asked for, whose process
+    is known to be lost (a bulk item resumed after its worker died); None when no such
+    operation is in flight, or another process holds the row."""
+    pk = service.pk if isinstance(service, Service) else service
+    with transaction.atomic():
+        locked = (
+            Service.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=pk, operation_params__reference=reference)
+            .exclude(operation="")
+            .first()
+        )
+        if locked is None:
+            return None
+        taken = _take_over(locked, timezone.now())
+    return taken if isinstance(taken, Outcome) else _call_and_finish(pk, *taken)
+
+
+def _take_over(locked: Service, now: dt.datetime) -> Outcome | tuple[uuid.UUID, bool]:
+    """Claim the locked service's operation afresh: its new token and whether it is a
+    check on a panel still working; or the outcome of giving it up at its limit."""
+    follow = locked.operation_state in (OS.WAITING, OS.FOLLOWING)
+    given_up = _limit_reached(locked, follow=follow, now=now)
+    if given_up:
+        _give_up(locked, given_up)
+        return Outcome(locked, changed=True, message=given_up)
+    token = uuid.uuid4()
+    locked.operation_token = token
+    locked.operation_state = OS.FOLLOWING if follow else OS.CALLING
+    locked.operation_attempts += 0 if follow else 1
+    locked.operation_due_at = now + _stale_after()
+    locked.save(update_fields=[*_OPERATION_FIELDS, "updated_at"])
+    return token, follow
+
+
+def _limit_reached(service: Service, *, follow: bool, now: dt.datetime) -> str:
+    """Why the operation in flight is given up now, or ""."""
+    if follow:
+        limit = dt.timedelta(minutes=settings.OPERATION_FOLLOW_LIMIT_MINUTES)
+        started = service.operation_started_at or now
+        if now - started > limit:
+            minutes = f"{settings.OPERATION_FOLLOW_LIMIT_MINUTES:g}"
+            return f"The panel had not finished after {minutes} minutes."
+        return ""
+    if service.operation_attempts >= settings.OPERATION_MAX_ATTEMPTS:
+        last = service.last_delivery_error or "it was interrupted every time"
+        return f"Given up after {service.operation_attempts} attempts: {last}"
+    return ""
+
+
+def _give_up(service: Service, why: str, *, actor: User | None = None) -> None:
+    """End the operation in flight on the locked service without applying it."""
+    op = _Operation.resumed(service)
+    if actor is not None:
+        op.actor, op.source = actor, EventSource.ADMIN
+    _STEPS[op.action].undo(service)
+    _release(service)
+    service.last_delivery_error = why
+    service.save(
+        update_fields=[
+            "last_delivery_error",
+            "external_id",
+            "module_data",
+            *_OPERATION_FIELDS,
+            "updated_at",
+        ]
+    )
+    op.record(changes={}, error=why, extra={"given_up": True})
+
+
+def abandon(service: ServiceRef, *, actor: User | None) -> Outcome:
+    """Staff give up the operation in flight: nothing more is asked of the panel.
+
+    A call that may still be under way cannot be given up: its answer would be lost.
+    """
+    with transaction.atomic():
+        locked = _lock(service)
+        if not locked.operation:
+            return Outcome(locked, changed=False, message="no operation is in progress")
+        still_due = locked.operation_due_at is not None and locked.operation_due_at > timezone.now()
+        if locked.operation_state == OS.CALLING and still_due:
+            raise LifecycleError(
+                f"Service #{locked.pk} is being called right now ({locked.operation_label}): "
+                "wait for the answer."
+            )
+        label = locked.operation_label
+        _give_up(locked, f"The {label} was given up by staff.", actor=actor)
+    return Outcome(locked, changed=True)
+
+
+def continue_claimed(service_id: int, token: str) -> Outcome:
+    """Call and finish an operation claimed inside a caller's transaction (its task)."""
+    return _call_and_finish(service_id, uuid.UUID(token))
+
+
+# Panel actions (power, reinstall) ------------------------------------------------------
+
+
+def run_panel_action(
+    service: ServiceRef, *, tab: Tab, action: TabAction, actor: User | None, source: str
+) -> Outcome:
+    """Run a tab's action on the panel (start, restart, reinstall...) and record it.
+
+    Nothing of the service changes, so nothing is claimed: the rule book is asked (a
+    running service, nothing in flight), the panel is called with no lock held, and the
+    answer or the error is written in the history.
+    """
+    pk = service.pk if isinstance(service, Service) else service
+    with transaction.atomic():
+        op = _Operation(_lock(pk), action=A.PANEL, actor=actor, source=source, reason="")
+        op.reason = f"{tab.label}: {action.label}"
+        op.check()
+    fresh = Service.objects.select_related("server", "customer__user", "product").get(pk=pk)
+    try:
+        with calling(service_id=pk, operation=f"{tab.key} {action.key}"):
+            op.absorb(action.run(fresh))
+    except ModuleError as exc:
+        op.record(changes={}, error=exc.message)
+        raise
+    op.record(changes={})
+    return Outcome(fresh, changed=True, message=op.result.message)
 
 
 def _require_server(op: _Operation) -> None:
@@ -286,6 +757,15 @@ def create(*, actor: User | None, source: str, **fields: Any) -> Service:
     ``module_data`` holds the options of the module's ``service_form``, validated here by
     the module. No invoice is made: creating a service is not an order.
     """
+    service = _new_service(fields)
+    with transaction.atomic():
+        service.save()
+        _record_creation(service, actor=actor, source=source)
+    return service
+
+
+def _new_service(fields: dict[str, Any]) -> Service:
+    """A pending service from ``fields``, validated and not saved."""
     unknown = set(fields) - EDITABLE_FIELDS - {"customer", "module_data"}
     if unknown:
         raise LifecycleError(f"These fields cannot be set: {', '.join(sorted(unknown))}.")
@@ -304,17 +784,63 @@ def create(*, actor: User | None, source: str, **fields: Any) -> Service:
         service.full_clean(validate_constraints=True)
     except ValidationError as exc:
         raise LifecycleError(f"Cannot create the service: {_validation_message(exc)}") from exc
-    with transaction.atomic():
-        service.save()
-        operation = _Operation(service, action=A.CREATE, actor=actor, source=source, reason="")
-        operation.from_status = ""
-        operation.record(
-            changes={
-                name: _json([None, value])
-                for name, value in _snapshot(service).items()
-                if value not in (None, "", {})
-            }
+    return service
+
+
+def _record_creation(service: Service, *, actor: User | None, source: str) -> None:
+    operation = _Operation(service, action=A.CREATE, actor=actor, source=source, reason="")
+    operation.from_status = ""
+    operation.record(
+        changes={
+            name: _json([None, value])
+            for name, value in _snapshot(service).items()
+            if value not in (None, "", {})
+        }
+    )
+
+
+def create_imported(*, resource_id: str, actor: User | None, source: str, **fields: Any) -> Service:
+    """Create a service for an existing resource on its server, already active.
+
+    The panel is asked first, with nothing written and no transaction held; only when it
+    knows the resource is the service created and linked to it, in one transaction. So a
+    failed import keeps nothing, and a slow panel holds no lock. A resource already linked
+    to a live service is refused (the database's unique constraint settles two at once).
+    """
+    service = _new_service(fields)
+    resource_id = str(resource_id).strip()
+    refused = "Cannot import the resource: "
+    if not resource_id:
+        raise LifecycleError(refused + "choose the resource to import.")
+    try:
+        module = get_module(service.module)
+    except UnknownModule as exc:
+        raise LifecycleError(refused + str(exc)) from exc
+    if module.requires_server and service.server is None:
+        raise LifecycleError(refused + f"the {module.label} module needs a server.")
+    owner = (
+        Service.objects.filter(server=service.server, external_id=resource_id, status__in=LIVE)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if owner is not None:
+        raise LifecycleError(
+            refused + f"resource {resource_id} is already linked to service #{owner}."
         )
+    with calling(service_id=None, operation="import") as calls:
+        result = module.import_existing(service, resource_id)
+    try:
+        with transaction.atomic():
+            service.save()
+            _record_creation(service, actor=actor, source=source)
+            op = _Operation(service, action=A.IMPORT, actor=actor, source=source, reason="")
+            op.target = S.ACTIVE
+            op.absorb(result)
+            _mark_delivered(service, result, default_external_id=resource_id)
+            op.save()
+            link_to_service(calls, service.pk)
+    except IntegrityError as exc:
+        raise LifecycleError(refused + f"resource {resource_id} was linked meanwhile.") from exc
     return service
 
 
@@ -322,7 +848,7 @@ def deliver(
     service: ServiceRef, *, actor: User | None, source: str, notify: bool = True
 ) -> Outcome:
     """Create the service's resource through its module and make the service active."""
-    with _operation(service, action=A.DELIVER, actor=actor, source=source) as op:
+    with _operation(service, action=A.DELIVER, actor=actor, source=source, notify=notify) as op:
         if not op.check():
             return op.unchanged()
         _require_server(op)
@@ -335,9 +861,7 @@ def deliver(
             if used >= server.max_accounts:
                 raise op.refuse(f"server {server} is full ({used} of {server.max_accounts}).")
         svc.delivery_attempts += 1
-        result = op.call(op.module.create)
-        _mark_delivered(svc, result)
-        op.save(notify=notify)
+        op.will_call()
     return op.done()
 
 
@@ -347,14 +871,15 @@ def import_existing(
     """Link an existing resource on the server to the service and make it active.
 
     Nothing is created on the server. A resource already linked to another live service
-    cannot be imported again.
+    cannot be imported again: the resource is reserved on the service from the claim on.
     """
-    with _operation(service, action=A.IMPORT, actor=actor, source=source) as op:
+    resource_id = str(resource_id).strip()
+    params = {"resource_id": resource_id}
+    with _operation(service, action=A.IMPORT, actor=actor, source=source, params=params) as op:
         if not op.check():
             return op.unchanged()
         _require_server(op)
         svc = op.service
-        resource_id = str(resource_id).strip()
         if not resource_id:
             raise op.refuse("choose the resource to import.")
         owner = (
@@ -365,10 +890,23 @@ def import_existing(
         )
         if owner is not None:
             raise op.refuse(f"resource {resource_id} is already linked to service #{owner}.")
-        result = op.call(op.module.import_existing, resource_id)
-        _mark_delivered(svc, result, default_external_id=resource_id)
-        op.save()
+        op.params["previous_external_id"] = svc.external_id
+        svc.external_id = resource_id
+        op.will_call()
     return op.done()
+
+
+def _imported(op: _Operation) -> None:
+    _mark_delivered(op.service, op.result, default_external_id=op.params["resource_id"])
+
+
+def _unreserve(service: Service) -> None:
+    """An import that did not happen gives its resource back."""
+    service.external_id = service.operation_params.get("previous_external_id", "")
+
+
+def _delivered(op: _Operation) -> None:
+    _mark_delivered(op.service, op.result)
 
 
 def _mark_delivered(
@@ -389,34 +927,68 @@ def _mark_delivered(
 # Suspending, expiring, ending ----------------------------------------------------------
 
 
-def suspend(
-    service: ServiceRef, *, actor: User | None, source: str, reason: str = "", notify: bool = True
-) -> Outcome:
-    """Stop the service on its server, keeping its data; ``notify`` e-mails the customer."""
-    with _operation(service, action=A.SUSPEND, actor=actor, source=source, reason=reason) as op:
+def _call_module(action: str, service: ServiceRef, **operation: Any) -> Outcome:
+    """An operation the rule book alone decides, which calls the module and applies its
+    step (``_STEPS``) once the module has answered."""
+    with _operation(service, action=action, **operation) as op:
         if not op.check():
             return op.unchanged()
-        op.call(op.module.suspend)
-        op.service.suspended_at = timezone.now()
-        op.service.suspend_reason = reason
-        op.service.last_delivery_error = ""
-        op.save(notify=notify)
+        op.will_call()
     return op.done()
+
+
+def suspend(
+    service: ServiceRef,
+    *,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    notify: bool = True,
+    reference: str = "",
+) -> Outcome:
+    """Stop the service on its server, keeping its data; ``notify`` e-mails the customer."""
+    return _call_module(
+        A.SUSPEND,
+        service,
+        actor=actor,
+        source=source,
+        reason=reason,
+        notify=notify,
+        reference=reference,
+    )
+
+
+def _suspended(op: _Operation) -> None:
+    op.service.suspended_at = timezone.now()
+    op.service.suspend_reason = op.reason
+    op.service.last_delivery_error = ""
 
 
 def unsuspend(
-    service: ServiceRef, *, actor: User | None, source: str, reason: str = "", notify: bool = True
+    service: ServiceRef,
+    *,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    notify: bool = True,
+    reference: str = "",
 ) -> Outcome:
     """Start a suspended service again."""
-    with _operation(service, action=A.UNSUSPEND, actor=actor, source=source, reason=reason) as op:
-        if not op.check():
-            return op.unchanged()
-        op.call(op.module.unsuspend)
-        op.service.suspended_at = None
-        op.service.suspend_reason = ""
-        op.service.last_delivery_error = ""
-        op.save(notify=notify)
-    return op.done()
+    return _call_module(
+        A.UNSUSPEND,
+        service,
+        actor=actor,
+        source=source,
+        reason=reason,
+        notify=notify,
+        reference=reference,
+    )
+
+
+def _unsuspended(op: _Operation) -> None:
+    op.service.suspended_at = None
+    op.service.suspend_reason = ""
+    op.service.last_delivery_error = ""
 
 
 def expire(
@@ -426,13 +998,15 @@ def expire(
     source: str = EventSource.AUTOMATION,
     notify: bool = True,
 ) -> Outcome:
-    """Mark a service whose expiration has passed as expired; its resource is suspended."""
-    with _operation(service, action=A.EXPIRE, actor=actor, source=source) as op:
+    """Mark a service whose expiration has passed as expired; its resource is suspended
+    (a service staff suspended already is)."""
+    with _operation(service, action=A.EXPIRE, actor=actor, source=source, notify=notify) as op:
         if not op.check():
             return op.unchanged()
-        if op.service.status != S.SUSPENDED:
-            op.call(op.module.suspend)
-        op.save(notify=notify)
+        if op.service.status == S.SUSPENDED:
+            op.save()
+        else:
+            op.will_call()
     return op.done()
 
 
@@ -443,17 +1017,24 @@ def terminate(
     source: str,
     reason: str = "",
     notify: bool = True,
+    reference: str = "",
 ) -> Outcome:
     """Delete the service's resource from the server and mark the service terminated."""
-    with _operation(service, action=A.TERMINATE, actor=actor, source=source, reason=reason) as op:
-        if not op.check():
-            return op.unchanged()
-        op.call(op.module.terminate)
-        op.service.terminated_at = timezone.now()
-        _clear_scheduled_cancel(op.service)
-        op.service.last_delivery_error = ""
-        op.save(notify=notify)
-    return op.done()
+    return _call_module(
+        A.TERMINATE,
+        service,
+        actor=actor,
+        source=source,
+        reason=reason,
+        notify=notify,
+        reference=reference,
+    )
+
+
+def _terminated(op: _Operation) -> None:
+    op.service.terminated_at = timezone.now()
+    _clear_scheduled_cancel(op.service)
+    op.service.last_delivery_error = ""
 
 
 def _clear_scheduled_cancel(service: Service) -> None:
@@ -469,6 +1050,7 @@ def cancel(
     when: str = CancelWhen.NOW,
     reason: str = "",
     notify: bool = True,
+    reference: str = "",
 ) -> Outcome:
     """Cancel now (the resource is removed), or at the end of the paid period.
 
@@ -476,28 +1058,61 @@ def cancel(
     expiration, and remembers who scheduled it; ``uncancel`` undoes it until it comes due.
     """
     if when == CancelWhen.END_OF_PERIOD:
-        return _schedule_cancel(service, actor=actor, source=source, reason=reason, notify=notify)
+        return _schedule_cancel(
+            service,
+            actor=actor,
+            source=source,
+            reason=reason,
+            notify=notify,
+            reference=reference,
+        )
     if when != CancelWhen.NOW:
         raise LifecycleError(f"Unknown cancellation time: {when!r}.")
-    with _operation(service, action=A.CANCEL, actor=actor, source=source, reason=reason) as op:
+    with _operation(
+        service,
+        action=A.CANCEL,
+        actor=actor,
+        source=source,
+        reason=reason,
+        notify=notify,
+        reference=reference,
+    ) as op:
         if not op.check():
             return op.unchanged()
         svc = op.service
         if svc.status != S.PENDING or svc.external_id:
-            op.call(op.module.terminate)
-        svc.cancelled_at = timezone.now()
-        _clear_scheduled_cancel(svc)
-        svc.cancel_reason = reason or svc.cancel_reason
-        svc.last_delivery_error = ""
-        op.save(notify=notify)
+            op.will_call()
+        else:
+            _cancelled(op)
+            op.save()
     return op.done()
 
 
+def _cancelled(op: _Operation) -> None:
+    svc = op.service
+    svc.cancelled_at = timezone.now()
+    _clear_scheduled_cancel(svc)
+    svc.cancel_reason = op.reason or svc.cancel_reason
+    svc.last_delivery_error = ""
+
+
 def _schedule_cancel(
-    service: ServiceRef, *, actor: User | None, source: str, reason: str, notify: bool
+    service: ServiceRef,
+    *,
+    actor: User | None,
+    source: str,
+    reason: str,
+    notify: bool,
+    reference: str = "",
 ) -> Outcome:
     with _operation(
-        service, action=A.SCHEDULE_CANCEL, actor=actor, source=source, reason=reason
+        service,
+        action=A.SCHEDULE_CANCEL,
+        actor=actor,
+        source=source,
+        reason=reason,
+        notify=notify,
+        reference=reference,
     ) as op:
         if not op.check():
             return op.unchanged()
@@ -505,16 +1120,20 @@ def _schedule_cancel(
         svc.cancel_at = svc.expires_at
         svc.cancel_reason = reason
         svc.cancel_source = source
-        op.save(notify=notify)
+        op.save()
     return op.done()
 
 
-def uncancel(service: ServiceRef, *, actor: User | None, source: str, reason: str = "") -> Outcome:
+def uncancel(
+    service: ServiceRef, *, actor: User | None, source: str, reason: str = "", reference: str = ""
+) -> Outcome:
     """Undo a scheduled cancellation that has not come due.
 
     Staff may undo any; the customer only one the customer scheduled (the rule book).
     """
-    with _operation(service, action=A.UNCANCEL, actor=actor, source=source, reason=reason) as op:
+    with _operation(
+        service, action=A.UNCANCEL, actor=actor, source=source, reason=reason, reference=reference
+    ) as op:
         if not op.check():
             return op.unchanged()
         _clear_scheduled_cancel(op.service)
@@ -549,6 +1168,7 @@ def renew(
     price: Decimal | None = None,
     invoice_reference: str = "",
     notify: bool = True,
+    reference: str = "",
 ) -> Outcome:
     """Extend the service by ``cycles`` billing cycles from its old expiration date.
 
@@ -558,8 +1178,15 @@ def renew(
     back to suspended. A renewal pays for the next period, so it withdraws a scheduled
     cancellation. A renewal carrying an invoice reference that was already applied does
     nothing, so a retried payment is safe.
+
+    The renewal itself (expiration, count, the renewal row) is applied at once, in the
+    caller's transaction when there is one: money moves exactly once. When a panel must
+    start the service again, that follows as an operation of its own, recorded as a
+    second event once the panel has answered.
     """
-    with _operation(service, action=A.RENEW, actor=actor, source=source) as op:
+    with _operation(
+        service, action=A.RENEW, actor=actor, source=source, notify=notify, reference=reference
+    ) as op:
         svc = op.service
         if invoice_reference and svc.renewals.filter(invoice_reference=invoice_reference).exists():
             op.noop_reason = f"invoice {invoice_reference} was already applied"
@@ -573,17 +1200,16 @@ def renew(
             op,
             lambda: add_cycles(old, svc.billing_cycle, cycles, anchor_day=svc.billing_anchor_day),
         )
-        if svc.status == S.EXPIRED:
-            if svc.suspended_at is not None:
-                op.target = S.SUSPENDED
-            else:
-                op.call(op.module.unsuspend)
+        # A renewal already starting the service again on the panel (an earlier payment)
+        # is left to do it: this one extends the expiration only.
+        starting = svc.operation == A.RENEW
+        reactivate = svc.status == S.EXPIRED and svc.suspended_at is None and not starting
+        if svc.status == S.EXPIRED and svc.suspended_at is not None:
+            op.target = S.SUSPENDED
         svc.renewal_count += cycles
         _clear_scheduled_cancel(svc)
         svc.cancel_reason = ""
         svc.last_delivery_error = ""
-        op.call(op.module.on_renew)
-        op.save(notify=notify)
         ServiceRenewal.objects.create(
             service=svc,
             old_expires_at=old,
@@ -595,15 +1221,58 @@ def renew(
             actor=actor,
             invoice_reference=invoice_reference,
         )
+        op.params["reactivate"] = reactivate
+        module = op.module
+        if starting:
+            op.target = None  # the renewal in flight changes the status once started
+            op.save()
+        elif not module.calls_panel:
+            op.will_call()
+        elif reactivate or type(module).on_renew is not DeliveryModule.on_renew:
+            if reactivate:
+                op.target = None  # the status changes once the panel has started it again
+            op.save()
+            op.rebase(reason="Started again on the server after the renewal.")
+            op.will_call()
+        else:
+            op.save()
     return op.done()
 
 
+def _renew_on_server(
+    module: DeliveryModule, service: Service, params: Mapping[str, Any]
+) -> ModuleResult:
+    """Start an expired service again, then the module's own renewal hook."""
+    result = module.unsuspend(service) if params.get("reactivate") else ModuleResult()
+    hook = module.on_renew(service)
+    return ModuleResult(
+        external_id=hook.external_id or result.external_id,
+        data={**result.data, **hook.data},
+        message=" ".join(m for m in (result.message, hook.message) if m),
+    )
+
+
+def _renewed(op: _Operation) -> None:
+    """Nothing more than the status: the renewal was applied when it was asked for."""
+
+
 def shift_expiration(
-    service: ServiceRef, *, days: int, actor: User | None, source: str, reason: str = ""
+    service: ServiceRef,
+    *,
+    days: int,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    reference: str = "",
 ) -> Outcome:
     """Add (positive) or subtract (negative) days to the expiration, without a renewal."""
     with _operation(
-        service, action=A.SHIFT_EXPIRATION, actor=actor, source=source, reason=reason
+        service,
+        action=A.SHIFT_EXPIRATION,
+        actor=actor,
+        source=source,
+        reason=reason,
+        reference=reference,
     ) as op:
         if not op.check(Context(source=source, days=days)):
             return op.unchanged()
@@ -637,7 +1306,10 @@ def update(
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise LifecycleError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
-    with _operation(service, action=A.UPDATE, actor=actor, source=source, reason=reason) as op:
+    with _operation(
+        service, action=A.UPDATE, actor=actor, source=source, reason=reason, notify=False
+    ) as op:
+        op.check()
         svc = op.service
         for name, value in changes.items():
             setattr(svc, name, value)
@@ -662,13 +1334,17 @@ def update(
         if not op.changes():
             op.noop_reason = "nothing was changed"
             return op.unchanged()
-        op.save(notify=False)
+        op.save()
     return op.done()
 
 
-def delete(service: ServiceRef, *, actor: User | None, source: str, reason: str = "") -> Outcome:
+def delete(
+    service: ServiceRef, *, actor: User | None, source: str, reason: str = "", reference: str = ""
+) -> Outcome:
     """Delete a service once nothing remains on the server; its history and renewals stay."""
-    with _operation(service, action=A.DELETE, actor=actor, source=source, reason=reason) as op:
+    with _operation(
+        service, action=A.DELETE, actor=actor, source=source, reason=reason, reference=reference
+    ) as op:
         op.check()
         svc = op.service
         snapshot = {"id": svc.pk, "uuid": svc.uuid, **_snapshot(svc)}
@@ -696,42 +1372,68 @@ def perform(
     """
     reason = params.get("reason") or ""
     notify = params.get("notify", True)
+    # Who asks, and what asked (a bulk item's reference, applied once).
+    who: dict[str, Any] = {
+        "actor": actor,
+        "source": source,
+        "reference": params.get("reference") or "",
+    }
     operations: dict[str, Callable[[], Outcome]] = {
         A.DELIVER: lambda: deliver(service, notify=notify, actor=actor, source=source),
-        A.SUSPEND: lambda: suspend(
-            service, reason=reason, notify=notify, actor=actor, source=source
-        ),
-        A.UNSUSPEND: lambda: unsuspend(
-            service, reason=reason, notify=notify, actor=actor, source=source
-        ),
-        A.RENEW: lambda: renew(
-            service, cycles=int(params.get("cycles", 1)), notify=notify, actor=actor, source=source
-        ),
+        A.SUSPEND: lambda: suspend(service, reason=reason, notify=notify, **who),
+        A.UNSUSPEND: lambda: unsuspend(service, reason=reason, notify=notify, **who),
+        A.RENEW: lambda: renew(service, cycles=int(params.get("cycles", 1)), notify=notify, **who),
         A.SHIFT_EXPIRATION: lambda: shift_expiration(
-            service, days=int(params["days"]), reason=reason, actor=actor, source=source
+            service, days=int(params["days"]), reason=reason, **who
         ),
         A.CANCEL: lambda: cancel(
             service,
             when=params.get("when", CancelWhen.NOW),
             reason=reason,
             notify=notify,
-            actor=actor,
-            source=source,
+            **who,
         ),
         A.SCHEDULE_CANCEL: lambda: cancel(
-            service,
-            when=CancelWhen.END_OF_PERIOD,
-            reason=reason,
-            notify=notify,
-            actor=actor,
-            source=source,
+            service, when=CancelWhen.END_OF_PERIOD, reason=reason, notify=notify, **who
         ),
-        A.UNCANCEL: lambda: uncancel(service, reason=reason, actor=actor, source=source),
-        A.TERMINATE: lambda: terminate(
-            service, reason=reason, notify=notify, actor=actor, source=source
-        ),
-        A.DELETE: lambda: delete(service, reason=reason, actor=actor, source=source),
+        A.UNCANCEL: lambda: uncancel(service, reason=reason, **who),
+        A.TERMINATE: lambda: terminate(service, reason=reason, notify=notify, **who),
+        A.DELETE: lambda: delete(service, reason=reason, **who),
     }
     if action not in operations:
         raise LifecycleError(f"{CATALOGUE[action].label} is not an action staff or customers run.")
     return operations[action]()
+
+
+# What each operation asks of the module, and applies once it has answered -----------------
+
+
+@dataclass(frozen=True)
+class _Step:
+    """An operation's module call (``run``, with no lock held when the module calls a
+    panel), what it applies under the lock once the module answered (``apply``), and what
+    a failed or abandoned claim gives back (``undo``)."""
+
+    run: Callable[[DeliveryModule, Service, Mapping[str, Any]], ModuleResult]
+    apply: Callable[[_Operation], None]
+    undo: Callable[[Service], None] = lambda service: None
+
+
+def _nothing_more(op: _Operation) -> None:
+    """The target status is all an operation applies (expiring)."""
+
+
+_STEPS: dict[str, _Step] = {
+    A.DELIVER: _Step(lambda module, service, params: module.create(service), _delivered),
+    A.IMPORT: _Step(
+        lambda module, service, params: module.import_existing(service, params["resource_id"]),
+        _imported,
+        _unreserve,
+    ),
+    A.SUSPEND: _Step(lambda module, service, params: module.suspend(service), _suspended),
+    A.UNSUSPEND: _Step(lambda module, service, params: module.unsuspend(service), _unsuspended),
+    A.EXPIRE: _Step(lambda module, service, params: module.suspend(service), _nothing_more),
+    A.TERMINATE: _Step(lambda module, service, params: module.terminate(service), _terminated),
+    A.CANCEL: _Step(lambda module, service, params: module.terminate(service), _cancelled),
+    A.RENEW: _Step(_renew_on_server, _renewed),
+}

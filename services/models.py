@@ -32,6 +32,7 @@ from .choices import (
     BulkItemState,
     BulkStatus,
     EventSource,
+    OperationState,
     ServiceAction,
     ServiceStatus,
 )
@@ -136,6 +137,27 @@ class Service(models.Model):
         help_text="The last error the delivery module raised; cleared by its next success.",
     )
 
+    # The operation in flight: claimed and committed before its module call, cleared when it
+    # finishes (``services.lifecycle``). Another operation is refused meanwhile.
+    operation = models.CharField(
+        max_length=32, choices=ServiceAction.choices, blank=True, editable=False
+    )
+    operation_state = models.CharField(
+        max_length=16, choices=OperationState.choices, blank=True, editable=False
+    )
+    operation_token = models.UUIDField(
+        null=True, blank=True, editable=False, help_text="The claim: only its holder finishes."
+    )
+    operation_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    operation_due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the periodic task takes it over: a retry, a lost claim, a check.",
+    )
+    operation_attempts = models.PositiveIntegerField(default=0, editable=False)
+    operation_params = models.JSONField(default=dict, blank=True, editable=False)
+
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -152,6 +174,11 @@ class Service(models.Model):
                 fields=["cancel_at"],
                 name="service_cancel_at_idx",
                 condition=Q(cancel_at__isnull=False),
+            ),
+            models.Index(
+                fields=["operation_due_at"],
+                name="service_operation_due_idx",
+                condition=Q(operation_due_at__isnull=False),
             ),
         ]
         constraints = [
@@ -196,6 +223,11 @@ class Service(models.Model):
     @property
     def is_custom(self) -> bool:
         return self.product_id is None
+
+    @property
+    def operation_label(self) -> str:
+        """The operation in flight as people say it ("suspend"), or ""."""
+        return ServiceAction(self.operation).label.lower() if self.operation else ""
 
 
 class ServiceRenewal(models.Model):
@@ -244,6 +276,11 @@ class ServiceEvent(models.Model):
     from_status = models.CharField(max_length=16, choices=ServiceStatus.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=ServiceStatus.choices, blank=True)
     reason = models.TextField(blank=True)
+    reference = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="What asked for it, when it must be applied once (a bulk item, say).",
+    )
     changes = models.JSONField(default=dict, blank=True, help_text="Field: [old, new].")
     module_result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, help_text="Set when the operation failed.")

@@ -238,9 +238,47 @@ def _delete(context: Context) -> list[Rule]:
     ]
 
 
+def _panel(context: Context) -> list[Rule]:
+    """A panel action (power, reinstall) needs a running service."""
+    return _refused_in(set(S) - {S.ACTIVE})
+
+
+def _in_flight(service: Service) -> str:
+    started = service.operation_started_at
+    since = f", since {timezone.localtime(started):%Y-%m-%d %H:%M}" if started else ""
+    return f"{service.operation_label}{since}"
+
+
+#: Every action but creating is refused while another operation is in flight on the
+#: service: its module call may be under way, and what it finishes must not be undone.
+IN_FLIGHT = Rule(
+    Differs("operation", ""),
+    Verdict.REFUSED,
+    "another operation is in progress on it",
+    _in_flight,
+)
+
+
+#: A renewal is money already taken: it is applied while the panel starts the service
+#: again after an earlier renewal (a second payment), and refused only while another
+#: operation is in flight.
+RENEW_IN_FLIGHT = Rule(
+    Differs("operation", "") & Differs("operation", A.RENEW),
+    Verdict.REFUSED,
+    "another operation is in progress on it",
+    _in_flight,
+)
+
+
 def rules(action: str, context: Context | None = None) -> list[Rule]:
     """The rules of ``action``, in the order they are tried."""
-    context = context or Context()
+    if action == A.CREATE:
+        return []
+    in_flight = RENEW_IN_FLIGHT if action == A.RENEW else IN_FLIGHT
+    return [in_flight, *_action_rules(action, context or Context())]
+
+
+def _action_rules(action: str, context: Context) -> list[Rule]:
     if action in ACTION_TRANSITIONS and action not in (A.EXPIRE, A.RENEW):
         return _status_rules(action)
     builders: dict[str, Callable[[Context], list[Rule]]] = {
@@ -250,10 +288,11 @@ def rules(action: str, context: Context | None = None) -> list[Rule]:
         A.RENEW: _renew,
         A.SHIFT_EXPIRATION: _shift_expiration,
         A.DELETE: _delete,
+        A.PANEL: _panel,
     }
     if action in builders:
         return builders[action](context)
-    if action in (A.CREATE, A.UPDATE):
+    if action == A.UPDATE:
         return []
     raise ValueError(f"The rule book has no action {action!r}.")
 

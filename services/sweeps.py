@@ -2,12 +2,13 @@
 work"): scheduled cancellations coming due, expirations, and terminations after the grace
 period.
 
-Each sweep states which services are due and hands them to the shared claim loop
-(``clientxcms.claims``): each is claimed with ``select_for_update(skip_locked=True)`` and
-the same condition again, in a transaction of its own, so that two workers never handle
-the same service, a service changed in between is left alone, and a second run finds
-nothing to do. Each service goes through the lifecycle layer as automation; a module
-failure is recorded on that service and the sweep goes on.
+Each sweep states which services are due (none with an operation in flight) and hands
+them one at a time to the lifecycle layer as automation (``clientxcms.claims``), with no
+transaction held, because the lifecycle calls the panel after its own claim has
+committed. That claim, and the rule book asked again under the lock, keep two workers
+from handling the same service; a service changed in between is left alone, and a
+second run finds nothing to do. A module failure is recorded on that service and the
+sweep goes on.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from clientxcms.claims import ClaimResult, for_each_due
+from clientxcms.claims import ClaimResult, hand_over_each_due
 from delivery.modules.base import ModuleError
 
 from . import lifecycle
@@ -34,7 +35,9 @@ SweepResult = ClaimResult
 
 
 def _sweep(due: QuerySet[Service], apply: Callable[[Service], object]) -> SweepResult:
-    return for_each_due(due, apply, expected=(LifecycleError, ModuleError))
+    return hand_over_each_due(
+        due.filter(operation=""), apply, expected=(LifecycleError, ModuleError)
+    )
 
 
 def cancel_scheduled() -> SweepResult:

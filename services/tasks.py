@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import bulk, delivery, notifications, sweeps
+from delivery.modules.base import ModuleError
+
+from . import bulk, delivery, lifecycle, notifications, retries, sweeps
+from .lifecycle import LifecycleError
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -47,3 +50,32 @@ def deliver_service(service_id: int) -> str:
     the staff's list of pending services; a module failure is recorded on the service.
     """
     return delivery.deliver_if_automatic(service_id)
+
+
+@shared_task
+def continue_operation(service_id: int, token: str) -> str:
+    """Call the panel for an operation claimed inside a caller's transaction (a payment's
+    renewal), once that transaction has committed."""
+    try:
+        outcome = lifecycle.continue_claimed(service_id, token)
+    except ModuleError as exc:
+        return f"failed: {exc.message}"
+    return outcome.message or "done"
+
+
+@shared_task
+def follow_operation(service_id: int) -> str:
+    """Ask the panel whether the operation it was working on (an install) has finished."""
+    try:
+        outcome = lifecycle.resume(service_id, force=True)
+    except (LifecycleError, ModuleError) as exc:
+        return f"failed: {exc.message}"
+    return outcome.message or "done"
+
+
+@shared_task
+def resume_operations() -> dict[str, int]:
+    """Celery beat's pass over the operations in flight that are due: retries with backoff,
+    claims whose process died, installs to check again."""
+    result = retries.resume_due()
+    return {"finished": result.finished, "waiting": result.waiting, "failed": len(result.failed)}

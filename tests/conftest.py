@@ -99,8 +99,12 @@ def make_service(db, customer):
     The row is written directly: this is test set-up, not a state change under test.
     """
 
-    def make(status: str = ServiceStatus.ACTIVE, *, fail: str = "", **fields):
-        server = fields.pop("server", None) or FakeServerFactory(fail=fail)
+    def make(
+        status: str = ServiceStatus.ACTIVE, *, fail: str = "", fail_retryable: str = "", **fields
+    ):
+        server = fields.pop("server", None) or FakeServerFactory(
+            fail=fail, fail_retryable=fail_retryable
+        )
         product = fields.pop("product", None) or ProductFactory(
             module="test", module_config={"memory_mb": 512}
         )

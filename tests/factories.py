@@ -94,10 +94,18 @@ class ServiceFactory(factory.django.DjangoModelFactory):
 
 
 class FakeServerFactory(ServerFactory):
-    """A server of the test module; ``fail="create,suspend"`` makes those operations raise."""
+    """A server of the test module; ``fail="create,suspend"`` makes those operations raise
+    an error that is not retryable, ``fail_retryable="suspend"`` one that is."""
 
     class Params:
         fail = ""
+        fail_retryable = ""
 
     module = "test"
-    credentials = factory.LazyAttribute(lambda o: {"api_key": "secret-api-key-123", "fail": o.fail})
+    credentials = factory.LazyAttribute(
+        lambda o: {
+            "api_key": "secret-api-key-123",
+            "fail": o.fail,
+            "fail_retryable": o.fail_retryable,
+        }
+    )

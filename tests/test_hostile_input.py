@@ -406,6 +406,11 @@ def crawled(client, world, admin_user, customer):
             pages.append(reverse(endpoint.name, kwargs=kwargs))
     pages += [reverse("admin:service_detail", args=[s.pk]) for s in world["services"]]
     pages += [reverse("client:service_detail", args=[s.pk]) for s in world["services"]]
+    # An open tab: its actions' forms (a module's buttons) are on it, not on the details page.
+    pages += [
+        reverse(f"{area}:service_tab", args=[world["service"].pk, "overview"])
+        for area in ("admin", "client")
+    ]
     step2 = {"step": "2", "customer": world["customer"].pk, "product": world["product"].pk}
     pages.append(f"{reverse('admin:service_create')}?{urlencode({**step2, 'module': 'test'})}")
     pages.append(

@@ -24,12 +24,16 @@ if TYPE_CHECKING:
 
 
 class ModuleError(Exception):
-    """A module operation failed; ``retryable`` says whether trying again may succeed."""
+    """A module operation failed; ``retryable`` says whether trying again may succeed,
+    and ``retry_after`` how many seconds the panel asked to wait first (a 429's)."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -39,9 +43,16 @@ class ModuleResult:
     external_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    #: The panel is still working on it (an install, a clone): the lifecycle follows the
+    #: operation with ``DeliveryModule.follow`` from a Celery task until it is done.
+    waiting: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value not in (None, "", {})}
+        return {
+            key: value
+            for key, value in asdict(self).items()
+            if value not in (None, "", {}) and key != "waiting"
+        }
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,24 @@ class ImportableResource:
 class Audience(StrEnum):
     STAFF = "staff"
     CUSTOMER = "customer"
+
+
+@dataclass(frozen=True)
+class TabAction:
+    """A button of a tab that asks the panel to do something (start, reinstall, ...).
+
+    ``run(service)`` calls the panel; the lifecycle runs it with no lock or transaction
+    held and records it in the service's history (``lifecycle.run_panel_action``).
+    ``confirm`` is the question asked first when data can be lost; ``permission`` is
+    what staff need on top of the tab's own (customers only need to own the service).
+    """
+
+    key: str
+    label: str
+    run: Callable[[Any], ModuleResult] = field(compare=False)
+    confirm: str = ""
+    permission: str | None = None
+    style: str = "secondary"
 
 
 @dataclass(frozen=True)
@@ -74,6 +103,10 @@ class Tab:
     permission: str | None = None
     audiences: frozenset[Audience] = frozenset({Audience.STAFF, Audience.CUSTOMER})
     context: Callable[[Any], dict[str, Any]] | None = field(default=None, compare=False)
+    actions: tuple[TabAction, ...] = ()
+
+    def action(self, key: str) -> TabAction | None:
+        return next((action for action in self.actions if action.key == key), None)
 
 
 class DeliveryModule(ABC):
@@ -85,6 +118,10 @@ class DeliveryModule(ABC):
     requires_server: ClassVar[bool] = True
     #: Whether creating a service delivers it at once (False: staff deliver by hand).
     delivers_automatically: ClassVar[bool] = True
+    #: Whether the operations call a panel over the network. When they do, the lifecycle
+    #: claims the operation, calls the module with no lock or transaction held, and then
+    #: finishes it; a module that calls nothing (``manual``) is run in one transaction.
+    calls_panel: ClassVar[bool] = True
     #: Form of the server credentials, of the per-product configuration, and of the options
     #: staff give each service when creating it (kept in the service's ``module_data``).
     server_form: ClassVar[type[forms.Form] | None] = None
@@ -106,6 +143,12 @@ class DeliveryModule(ABC):
 
     def on_renew(self, service: Any) -> ModuleResult:
         """Called after a renewal; most modules have nothing to do."""
+        return ModuleResult()
+
+    def follow(self, service: Any, action: str) -> ModuleResult:
+        """Whether an operation that answered ``waiting`` (``action``: deliver, import, ...)
+        has finished on the panel: ``waiting=True`` while it works, a ModuleError when it
+        failed, anything else when it is done (its data is kept on the service)."""
         return ModuleResult()
 
     @abstractmethod

@@ -9,6 +9,8 @@ from services.views import (
     admin_detail,
     admin_export,
     admin_list,
+    admin_operations,
+    tab_actions,
 )
 
 urlpatterns = [
@@ -19,6 +21,21 @@ urlpatterns = [
     path("services/bulk/<int:pk>/", admin_bulk.BulkDetailView.as_view(), name="bulk_detail"),
     path("services/bulk/<int:pk>/retry/", admin_bulk.BulkRetryView.as_view(), name="bulk_retry"),
     path("services/bulk/<int:pk>/resume/", admin_bulk.BulkResumeView.as_view(), name="bulk_resume"),
+    path(
+        "services/operations/",
+        admin_operations.OperationListView.as_view(),
+        name="service_operations",
+    ),
+    path(
+        "services/<int:pk>/operation/retry/",
+        admin_operations.OperationRetryView.as_view(),
+        name="service_operation_retry",
+    ),
+    path(
+        "services/<int:pk>/operation/give-up/",
+        admin_operations.OperationAbandonView.as_view(),
+        name="service_operation_abandon",
+    ),
     path("services/create/", admin_create.ServiceCreateView.as_view(), name="service_create"),
     path(
         "services/create/customers/",
@@ -37,6 +54,11 @@ urlpatterns = [
         "services/<int:pk>/tabs/<slug:key>/",
         admin_detail.ServiceTabView.as_view(),
         name="service_tab",
+    ),
+    path(
+        "services/<int:pk>/tabs/<slug:key>/actions/<slug:action>/",
+        tab_actions.StaffTabActionView.as_view(),
+        name="service_tab_action",
     ),
     path(
         "services/<int:pk>/actions/<slug:action>/",

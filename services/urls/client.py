@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from services.views import client
+from services.views import client, tab_actions
 
 urlpatterns = [
     path("", client.HomeView.as_view(), name="home"),
@@ -12,6 +12,11 @@ urlpatterns = [
         "services/<int:pk>/tabs/<slug:key>/",
         client.ServiceTabView.as_view(),
         name="service_tab",
+    ),
+    path(
+        "services/<int:pk>/tabs/<slug:key>/actions/<slug:action>/",
+        tab_actions.ClientTabActionView.as_view(),
+        name="service_tab_action",
     ),
     path("services/<int:pk>/cancel/", client.ServiceCancelView.as_view(), name="service_cancel"),
     path(

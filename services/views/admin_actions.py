@@ -112,7 +112,9 @@ class ServiceActionView(StaffRequiredMixin, View):
         except (LifecycleError, ModuleError) as exc:
             messages.error(request, exc.message)
             return redirect("admin:service_detail", pk=pk)
-        if not outcome.changed:
+        if outcome.waiting:
+            messages.info(request, f"Service #{pk}: {outcome.message}.")
+        elif not outcome.changed:
             messages.info(request, f"Nothing to do for service #{pk}: {outcome.message}.")
         else:
             messages.success(request, self.spec.success_message(outcome.service))

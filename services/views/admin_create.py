@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
@@ -214,13 +213,12 @@ class ServiceImportView(ServiceCreateView):
         actor = signed_in_user(self.request)
         resource_id = form.cleaned_data["resource_id"]
         try:
-            with transaction.atomic():
-                service = lifecycle.create(
-                    actor=actor, source=EventSource.ADMIN, **form.service_fields()
-                )
-                lifecycle.import_existing(
-                    service.pk, resource_id=resource_id, actor=actor, source=EventSource.ADMIN
-                )
+            service = lifecycle.create_imported(
+                resource_id=resource_id,
+                actor=actor,
+                source=EventSource.ADMIN,
+                **form.service_fields(),
+            )
         except (LifecycleError, ModuleError) as exc:
             form.add_error(None, exc.message)
             return self.step2(self.target_form, form)

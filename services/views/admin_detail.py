@@ -11,6 +11,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -21,6 +22,7 @@ from django.views.generic import DetailView, UpdateView
 
 from clientxcms import panels
 from clientxcms.access import StaffRequiredMixin, signed_in_user
+from delivery.calllog import calls_for_service
 from delivery.modules.base import Audience
 from delivery.registry import module_label
 from products.choices import BillingCycle
@@ -36,6 +38,7 @@ from services.views.admin_actions import offered_actions
 #: How much history the page shows; the rest stays in the database.
 EVENTS_SHOWN = 50
 RENEWALS_SHOWN = 20
+MODULE_CALLS_SHOWN = 20
 
 _CHOICE_LABELS = {"status": ServiceStatus, "billing_cycle": BillingCycle}
 _FIELD_LABELS = {f.name: str(f.verbose_name).capitalize() for f in Service._meta.concrete_fields}
@@ -106,9 +109,10 @@ def timeline_entry(event: ServiceEvent) -> TimelineEntry:
 class ServiceDetailView(StaffRequiredMixin, DetailView):
     """``/admin/services/<pk>/``: everything about one service, on one page.
 
-    Five queries whatever the history's length: the session, the user, the service
-    with its customer, product and server, its latest events and its latest renewals;
-    then one per panel that apps above services register for it (billing's invoices).
+    Six queries whatever the history's length: the session, the user, the service
+    with its customer, product and server, its latest events, its latest renewals and
+    its latest module calls (for staff who may read the call log); then one per panel
+    that apps above services register for it (billing's invoices).
     """
 
     permission_required = "services.view_service"
@@ -132,9 +136,15 @@ class ServiceDetailView(StaffRequiredMixin, DetailView):
             more_renewals=len(renewals) > RENEWALS_SHOWN,
             actions=offered_actions(service, user),
             can_edit=user.has_perm("services.change_service"),
+            max_attempts=settings.OPERATION_MAX_ATTEMPTS,
             # What apps above services show about it (billing: its invoices), DESIGN.md §3.
             panels=panels.bind_panels(panels.panels_for("service", user), service, self.request),
             active_tab=self.active_tab,
+            # Its latest calls to the panel, for staff who may read the call log: one query.
+            module_calls=calls_for_service(service.pk, limit=MODULE_CALLS_SHOWN)
+            if user.has_perm("delivery.view_modulecall")
+            else None,
+            module_calls_shown=MODULE_CALLS_SHOWN,
             **kwargs,
         )
 

@@ -18,6 +18,7 @@ from billing.models import Invoice
 from billing.renewals import decide_renewal
 from products.choices import BillingCycle
 from products.cycles import add_cycles
+from services import lifecycle
 from services.choices import ServiceStatus
 
 S = ServiceStatus
@@ -140,9 +141,13 @@ def test_an_expired_service_within_the_grace_period_becomes_active_once_paid(bob
 
     payments.record_payment(invoice, gateway="bank_transfer", amount=invoice.total, reference="T2")
 
+    # Renewed in the payment's transaction; started again on the panel after its commit.
     service.refresh_from_db()
-    assert service.status == S.ACTIVE
     assert service.expires_at == add_cycles(old, service.billing_cycle, 1)
+    assert (service.status, service.operation) == (S.EXPIRED, "renew")
+    lifecycle.continue_claimed(service.pk, str(service.operation_token))
+    service.refresh_from_db()
+    assert (service.status, service.operation) == (S.ACTIVE, "")
 
 
 def test_another_customers_service_is_a_404_and_nothing_is_made(

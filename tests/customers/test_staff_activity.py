@@ -21,7 +21,9 @@ NEW_SECRET = "ptla_the-replacement-key-nobody-may-read"
 
 @pytest.fixture
 def server(db):
-    return FakeServerFactory(name="node-1", credentials={"api_key": SECRET, "fail": ""})
+    return FakeServerFactory(
+        name="node-1", credentials={"api_key": SECRET, "fail": "", "fail_retryable": ""}
+    )
 
 
 def only_entry(action: str) -> StaffActivity:

@@ -81,7 +81,7 @@ def test_the_expiring_list_is_bounded(client, admin_user):
     assert len(response.context["expiring"]) == DASHBOARD_ROWS
 
 
-def test_it_lists_pending_services_whose_delivery_failed(client, admin_user, customer):
+def test_it_lists_failed_deliveries_and_operations_in_flight(client, admin_user, customer):
     ServiceFactory(
         name="broken",
         customer=customer,
@@ -91,11 +91,22 @@ def test_it_lists_pending_services_whose_delivery_failed(client, admin_user, cus
     )
     ServiceFactory(name="waiting", status=S.PENDING)
     ServiceFactory(name="active-with-old-error", status=S.ACTIVE, last_delivery_error="old")
+    ServiceFactory(
+        name="suspending",
+        status=S.ACTIVE,
+        operation="suspend",
+        operation_state="retrying",
+        operation_attempts=2,
+        operation_started_at=timezone.now(),
+    )
     client.force_login(admin_user)
 
     response = client.get(reverse("admin:home"))
 
-    assert [s.name for s in response.context["failed_deliveries"]] == ["broken"]
+    assert [s.name for s in response.context["attention"]] == ["suspending", "broken"]
+    assert response.context["attention_count"] == 2
+    assert 'id="attention-count">2<' in response.text
+    assert "Suspend: failed, will be retried" in response.text
     assert "The panel refused: no space left" in response.text
     assert reverse("admin:customer_detail", args=[customer.pk]) in response.text
 
@@ -144,10 +155,11 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(
     client.force_login(admin_user)
 
     # 1. the session; 2. the user; 3. the counts per status (GROUP BY, then cached);
-    # 4. services expiring soon, with customers and products; 5. failed deliveries, the
-    # same; 6. the latest events, with services and actors.
-    with django_assert_num_queries(6):
+    # 4. services expiring soon, with customers and products; 5. operations needing
+    # attention, the same; 6. how many they are, counted up to a cap; 7. the latest
+    # events, with services and actors.
+    with django_assert_num_queries(7):
         client.get(reverse("admin:home"))
     # Within 30 s the counts come from the cache: one query fewer.
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         client.get(reverse("admin:home"))

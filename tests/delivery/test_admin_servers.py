@@ -107,7 +107,7 @@ def test_staff_create_a_server_with_encrypted_credentials(client, admin_user):
     assert response.status_code == 302
     server = Server.objects.get()
     assert (server.name, server.module, server.max_accounts) == ("node-paris-1", "test", 50)
-    assert server.credentials == {"api_key": SECRET, "fail": ""}
+    assert server.credentials == {"api_key": SECRET, "fail": "", "fail_retryable": ""}
 
 
 def test_the_credential_fields_are_empty_password_inputs(client, admin_user):
@@ -199,7 +199,7 @@ def test_an_empty_credential_keeps_the_stored_one(client, admin_user, server):
     assert response.status_code == 302
     server.refresh_from_db()
     assert server.name == "node-1b"
-    assert server.credentials == {"api_key": SECRET, "fail": "create"}
+    assert server.credentials == {"api_key": SECRET, "fail": "create", "fail_retryable": ""}
 
 
 def test_a_typed_credential_replaces_the_stored_one(client, admin_user, server):
@@ -211,7 +211,7 @@ def test_a_typed_credential_replaces_the_stored_one(client, admin_user, server):
     )
 
     server.refresh_from_db()
-    assert server.credentials == {"api_key": "new-key", "fail": "suspend"}
+    assert server.credentials == {"api_key": "new-key", "fail": "suspend", "fail_retryable": ""}
 
 
 def test_an_invalid_edit_does_not_render_the_secret_back(client, admin_user, server):

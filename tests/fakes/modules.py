@@ -2,11 +2,13 @@
 
 Its behaviour is driven by data, so that it acts the same in the test process, a live
 server thread and a Celery worker: the server's ``fail`` credential lists the
-operations that raise (``"create,suspend"``, or ``"tab"`` for its Overview tab), and
-every server offers the importable resources ``vm-1`` to ``vm-5``.
+operations that raise an error trying again cannot cure (``"create,suspend"``, or
+``"tab"`` for its Overview tab), ``fail_retryable`` those that raise one it may (a panel
+that is down), and every server offers the importable resources ``vm-1`` to ``vm-5``.
 
 It has two management tabs, declared out of order so that sorting is tested: Overview,
-for staff and customers, and Console, for staff holding ``services.change_service``.
+for staff and customers, with a Ping action, and Console, for staff holding
+``services.change_service``.
 Their templates are in ``tests/fakes/templates/fake_module/``.
 """
 
@@ -23,6 +25,7 @@ from delivery.modules.base import (
     ModuleError,
     ModuleResult,
     Tab,
+    TabAction,
 )
 
 IMPORTABLE = [ImportableResource(id=f"vm-{n}", label=f"Test VM {n}") for n in range(1, 6)]
@@ -31,6 +34,7 @@ IMPORTABLE = [ImportableResource(id=f"vm-{n}", label=f"Test VM {n}") for n in ra
 class FakeServerForm(forms.Form):
     api_key = forms.CharField()
     fail = forms.CharField(required=False)
+    fail_retryable = forms.CharField(required=False)
 
 
 class FakeProductForm(forms.Form):
@@ -54,9 +58,10 @@ class FakeModule(DeliveryModule):
     supports_import = True
 
     def _run(self, operation: str, server: Any, **result: Any) -> ModuleResult:
-        failing = {op.strip() for op in (server.credentials.get("fail") or "").split(",")}
-        if operation in failing:
-            raise ModuleError(f"The test panel refused to {operation}.", retryable=True)
+        credentials = server.credentials
+        for key, retryable in (("fail", False), ("fail_retryable", True)):
+            if operation in {op.strip() for op in (credentials.get(key) or "").split(",")}:
+                raise ModuleError(f"The test panel refused to {operation}.", retryable=retryable)
         return ModuleResult(message=f"{operation} done", **result)
 
     def create(self, service: Any) -> ModuleResult:
@@ -70,9 +75,6 @@ class FakeModule(DeliveryModule):
 
     def terminate(self, service: Any) -> ModuleResult:
         return self._run("terminate", service.server)
-
-    def on_renew(self, service: Any) -> ModuleResult:
-        return self._run("renew", service.server)
 
     def test_connection(self, server: Any) -> ModuleResult:
         return self._run("connect", server)
@@ -102,6 +104,15 @@ class FakeModule(DeliveryModule):
                 template="fake_module/overview.html",
                 order=10,
                 context=lambda svc: self._overview(svc, audience),
+                # A button of the tab (services.views.tab_actions); ``fail`` "ping" fails it.
+                actions=(
+                    TabAction(
+                        key="ping",
+                        label="Ping",
+                        run=lambda svc: self._run("ping", svc.server),
+                        permission="services.change_service",
+                    ),
+                ),
             ),
         ]
 

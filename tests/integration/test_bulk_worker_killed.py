@@ -9,6 +9,7 @@ must carry on from the first unfinished service without applying any service twi
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.db.models import Count
 
 from services.choices import BulkItemState, BulkStatus, ServiceStatus
@@ -76,8 +77,11 @@ def test_a_bulk_whose_worker_is_killed_finishes_after_a_restart_applying_each_se
     assert not operation.abandoned
     assert operation.error == ""
     assert done.count() == SERVICES
-    # Every item was attempted once: the one in flight at the kill was rolled back whole.
-    assert set(operation.items.values_list("attempts", flat=True)) == {1}
+    # Every item was attempted once, except those in flight at the kill (at most one per
+    # concurrent call to the server), attempted again and applied once all the same.
+    attempts = list(operation.items.values_list("attempts", flat=True))
+    assert set(attempts) <= {1, 2}
+    assert attempts.count(2) <= settings.BULK_CALLS_PER_SERVER
     assert Service.objects.filter(status=S.SUSPENDED).count() == SERVICES
     events = (
         ServiceEvent.objects.filter(action="suspend")

@@ -136,7 +136,7 @@ def test_the_query_count_does_not_grow_with_the_history(
     for service in (small, big):
         # 1 the session, 2 the user, 3 the service with its customer, customer's user,
         # product and server, 4 its latest events with their actors, 5 its latest renewals
-        # with their actors, 6 the invoices of the service (billing's panel). The module's
-        # tabs load later, from their own URL.
-        with django_assert_num_queries(6):
+        # with their actors, 6 its latest module calls with their servers, 7 the invoices of
+        # the service (billing's panel). The module's tabs load later, from their own URL.
+        with django_assert_num_queries(7):
             assert client.get(url(service)).status_code == 200

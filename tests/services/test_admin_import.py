@@ -54,7 +54,10 @@ def test_the_pages_live_at_their_urls():
 def test_step_one_offers_only_the_types_that_can_import(client, staff):
     response = client.get(URL)
 
-    assert response.context["target_form"].fields["module"].choices == [("test", "Test panel")]
+    assert response.context["target_form"].fields["module"].choices == [
+        ("pterodactyl", "Pterodactyl"),
+        ("test", "Test panel"),
+    ]
     assert "do not create an invoice" in response.text
 
 

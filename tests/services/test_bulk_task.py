@@ -51,6 +51,7 @@ def test_a_bulk_suspend_reports_done_skipped_and_failed_items(make_service, admi
     assert ServiceEvent.objects.get(service=active).reason == "unpaid"
     assert bulk.progress(operation) == {
         "pending": 0,
+        "running": 0,
         "done": 1,
         "skipped": 2,
         "failed": 1,

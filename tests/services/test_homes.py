@@ -18,9 +18,10 @@ def test_the_admin_home_counts_services_per_status(
     client.force_login(admin_user)
 
     # 1. the session; 2. the signed-in user; 3. the services counted, GROUP BY status
-    # (cached afterwards); 4.-6. the dashboard's three bounded lists (expiring soon,
-    # failed deliveries, recent events), which tests/services/test_dashboard.py covers.
-    with django_assert_max_num_queries(6):
+    # (cached afterwards); 4.-7. the dashboard's bounded lists (expiring soon, operations
+    # needing attention and their capped count, recent events), which
+    # tests/dashboard/test_dashboard.py covers.
+    with django_assert_max_num_queries(7):
         response = client.get(reverse("admin:home"))
 
     assert response.status_code == 200

@@ -42,7 +42,10 @@ def test_each_operation_records_who_what_and_the_field_changes(
     assert event.to_status == to_status
     assert event.reason == kwargs.get("reason", "")
     assert event.error == ""
-    assert event.module_result["message"].endswith("done")
+    if operation is lifecycle.renew:
+        assert event.module_result == {}  # an active service's renewal asks nothing of the panel
+    else:
+        assert event.module_result["message"].endswith("done")
     if status != to_status:
         assert event.changes["status"] == [status, to_status]
     else:
@@ -77,7 +80,7 @@ def test_a_repeated_suspend_does_nothing_and_calls_no_module(make_service, admin
 
 
 def test_a_module_failure_keeps_the_status_and_records_the_error(make_service, admin_user):
-    service = make_service(S.ACTIVE, fail="suspend")
+    service = make_service(S.ACTIVE, fail_retryable="suspend")
 
     with pytest.raises(ModuleError, match="refused to suspend") as raised:
         lifecycle.suspend(service, actor=admin_user, source=EventSource.ADMIN, reason="unpaid")
@@ -90,7 +93,12 @@ def test_a_module_failure_keeps_the_status_and_records_the_error(make_service, a
     event = ServiceEvent.objects.get(service=service)
     assert (event.action, event.from_status, event.to_status) == ("suspend", S.ACTIVE, S.ACTIVE)
     assert event.error == "The test panel refused to suspend."
-    assert event.module_result == {"data": {"retryable": True}}
+    assert event.module_result["retryable"] is True
+    assert event.module_result["attempt"] == 1
+    # Retryable: the suspension stays in flight, to be tried again once due.
+    assert (service.operation, service.operation_state) == ("suspend", "retrying")
+    next_try = service.operation_due_at.strftime("%Y-%m-%dT%H:%M:%S")
+    assert event.module_result["next_try"].startswith(next_try)
 
 
 def test_a_failed_delivery_stays_pending_counts_the_attempt_and_a_retry_clears_the_error(

@@ -12,6 +12,7 @@ class ManualModule(DeliveryModule):
     label = "Manual"
     requires_server = False
     delivers_automatically = False
+    calls_panel = False
 
     def create(self, service: Any) -> ModuleResult:
         return ModuleResult(message="Delivered by hand: nothing was done on a server.")
