@@ -21,6 +21,7 @@ from .modules.base import DeliveryModule
 ENTRY_POINT_GROUP = "clientxcms.delivery_modules"
 BUILTIN_MODULES = {
     "manual": "delivery.modules.manual.ManualModule",
+    "pterodactyl": "delivery.modules.pterodactyl.PterodactylModule",
 }
 
 

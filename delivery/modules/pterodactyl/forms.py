@@ -1,0 +1,174 @@
+"""The Pterodactyl module's forms: a server's credentials, and a product's game server.
+
+The panel's address is the server's own hostname and port (``api.panel_url``), with the
+scheme chosen here: a credential field would be a write-only password input (see
+``delivery.forms.ServerForm``), and an address is no secret that staff should retype.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+#: Environment variable names as eggs declare them.
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: ``StoreServerRequest``'s rule for ``docker_image``.
+DOCKER_IMAGE = re.compile(r"^~?[\w./\-:@ ]*$")
+#: A port or a range of ports of ``deploy.port_range`` (a range spans at most 1000 ports).
+PORT_SPEC = re.compile(r"^(\d{4,5})(?:-(\d{4,5}))?$")
+MAX_RANGE = 1000
+
+
+def _key_field(label: str, help_text: str) -> forms.CharField:
+    return forms.CharField(label=label, max_length=255, strip=True, help_text=help_text)
+
+
+def _no_spaces(value: str, label: str) -> str:
+    if any(char.isspace() for char in value):
+        raise ValidationError(f"The {label} has no spaces: paste it again.")
+    return value
+
+
+class PterodactylServerForm(forms.Form):
+    """How to reach a panel; its address is the server's hostname and port."""
+
+    scheme = forms.ChoiceField(
+        label="Protocol",
+        choices=[("https", "HTTPS"), ("http", "HTTP (a panel on a private network)")],
+        initial="https",
+        help_text="The panel's address is https://hostname:port (the port left out when "
+        "it is the protocol's own).",
+    )
+    application_key = _key_field(
+        "Application API key",
+        "Starts with ptla_: Admin > Application API. Read and write on servers and users, "
+        "read on nodes, allocations, locations, nests and eggs.",
+    )
+    client_key = _key_field(
+        "Client API key",
+        "Starts with ptlc_: Account > API Credentials of an administrator account, so that "
+        "power actions and resource figures work on every customer's server.",
+    )
+    skip_tls_verify = forms.BooleanField(
+        label="Accept a self-signed certificate",
+        required=False,
+        help_text="Only for a panel whose certificate no authority signed.",
+    )
+
+    def clean_application_key(self) -> str:
+        return _no_spaces(self.cleaned_data["application_key"], "application API key")
+
+    def clean_client_key(self) -> str:
+        key = _no_spaces(self.cleaned_data["client_key"], "client API key")
+        if key.startswith("ptla_"):
+            raise ValidationError(
+                "This is an application key (ptla_): the client API refuses it. Create a "
+                "client key (ptlc_) under Account > API Credentials of an administrator."
+            )
+        return key
+
+
+class PterodactylProductForm(forms.Form):
+    """What a product's game server is: its egg, where it goes, and its limits.
+
+    Ids are the panel's own (Admin > Nests, Locations, Nodes). The egg's variables get
+    their defaults at creation; ``environment`` overrides some of them.
+    """
+
+    nest = forms.IntegerField(label="Nest id", min_value=1)
+    egg = forms.IntegerField(label="Egg id", min_value=1)
+    location = forms.IntegerField(
+        label="Location id",
+        min_value=1,
+        required=False,
+        help_text="The panel picks a node of this location with room, and a free port.",
+    )
+    node = forms.IntegerField(
+        label="Node id",
+        min_value=1,
+        required=False,
+        help_text="Instead of a location: a free port of this node.",
+    )
+    port_range = forms.CharField(
+        label="Ports",
+        required=False,
+        help_text="With a location: ports or ranges to pick from, e.g. 25565-25600, 27015. "
+        "Empty for any.",
+    )
+    dedicated_ip = forms.BooleanField(
+        label="Dedicated IP", required=False, help_text="With a location: an IP of its own."
+    )
+    memory = forms.IntegerField(label="Memory (MiB)", min_value=0, help_text="0: unlimited.")
+    swap = forms.IntegerField(
+        label="Swap (MiB)", min_value=-1, initial=0, help_text="-1: unlimited, 0: none."
+    )
+    disk = forms.IntegerField(label="Disk (MiB)", min_value=0, help_text="0: unlimited.")
+    cpu = forms.IntegerField(
+        label="CPU (%)", min_value=0, initial=100, help_text="100 per core; 0: unlimited."
+    )
+    io = forms.IntegerField(label="Block I/O weight", min_value=10, max_value=1000, initial=500)
+    databases = forms.IntegerField(label="Databases", min_value=0, initial=0)
+    backups = forms.IntegerField(label="Backups", min_value=0, initial=0)
+    allocations = forms.IntegerField(label="Ports (allocations)", min_value=0, initial=1)
+    environment = forms.JSONField(
+        label="Environment",
+        required=False,
+        help_text='Egg variables to set, as a JSON object: {"MINECRAFT_VERSION": "1.21"}. '
+        "The others keep the egg's defaults.",
+    )
+    startup = forms.CharField(
+        label="Startup command",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Empty for the egg's own.",
+    )
+    docker_image = forms.CharField(
+        label="Docker image", required=False, max_length=191, help_text="Empty for the egg's own."
+    )
+
+    def clean_environment(self) -> dict[str, Any]:
+        value = self.cleaned_data.get("environment")
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            raise ValidationError('Give a JSON object, e.g. {"MINECRAFT_VERSION": "latest"}.')
+        for name, setting in value.items():
+            if not ENV_NAME.match(name):
+                raise ValidationError(f"{name!r} is not a variable name.")
+            if setting is not None and not isinstance(setting, str | int | float | bool):
+                raise ValidationError(f"The value of {name} must be text or a number.")
+        return value
+
+    def clean_port_range(self) -> str:
+        """The ports as staff typed them, tidied: kept as text so the form shows them again."""
+        specs = [part.strip() for part in self.cleaned_data["port_range"].split(",")]
+        specs = [spec for spec in specs if spec]
+        for spec in specs:
+            match = PORT_SPEC.match(spec)
+            if match is None:
+                raise ValidationError(f"{spec!r} is not a port (1024-65535) or a range of them.")
+            low, high = int(match[1]), int(match[2] or match[1])
+            if not 1024 <= low <= high <= 65535:
+                raise ValidationError(f"{spec!r} is not a port (1024-65535) or a range of them.")
+            if high - low > MAX_RANGE:
+                raise ValidationError(f"{spec!r} spans more than {MAX_RANGE} ports.")
+        return ", ".join(specs)
+
+    def clean_docker_image(self) -> str:
+        image = self.cleaned_data["docker_image"]
+        if image and not DOCKER_IMAGE.match(image):
+            raise ValidationError("This is not a Docker image name.")
+        return image
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        location, node = cleaned.get("location"), cleaned.get("node")
+        if "location" in cleaned and "node" in cleaned:
+            if location is None and node is None:
+                raise ValidationError("Give a location (the panel places the server) or a node.")
+            if location is not None and node is not None:
+                raise ValidationError("Give a location or a node, not both.")
+        return cleaned
