@@ -166,6 +166,36 @@ SERVERS = (
     ServerSpec("Legacy Node", "legacy.demo-hosting.example", 60, ServerStatus.HIDDEN),
 )
 
+
+# The game panel of the demo (demo.pterodactyl) ------------------------------------------
+
+PTERODACTYL_MODULE = "pterodactyl"
+#: Where ``make run`` starts the fake Pterodactyl panel of the tests; ``DEMO_PTERODACTYL_URL``
+#: (set by ``make run`` from ``PTERODACTYL_PORT``) overrides it.
+PTERODACTYL_URL = "http://127.0.0.1:8091"
+#: The fake panel's fixed demo keys (``tests/fakes/pterodactyl/state.py``; a test checks
+#: they agree). They open nothing but that fake.
+PTERODACTYL_APPLICATION_KEY = "ptla_fakeapp0001" + "Zk9yVGVzdHNPbmx5QXBwbGljYXRpb24x"
+PTERODACTYL_CLIENT_KEY = "ptlc_fakeclt0001" + "Zk9yVGVzdHNPbmx5Q2xpZW50S2V5MDAx"
+PTERODACTYL_SERVER = "Game panel (demo)"
+#: The game-server product, made for the fake's nest, egg and location of these names.
+PTERODACTYL_PRODUCT = ProductSpec(
+    "Minecraft — Paper 4 GB",
+    "A Paper server with 4 GB of RAM on the game panel: installed and started for you.",
+    {C.MONTHLY: ("9.00", "0"), C.QUARTERLY: ("25.50", "0"), C.ANNUALLY: ("90.00", "0")},
+)
+PTERODACTYL_NEST, PTERODACTYL_EGG = "Minecraft", "Paper"
+PTERODACTYL_LIMITS = {
+    "memory": 4096,
+    "swap": 0,
+    "disk": 20480,
+    "cpu": 200,
+    "io": 500,
+    "databases": 1,
+    "backups": 2,
+    "allocations": 1,
+}
+
 #: The share of services that are custom (no product).
 CUSTOM_SHARE = 0.07
 CUSTOM_SERVICES = (

@@ -44,6 +44,7 @@ from .catalogue import (
     CUSTOMER_WEIGHTS,
     DEMO_MODULE,
     PEOPLE,
+    PTERODACTYL_MODULE,
     RANDOM_SEED,
     SERVERS,
     STAFF_NOTES,
@@ -130,11 +131,12 @@ def _create_customer(person: Person) -> Customer:
 def _create_products(note: Callable[[str], None]) -> list[Product]:
     """The demo catalogue, plus one product per other module that needs no configuration.
 
-    Returns the catalogue only: services are made on the manual module alone.
+    Returns the catalogue only: services are made on the manual module alone. The
+    Pterodactyl product is configured from its panel's lists by ``demo.pterodactyl``.
     """
-    catalogue = [_create_product(spec, DEMO_MODULE, {}) for spec in CATALOGUE]
+    catalogue = [create_product(spec, DEMO_MODULE, {}) for spec in CATALOGUE]
     for key, label in module_choices():
-        if key == DEMO_MODULE:
+        if key in (DEMO_MODULE, PTERODACTYL_MODULE):
             continue
         try:
             config = get_module(key).clean_product_config({})
@@ -146,11 +148,11 @@ def _create_products(note: Callable[[str], None]) -> list[Product]:
             f"An example product of the {label} module.",
             {C.MONTHLY: ("9.99", "0"), C.ANNUALLY: ("99.90", "0")},
         )
-        _create_product(spec, key, config)
+        create_product(spec, key, config)
     return catalogue
 
 
-def _create_product(spec: ProductSpec, module: str, config: dict) -> Product:
+def create_product(spec: ProductSpec, module: str, config: dict) -> Product:
     product = Product.objects.create(
         name=spec.name,
         slug=slugify(spec.name),

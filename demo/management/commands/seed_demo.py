@@ -1,7 +1,8 @@
 """``manage.py seed_demo``: load the demo data once, add bench rows on demand, print logins.
 
 ``make run`` calls it on every start, so a second run adds nothing and only prints the
-logins again. The data itself is built in ``demo.seed`` and ``demo.bench``.
+logins again. The data itself is built in ``demo.seed``, ``demo.billing``,
+``demo.pterodactyl`` (the game panel, when its fake panel answers) and ``demo.bench``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from demo import bench, billing, catalogue, seed
+from demo import bench, billing, catalogue, pterodactyl, seed
 
 
 class Command(BaseCommand):
@@ -35,8 +36,30 @@ class Command(BaseCommand):
             metavar="M",
             help="Bulk-insert M customers with logins (default with --services: N / 20).",
         )
+        parser.add_argument(
+            "--pterodactyl-url",
+            default=pterodactyl.demo_url(),
+            metavar="URL",
+            help="The (fake) Pterodactyl panel of the demo's game servers (default: "
+            f"${pterodactyl.URL_VARIABLE}, else {catalogue.PTERODACTYL_URL}).",
+        )
+        parser.add_argument(
+            "--pterodactyl-wait",
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help="Wait this long for that panel to answer (make run starts it just before).",
+        )
 
-    def handle(self, *args: Any, services: int, customers: int | None, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        services: int,
+        customers: int | None,
+        pterodactyl_url: str,
+        pterodactyl_wait: float,
+        **options: Any,
+    ) -> None:
         if customers is None:
             customers = max(services // 20, 1) if services else 0
         if services < 0 or customers < 0:
@@ -46,6 +69,7 @@ class Command(BaseCommand):
 
         self._seed_base()
         self._seed_billing()
+        self._seed_pterodactyl(pterodactyl_url, pterodactyl_wait)
         if services or customers:
             self._add_bench_data(services, customers)
         self._print_logins()
@@ -70,6 +94,28 @@ class Command(BaseCommand):
             return
         billing.seed_billing(note=lambda message: self.stdout.write(self.style.WARNING(message)))
         self.stdout.write(self.style.SUCCESS("Billing demo data loaded."))
+
+    def _seed_pterodactyl(self, url: str, wait: float) -> None:
+        """The game panel's server, product and delivered service; skipped with a word
+        when the panel is not there, as the rest of the demo does not need it."""
+        result = pterodactyl.seed_pterodactyl(
+            url=url, wait=wait, note=lambda message: self.stdout.write(self.style.WARNING(message))
+        )
+        if result.skipped:
+            self.stdout.write(self.style.WARNING(f"Game panel demo skipped: {result.skipped}"))
+            return
+        if result.done:
+            made = "; ".join(result.done)
+            self.stdout.write(self.style.SUCCESS(f"Game panel demo at {url}: {made}."))
+        else:
+            self.stdout.write(f"Game panel demo already loaded ({url}).")
+        if result.service is not None:
+            service = result.service
+            state = service.operation_label if service.operation else service.status
+            self.stdout.write(
+                f"  {service.name}: service #{service.pk} ({state}); the import page lists "
+                "the panel's other servers."
+            )
 
     def _add_bench_data(self, services: int, customers: int) -> None:
         started = time.perf_counter()
