@@ -1,5 +1,6 @@
 """A tiny real HTTP server on 127.0.0.1 that answers what a test scripts, for the tests of
-the modules' HTTP client and call log (``delivery/http.py``, ``delivery/calllog.py``).
+the modules' HTTP client and call log (``delivery/http.py``, ``delivery/calllog.py``); and
+the fake Pterodactyl panel with a server row and services on it, for the module's tests.
 
 ``panel.answer("GET", "/api/servers", status=503, body={...}, headers={"Retry-After":
 "30"}, delay=1.0)`` sets the answer to a method and path (the query string aside);
@@ -20,6 +21,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from delivery.models import Server
+from services.choices import ServiceStatus
+from tests.delivery.pterodactyl_setup import config, port_of
+from tests.factories import ProductFactory, ServiceFactory
+from tests.fakes import pterodactyl
 
 
 @dataclass
@@ -141,3 +148,57 @@ def panel() -> Iterator[ScriptedPanel]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# The fake Pterodactyl panel and services on it ---------------------------------------------
+
+
+@pytest.fixture
+def fake():
+    with pterodactyl.serve() as panel:
+        yield panel
+
+
+@pytest.fixture
+def panel_server(db, fake):
+    return Server.objects.create(
+        name="game panel",
+        module="pterodactyl",
+        hostname="127.0.0.1",
+        port=port_of(fake),
+        credentials={
+            "scheme": "http",
+            "application_key": fake.application_key,
+            "client_key": fake.client_key,
+        },
+    )
+
+
+@pytest.fixture
+def service(customer, panel_server, fake):
+    """Bob's pending game server, of a product made for the fake's egg."""
+    product = ProductFactory(module="pterodactyl", module_config=config(fake))
+    return ServiceFactory(
+        name="Bob's world",
+        customer=customer,
+        product=product,
+        server=panel_server,
+        status=ServiceStatus.PENDING,
+    )
+
+
+@pytest.fixture
+def active_service(customer, panel_server, fake):
+    """Bob's active service, linked to a running server of the panel."""
+    server = fake.add_server("Bob's world", owner_id=1)
+    server["_power"] = "running"
+    return ServiceFactory(
+        name="Bob's world",
+        customer=customer,
+        product=ProductFactory(module="pterodactyl", module_config=config(fake)),
+        module="pterodactyl",
+        server=panel_server,
+        status=ServiceStatus.ACTIVE,
+        external_id=str(server["id"]),
+        module_data={"server_id": server["id"], "identifier": server["identifier"]},
+    )

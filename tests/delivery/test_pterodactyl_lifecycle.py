@@ -20,12 +20,6 @@ from delivery.modules.base import ModuleError
 from services import lifecycle, retries, tasks
 from services.choices import EventSource, OperationState, ServiceStatus
 from services.models import Service, ServiceEvent
-from tests.delivery.test_pterodactyl_module import (  # noqa: F401 - pytest fixtures
-    active_service,
-    fake,
-    panel_server,
-    service,
-)
 from tests.fakes.pterodactyl import APPLICATION_KEY, CLIENT_KEY
 
 S = ServiceStatus
@@ -44,7 +38,8 @@ def assert_no_key_stored(service_id: int) -> None:
     for row in rows:
         for column in TEXT_COLUMNS:
             text = getattr(row, column)
-            assert APPLICATION_KEY not in text and CLIENT_KEY not in text, (column, text)
+            assert APPLICATION_KEY not in text, (column, text)
+            assert CLIENT_KEY not in text, (column, text)
 
 
 def events(service, action):

@@ -23,84 +23,11 @@ from delivery.registry import get_module
 from products.forms import ProductForm
 from services.choices import ServiceAction, ServiceStatus
 from services.models import ServiceEvent
+from tests.delivery.pterodactyl_setup import config
 from tests.factories import ProductFactory, ServiceFactory, StaffFactory
-from tests.fakes import pterodactyl
 from tests.fakes.pterodactyl import APPLICATION_KEY, CLIENT_KEY
 
 module = get_module("pterodactyl")
-
-
-@pytest.fixture
-def fake():
-    with pterodactyl.serve() as panel:
-        yield panel
-
-
-def port_of(fake) -> int:
-    return int(fake.base_url.rsplit(":", 1)[1])
-
-
-@pytest.fixture
-def panel_server(db, fake):
-    return Server.objects.create(
-        name="game panel",
-        module="pterodactyl",
-        hostname="127.0.0.1",
-        port=port_of(fake),
-        credentials={
-            "scheme": "http",
-            "application_key": fake.application_key,
-            "client_key": fake.client_key,
-        },
-    )
-
-
-def config(fake, **overrides):
-    values = {
-        "nest": fake.ids["nest"],
-        "egg": fake.ids["egg"],
-        "location": fake.ids["location"],
-        "memory": 1024,
-        "swap": 0,
-        "disk": 5120,
-        "cpu": 100,
-        "io": 500,
-        "databases": 1,
-        "backups": 2,
-        "allocations": 1,
-        "environment": {"MINECRAFT_VERSION": "1.21"},
-        **overrides,
-    }
-    return module.clean_product_config(values)
-
-
-@pytest.fixture
-def service(customer, panel_server, fake):
-    product = ProductFactory(module="pterodactyl", module_config=config(fake))
-    return ServiceFactory(
-        name="Bob's world",
-        customer=customer,
-        product=product,
-        server=panel_server,
-        status=ServiceStatus.PENDING,
-    )
-
-
-@pytest.fixture
-def active_service(customer, panel_server, fake):
-    """Bob's active service, linked to a running server of the panel."""
-    server = fake.add_server("Bob's world", owner_id=1)
-    server["_power"] = "running"
-    return ServiceFactory(
-        name="Bob's world",
-        customer=customer,
-        product=ProductFactory(module="pterodactyl", module_config=config(fake)),
-        module="pterodactyl",
-        server=panel_server,
-        status=ServiceStatus.ACTIVE,
-        external_id=str(server["id"]),
-        module_data={"server_id": server["id"], "identifier": server["identifier"]},
-    )
 
 
 def posts(fake, pattern):

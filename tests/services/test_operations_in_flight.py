@@ -274,7 +274,8 @@ def test_inside_a_callers_transaction_the_call_waits_for_the_commit(
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
         outcome = suspend(service, admin_user)
 
-    assert outcome.waiting and calls == []
+    assert outcome.waiting
+    assert calls == []
     assert len(callbacks) == 1
     service.refresh_from_db()
     assert (service.status, service.operation) == (S.ACTIVE, "suspend")
