@@ -43,6 +43,7 @@ class ProductForm(ModuleSettingsForm):
             data=self.data if self.is_bound else None,
             initial=self.instance.module_config if self.is_stored_module(module) else None,
             prefix=self.settings_prefix,
+            **module.product_form_kwargs(),
         )
 
     def clean_slug(self) -> str:

@@ -185,6 +185,12 @@ class DeliveryModule(ABC):
                 return str(value).strip()
         return str(service.external_id or "") if self.external_id_is_reference else ""
 
+    def product_form_kwargs(self) -> dict[str, Any]:
+        """What the staff product page gives this module's ``product_form`` besides its data:
+        choices read from a panel, say. Only for the page a person fills in: a stored
+        configuration is validated without it (``clean_product_config``), calling nothing."""
+        return {}
+
     # Validation of configuration entered by staff.
     def clean_product_config(self, config: dict[str, Any]) -> dict[str, Any]:
         return _clean_with(self.product_form, config, "module_config")

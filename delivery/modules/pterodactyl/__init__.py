@@ -21,11 +21,14 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from delivery.calllog import calling
+from delivery.choices import ServerStatus
 from delivery.http import PanelError
 from delivery.logging import redact
 from delivery.models import Server
@@ -152,6 +155,19 @@ class PterodactylModule(DeliveryModule):
     product_form = PterodactylProductForm
     supports_import = True
     reference_keys = ("address",)
+
+    def product_form_kwargs(self) -> dict[str, Any]:
+        """The eggs and locations of the first active Pterodactyl server, for the product
+        form's choices; when none answers, the form asks for the ids and says why."""
+        server = Server.objects.filter(module=self.key, status=ServerStatus.ACTIVE).first()
+        if server is None:
+            return {}
+        try:
+            with calling(operation="product form"), PterodactylApi(server) as api:
+                catalogue = api.catalogue()
+        except ModuleError as exc:
+            return {"catalogue_error": f"{server} could not list its eggs: {exc.message}"}
+        return {"catalogue": replace(catalogue, source=str(server))}
 
     # Helpers ----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ details); ``PanelClient`` decides what is retryable (5xx, 429, timeouts) and log
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from types import TracebackType
 from typing import Any
@@ -129,6 +130,15 @@ def is_missing(exc: PanelError) -> bool:
     return exc.http_status == 404
 
 
+@dataclass(frozen=True)
+class PanelCatalogue:
+    """What a panel offers a product: (egg id, nest id, "Nest › Egg"), (location id, name)."""
+
+    eggs: list[tuple[int, int, str]]
+    locations: list[tuple[int, str]]
+    source: str = ""
+
+
 class PterodactylApi:
     """One server's panel. Use it as a context manager: its connections are closed after."""
 
@@ -247,6 +257,19 @@ class PterodactylApi:
     def servers(self) -> list[dict[str, Any]]:
         """Every server of the panel, with its owner (``relationships.user``)."""
         return self._pages("/api/application/servers", "server", {"include": "user"}, "list")
+
+    def catalogue(self) -> PanelCatalogue:
+        """The panel's eggs (by nest) and locations, for the product form's choices."""
+        eggs: list[tuple[int, int, str]] = []
+        for nest in self._pages("/api/application/nests", "nest", {}, "list nests"):
+            path = f"/api/application/nests/{nest['id']}/eggs"
+            for egg in self._pages(path, "egg", {}, "list eggs"):
+                eggs.append((int(egg["id"]), int(nest["id"]), f"{nest['name']} › {egg['name']}"))
+        locations = [
+            (int(found["id"]), " — ".join(p for p in (found.get("short"), found.get("long")) if p))
+            for found in self._pages("/api/application/locations", "location", {}, "list locations")
+        ]
+        return PanelCatalogue(eggs=eggs, locations=locations)
 
     def egg(self, nest: int, egg: int) -> dict[str, Any]:
         try:

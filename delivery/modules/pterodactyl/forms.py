@@ -13,6 +13,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from .api import PanelCatalogue
+
 #: Environment variable names as eggs declare them.
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: ``StoreServerRequest``'s rule for ``docker_image``.
@@ -75,8 +77,44 @@ class PterodactylProductForm(forms.Form):
     """What a product's game server is: its egg, where it goes, and its limits.
 
     Ids are the panel's own (Admin > Nests, Locations, Nodes). The egg's variables get
-    their defaults at creation; ``environment`` overrides some of them.
+    their defaults at creation; ``environment`` overrides some of them. On the staff page
+    the eggs and locations are choices read from a panel (``catalogue``), the nest then
+    following from the egg; a stored configuration is checked with the ids alone.
     """
+
+    def __init__(
+        self,
+        *args: Any,
+        catalogue: PanelCatalogue | None = None,
+        catalogue_error: str = "",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.catalogue = catalogue
+        if catalogue is None:
+            if catalogue_error:
+                self.fields["egg"].help_text = f"{catalogue_error} Type the ids."
+            return
+        nests: dict[str, list[tuple[int, str]]] = {}
+        for egg, _nest, label in catalogue.eggs:
+            nest_name, _, egg_name = label.partition(" › ")
+            nests.setdefault(nest_name, []).append((egg, egg_name or label))
+        self.fields["egg"] = forms.TypedChoiceField(
+            label="Egg",
+            coerce=int,
+            choices=[("", "Choose an egg"), *nests.items()],
+            help_text=f"As {catalogue.source} lists them.",
+        )
+        self.fields["nest"].required = False
+        self.fields["nest"].widget = forms.HiddenInput()
+        self.fields["location"] = forms.TypedChoiceField(
+            label="Location",
+            coerce=int,
+            empty_value=None,
+            required=False,
+            choices=[("", "None: a node below"), *catalogue.locations],
+            help_text="The panel picks a node of this location with room, and a free port.",
+        )
 
     nest = forms.IntegerField(label="Nest id", min_value=1)
     egg = forms.IntegerField(label="Egg id", min_value=1)
@@ -165,6 +203,10 @@ class PterodactylProductForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if self.catalogue is not None and cleaned.get("egg") is not None:
+            cleaned["nest"] = next(
+                nest for egg, nest, _ in self.catalogue.eggs if egg == cleaned["egg"]
+            )
         location, node = cleaned.get("location"), cleaned.get("node")
         if "location" in cleaned and "node" in cleaned:
             if location is None and node is None:
