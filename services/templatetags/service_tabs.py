@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.http import HttpRequest
 from django.urls import reverse
 
-from delivery.modules.base import Audience
+from delivery.modules.base import Audience, Tab, TabAction
 from services.tabs import render_tab, tabs_for
 
 register = template.Library()
@@ -46,3 +47,14 @@ def service_tabs(
         "tab_error": error,
         "tabs_error": tabset.error,
     }
+
+
+@register.filter
+def usable_actions(tab: Tab, request: HttpRequest) -> list[TabAction]:
+    """The actions of ``tab`` the person looking may run: in the client area every one
+    (the service is theirs), in the administration those whose permission they hold, so
+    that no button is offered only to answer 403."""
+    if request.resolver_match is not None and request.resolver_match.namespace == "client":
+        return list(tab.actions)
+    user = request.user
+    return [a for a in tab.actions if a.permission is None or user.has_perm(a.permission)]

@@ -596,8 +596,12 @@ def test_staff_without_the_change_permission_may_not_act(fake, active_service, c
     viewer.user_permissions.set(Permission.objects.filter(codename="view_service"))
     client.force_login(viewer)
 
+    page = client.get(reverse("admin:service_tab", args=[active_service.pk, "power"]))
     response = client.post(action_url("admin", active_service, "power", "restart"))
 
+    assert page.status_code == 200
+    assert 'data-tab-actions="power"' in page.text
+    assert 'data-action="restart"' not in page.text  # no button offered only to answer 403
     assert response.status_code == 403
     assert power_signals(fake) == []
 
