@@ -1252,10 +1252,6 @@ def _renew_on_server(
     )
 
 
-def _renewed(op: _Operation) -> None:
-    """Nothing more than the status: the renewal was applied when it was asked for."""
-
-
 def shift_expiration(
     service: ServiceRef,
     *,
@@ -1420,7 +1416,8 @@ class _Step:
 
 
 def _nothing_more(op: _Operation) -> None:
-    """The target status is all an operation applies (expiring)."""
+    """The target status is all an operation applies: expiring, and a renewal starting a
+    service again (the renewal itself was applied when it was asked for)."""
 
 
 _STEPS: dict[str, _Step] = {
@@ -1435,5 +1432,5 @@ _STEPS: dict[str, _Step] = {
     A.EXPIRE: _Step(lambda module, service, params: module.suspend(service), _nothing_more),
     A.TERMINATE: _Step(lambda module, service, params: module.terminate(service), _terminated),
     A.CANCEL: _Step(lambda module, service, params: module.terminate(service), _cancelled),
-    A.RENEW: _Step(_renew_on_server, _renewed),
+    A.RENEW: _Step(_renew_on_server, _nothing_more),
 }
