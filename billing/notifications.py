@@ -5,21 +5,20 @@ inside ``transaction.on_commit``, so nothing is sent for a change that was rolle
 Celery task (``billing.tasks``) then calls the matching ``send_*`` function, which reads
 the rows again, so a task that runs late still says what the database says.
 
-Each e-mail is written in the customer's language (``translation.override``: dates and
-numbers are formatted the customer's way). The invoice-issued and refund e-mails carry
-the document as a PDF, the same one the client area serves.
+Each e-mail goes through ``customers.mail.send_to_customer``: written in the customer's
+language (dates and numbers formatted their way), text and HTML, logged on the customer,
+and sent once per thing it is about (``invoice:<number>``, ``payment:<id>``), so a task
+that runs twice does not send twice. The invoice-issued and refund e-mails carry the
+document as a PDF, the same one the client area serves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 
-from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db.models import Sum
-from django.template.loader import render_to_string
-from django.utils import translation
-from django.utils.translation import gettext as _
+
+from customers.mail import Attachment, send_to_customer
 
 from .choices import BalanceEntryKind, InvoiceKind, InvoiceStatus, PaymentStatus
 from .models import ZERO, BalanceEntry, CompanyProfile, Invoice, Payment
@@ -65,11 +64,15 @@ def send_invoice_issued(invoice_id: int) -> bool:
     )
     if invoice is None:
         return False
-    context = {"invoice": invoice, "company": CompanyProfile.current()}
-    with translation.override(invoice.customer.language):
-        subject = _("Invoice %(number)s") % {"number": invoice.number}
-        _send(invoice, subject, "billing/emails/invoice_issued.txt", context, attach=invoice)
-    return True
+    log = send_to_customer(
+        invoice.customer,
+        kind="invoice_issued",
+        template="billing/emails/invoice_issued",
+        context={"invoice": invoice, "company": CompanyProfile.current()},
+        reference=f"invoice:{invoice.number}",
+        attachments=_pdf_of(invoice),
+    )
+    return log.just_sent
 
 
 def send_payment_received(payment_id: int) -> bool:
@@ -90,10 +93,14 @@ def send_payment_received(payment_id: int) -> bool:
         "remaining": max(invoice.total - (received or ZERO), ZERO),
         "company": CompanyProfile.current(),
     }
-    with translation.override(invoice.customer.language):
-        subject = _("Payment received for invoice %(number)s") % {"number": invoice.number}
-        _send(invoice, subject, "billing/emails/payment_received.txt", context)
-    return True
+    log = send_to_customer(
+        invoice.customer,
+        kind="payment_received",
+        template="billing/emails/payment_received",
+        context=context,
+        reference=f"payment:{found.pk}",
+    )
+    return log.just_sent
 
 
 def send_refund(credit_note_id: int) -> bool:
@@ -118,28 +125,25 @@ def send_refund(credit_note_id: int) -> bool:
         "refunded": -credit_note.total,
         "company": CompanyProfile.current(),
     }
-    with translation.override(credit_note.customer.language):
-        subject = _("Refund of invoice %(number)s") % {"number": credit_note.credit_note_for.number}
-        _send(credit_note, subject, "billing/emails/refund.txt", context, attach=credit_note)
-    return True
+    log = send_to_customer(
+        credit_note.customer,
+        kind="refund",
+        template="billing/emails/refund",
+        context=context,
+        reference=f"invoice:{credit_note.number}",
+        attachments=_pdf_of(credit_note),
+    )
+    return log.just_sent
 
 
-def _send(
-    invoice: Invoice,
-    subject: str,
-    template: str,
-    context: Mapping[str, object],
-    *,
-    attach: Invoice | None = None,
-) -> None:
-    """Render ``template`` (in the language already active) and send it to the invoice's
-    customer, with ``attach``'s PDF when given."""
-    customer = invoice.customer
-    body = render_to_string(template, {**context, "customer": customer})
-    message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [customer.email])
-    if attach is not None:
+def _pdf_of(invoice: Invoice) -> Callable[[], list[Attachment]]:
+    """``invoice``'s PDF as an attachment, rendered only if the e-mail is sent (and then in
+    the customer's language, which ``send_to_customer`` makes active)."""
+
+    def attachments() -> list[Attachment]:
         # Imported here: the PDF library is heavy and only these e-mails need it.
         from .pdf import render_invoice_pdf
 
-        message.attach(f"{attach.number}.pdf", render_invoice_pdf(attach), PDF_MIMETYPE)
-    message.send()
+        return [(f"{invoice.number}.pdf", render_invoice_pdf(invoice), PDF_MIMETYPE)]
+
+    return attachments

@@ -251,6 +251,9 @@ if EMAIL_HOST:
     EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
     EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    # A mail server that hangs must not hold an e-mail "sending" for longer than the e-mail
+    # log waits before taking it for a dead worker's (customers/mail.py, 15 minutes).
+    EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "60"))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@localhost")

@@ -194,3 +194,63 @@ class StaffActivity(models.Model):
     def __str__(self) -> str:
         who = self.actor or self.actor_label or "someone"
         return f"{who} {self.action} {self.target_repr}".strip()
+
+
+class EmailStatus(models.TextChoices):
+    """Where one e-mail to a customer stands."""
+
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class EmailLog(models.Model):
+    """One e-mail sent (or tried) to a customer: what it was about, to which address, and
+    whether the mail server took it, so that "I never got the reminder" has an answer.
+
+    Only the subject and metadata are kept, never the body: a password-reset or
+    confirmation e-mail carries a link that is as good as a password. ``kind`` and
+    ``reference`` ("service-event:123", "invoice:2026-0007") name what the e-mail is about;
+    one with a reference is sent once (the ``emaillog_once`` constraint), however many
+    workers try at the same time (``customers.mail.send_to_customer``).
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="email_logs")
+    to = models.EmailField("to", max_length=254)
+    subject = models.CharField(max_length=255)
+    kind = models.CharField(max_length=40)
+    reference = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=10, choices=EmailStatus.choices, default=EmailStatus.SENDING
+    )
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    #: When the current attempt started: a ``sending`` row older than
+    #: ``customers.mail.SENDING_STALE_AFTER`` belongs to a worker that died mid-send.
+    attempted_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    #: Not stored: whether the call that returned this row sent the e-mail just now (False
+    #: when it had already been sent, or is being sent by another worker).
+    just_sent = False
+
+    class Meta:
+        verbose_name = "e-mail log entry"
+        verbose_name_plural = "e-mail log"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "reference"],
+                condition=~models.Q(reference=""),
+                name="emaillog_once",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["customer", "-created_at", "-id"], name="emaillog_customer_recent_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.to}: {self.status}"

@@ -12,7 +12,9 @@ Two links, each signed so that no one can make one without ``SECRET_KEY``:
   login still has the old address (so once) and for ``EMAIL_CHANGE_MAX_AGE``.
 
 The e-mails are sent in the request, as Django's password reset does, so that the
-person reads "we sent a link" only once it was handed to the mail server.
+person reads "we sent a link" only once it was handed to the mail server. They go
+through ``customers.mail`` (text and HTML, the customer's language) and are logged
+without their links: the log keeps the subject, never the body.
 """
 
 from __future__ import annotations
@@ -23,14 +25,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from .mail import send_to_customer
 from .models import Customer, User
 
 EMAIL_CHANGE_SALT = "customers.email-change"
@@ -54,11 +55,15 @@ def _absolute(request: HttpRequest, path: str) -> str:
     return request.build_absolute_uri(path)
 
 
-def _send(template: str, context: dict[str, object], to: str) -> None:
-    """Send ``customers/emails/<template>.txt`` with its ``_subject.txt`` to ``to``."""
-    subject = render_to_string(f"customers/emails/{template}_subject.txt", context)
-    body = render_to_string(f"customers/emails/{template}.txt", context)
-    send_mail(" ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, [to])
+def _send(
+    customer: Customer, kind: str, template: str, context: dict[str, object], to: str
+) -> None:
+    """Send ``customers/emails/<template>`` to ``to``, an address of ``customer``'s.
+
+    No reference: asking for a link again must send it again."""
+    send_to_customer(
+        customer, kind=kind, template=f"customers/emails/{template}", context=context, to=to
+    )
 
 
 # Confirming a new account ----------------------------------------------------------------
@@ -79,7 +84,7 @@ def send_signup_confirmation(customer: Customer, request: HttpRequest) -> None:
     """E-mail the new customer the link that confirms their address and opens the account."""
     link = _absolute(request, signup_confirmation_path(customer.user))
     context = {"customer": customer, "link": link, "days": _days(settings.PASSWORD_RESET_TIMEOUT)}
-    _send("signup_confirm", context, customer.user.email)
+    _send(customer, "signup_confirm", "signup_confirm", context, customer.user.email)
 
 
 def awaiting_customer(email: str) -> Customer | None:
@@ -156,8 +161,9 @@ def send_email_change_links(user: User, new_email: str, request: HttpRequest) ->
         "link": _absolute(request, path),
         "days": EMAIL_CHANGE_MAX_AGE.days,
     }
-    _send("email_change_confirm", context, new_email)
-    _send("email_change_notice", context, user.email)
+    customer = user.customer  # the page that asks is the client area's: a customer's
+    _send(customer, "email_change", "email_change_confirm", context, new_email)
+    _send(customer, "email_change_notice", "email_change_notice", context, user.email)
 
 
 def _days(seconds: int) -> int:

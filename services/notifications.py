@@ -1,21 +1,37 @@
 """E-mails that tell a customer what happened to their service.
 
 The lifecycle schedules ``enqueue`` with ``transaction.on_commit``, so nothing is sent
-for a change that was rolled back; the e-mail itself is sent by a Celery task.
+for a change that was rolled back; the e-mail itself is sent by a Celery task, through
+``customers.mail``: in the customer's language, text and HTML, logged, and sent once per
+event (``service-event:<id>``) even when the task runs twice.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
-from django.utils import translation
+from customers.mail import send_to_customer
+from delivery.registry import UnknownModule
 
 from .actions import CATALOGUE
-from .models import ServiceEvent
+from .choices import ServiceAction
+from .models import Service, ServiceEvent
+
+A = ServiceAction
 
 #: Actions that e-mail the customer: the catalogue's entries with a subject.
 NOTIFIED_ACTIONS = [key for key, spec in CATALOGUE.items() if spec.notifies]
+
+#: The e-mail log's kind of each notified action: what the customer was told.
+KINDS: dict[str, str] = {
+    A.DELIVER: "delivered",
+    A.SUSPEND: "suspended",
+    A.UNSUSPEND: "unsuspended",
+    A.EXPIRE: "expired",
+    A.RENEW: "renewed",
+    A.CANCEL: "cancelled",
+    A.SCHEDULE_CANCEL: "cancellation_scheduled",
+    A.TERMINATE: "terminated",
+}
+TEMPLATE = "services/emails/service_event"
 
 
 def enqueue(event_id: int) -> None:
@@ -26,7 +42,8 @@ def enqueue(event_id: int) -> None:
 
 
 def send(event_id: int) -> bool:
-    """Send the e-mail of one event; False when there is nothing to send."""
+    """Send the e-mail of one event; False when there is nothing to send, or when it was
+    sent already (by an earlier run of the task, or one running now)."""
     event = (
         ServiceEvent.objects.select_related("service__customer__user")
         .filter(pk=event_id, action__in=NOTIFIED_ACTIONS)
@@ -35,12 +52,26 @@ def send(event_id: int) -> bool:
     if event is None or event.service is None:
         return False
     service = event.service
-    customer = service.customer
-    with translation.override(customer.language):
-        subject = CATALOGUE[event.action].notify_subject.format(name=service.name)
-        body = render_to_string(
-            "services/emails/notification.txt",
-            {"event": event, "service": service, "customer": customer},
-        )
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [customer.email])
-    return True
+    context = {
+        "event": event,
+        "service": service,
+        "notify_subject": CATALOGUE[event.action].notify_subject.format(name=service.name),
+        "access_reference": access_reference(service) if event.action == A.DELIVER else "",
+    }
+    log = send_to_customer(
+        service.customer,
+        kind=KINDS[event.action],
+        template=TEMPLATE,
+        context=context,
+        reference=f"service-event:{event.pk}",
+    )
+    return log.just_sent
+
+
+def access_reference(service: Service) -> str:
+    """Where the delivered service is reached (its hostname or address), as its module
+    says from ``module_data``: never a password, which stays in the client area."""
+    try:
+        return service.delivery_module.display_reference(service)
+    except UnknownModule:
+        return ""

@@ -81,8 +81,9 @@ def test_staff_who_may_not_view_services_see_a_customer_without_them_nor_their_q
     client.force_login(no_services_staff)
 
     # 1. the session; 2. the user; 3-4. their permissions (own, then groups'); 5. the
-    # customer with their login: no service count, no panel's rows.
-    with django_assert_num_queries(5):
+    # customer with their login: no service count, no panel's rows; 6. their latest
+    # e-mails (the customers app's own card).
+    with django_assert_num_queries(6):
         response = client.get(reverse("admin:customer_detail", args=[customer.pk]))
 
     assert response.status_code == 200

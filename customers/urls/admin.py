@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from customers.views import activity, admin, staff, two_factor
+from customers.views import activity, admin, emails, staff, two_factor
 from customers.views.auth import StaffLoginView, StaffLogoutView
 
 urlpatterns = [
@@ -21,6 +21,11 @@ urlpatterns = [
     path("customers/add/", admin.CustomerCreateView.as_view(), name="customer_create"),
     path("customers/<int:pk>/", admin.CustomerDetailView.as_view(), name="customer_detail"),
     path("customers/<int:pk>/edit/", admin.CustomerUpdateView.as_view(), name="customer_edit"),
+    path(
+        "customers/<int:pk>/emails/",
+        emails.CustomerEmailLogView.as_view(),
+        name="customer_emails",
+    ),
     path(
         "customers/<int:pk>/password-reset/",
         admin.CustomerPasswordResetView.as_view(),

@@ -31,6 +31,7 @@ from customers.forms import (
     send_password_reset_email,
 )
 from customers.models import Customer
+from customers.views.emails import latest_emails
 
 
 class CustomerListView(
@@ -64,7 +65,8 @@ class CustomerListView(
 
 class CustomerDetailView(StaffRequiredMixin, DetailView):
     """``/admin/customers/<pk>/``: the profile, then the panels other apps register for a
-    customer (their services, renewals and history), for the staff allowed to see them.
+    customer (their services, renewals and history), for the staff allowed to see them,
+    and the customer's latest e-mails (``customers.views.emails``).
 
     The customer is read in one query with the panels' annotations (service counts);
     each panel then reads its own rows, cut to the most recent, so the page costs the
@@ -81,7 +83,7 @@ class CustomerDetailView(StaffRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         bound = panels.bind_panels(self.customer_panels, self.object, self.request)
-        return super().get_context_data(panels=bound, **kwargs)
+        return super().get_context_data(panels=bound, emails=latest_emails(self.object), **kwargs)
 
 
 class CustomerCreateView(StaffRequiredMixin, CreateView):

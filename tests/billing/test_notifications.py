@@ -6,14 +6,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from celery.exceptions import Retry
 from django.db import transaction
+from django.test import override_settings
 from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
-from billing import invoices, notifications, payments, tasks
+from billing import invoices, notifications, payments, pdf, tasks
 from billing.invoices import LineSpec
 from billing.models import CompanyProfile, Invoice, TaxRate
+from customers.models import EmailLog, EmailStatus
 
 TEN = Decimal("10.00")
 
@@ -167,3 +170,112 @@ def test_the_invoice_email_speaks_the_customers_language(customer, company, mail
     [mail] = mailoutbox
     assert f"of {german_date} is attached" in mail.body
     assert translation.get_language() != "de"  # the override ended with the e-mail
+
+
+# The e-mail log (customers.mail): each e-mail once, with HTML, failures kept ---------
+
+
+def only_log() -> EmailLog:
+    [row] = EmailLog.objects.all()
+    return row
+
+
+def html_of(message) -> str:
+    [(html, mimetype)] = message.alternatives
+    assert mimetype == "text/html"
+    return html
+
+
+def test_the_invoice_email_is_logged_and_sent_once_with_one_pdf(
+    customer, company, mailoutbox, monkeypatch
+):
+    invoice = issued(customer)
+    rendered: list[int] = []
+    real_render = pdf.render_invoice_pdf
+
+    def counted(inv):
+        rendered.append(inv.pk)
+        return real_render(inv)
+
+    monkeypatch.setattr(pdf, "render_invoice_pdf", counted)
+
+    assert tasks.send_invoice_issued_email(invoice.pk) is True
+    assert tasks.send_invoice_issued_email(invoice.pk) is False  # the task ran twice
+
+    [mail] = mailoutbox
+    assert rendered == [invoice.pk]  # the PDF is made for the e-mail sent, not the duplicate
+    assert f"Your invoice {invoice.number} of" in html_of(mail)
+    assert "12.00 EUR" in html_of(mail)
+    row = only_log()
+    assert (row.customer, row.kind, row.reference, row.status) == (
+        customer,
+        "invoice_issued",
+        f"invoice:{invoice.number}",
+        EmailStatus.SENT,
+    )
+    assert row.subject == f"Invoice {invoice.number}"
+
+
+def test_each_payment_is_logged_once_under_its_own_reference(customer, company, mailoutbox):
+    invoice = issued(customer)
+    first = payments.record_payment(
+        invoice, gateway="bank_transfer", amount=Decimal("5.00"), reference="T-1"
+    )
+
+    assert notifications.send_payment_received(first.payment.pk) is True
+    assert notifications.send_payment_received(first.payment.pk) is False
+
+    [mail] = mailoutbox
+    assert "7.00 EUR remain to be paid" in html_of(mail)
+    row = only_log()
+    assert (row.kind, row.reference, row.status) == (
+        "payment_received",
+        f"payment:{first.payment.pk}",
+        EmailStatus.SENT,
+    )
+
+
+def test_the_refund_is_logged_once_under_the_credit_note(customer, company, mailoutbox):
+    invoice = issued(customer)
+    payments.record_payment(invoice, gateway="bank_transfer", amount=invoice.total, reference="T")
+    note = invoices.refund(invoice, actor=None, to_balance=True)
+
+    assert notifications.send_refund(note.pk) is True
+    assert notifications.send_refund(note.pk) is False
+
+    [mail] = mailoutbox
+    assert f"credit note {note.number}" in html_of(mail)
+    row = only_log()
+    assert (row.kind, row.reference, row.subject) == (
+        "refund",
+        f"invoice:{note.number}",
+        f"Refund of invoice {invoice.number}",
+    )
+
+
+def test_a_mail_server_away_is_logged_as_failed_and_the_task_retries_then_sends(
+    customer, company, mailoutbox, monkeypatch
+):
+    invoice = issued(customer)
+    asked: list[Exception] = []
+
+    def retry(exc: Exception, **options) -> Retry:
+        asked.append(exc)
+        return Retry(exc=exc)
+
+    # What a worker does with autoretry_for=(OSError,): ask Celery for a retry.
+    monkeypatch.setattr(tasks.send_invoice_issued_email, "retry", retry)
+    with override_settings(EMAIL_BACKEND="tests.fakes.mail.FailingBackend"), pytest.raises(Retry):
+        tasks.send_invoice_issued_email(invoice.pk)
+
+    assert [type(exc) for exc in asked] == [ConnectionRefusedError]
+
+    failed = only_log()
+    assert (failed.status, failed.error[:23]) == (EmailStatus.FAILED, "ConnectionRefusedError:")
+    assert mailoutbox == []
+
+    assert tasks.send_invoice_issued_email(invoice.pk) is True  # the retry
+
+    assert len(mailoutbox) == 1
+    row = only_log()
+    assert (row.pk, row.status, row.error, row.attempts) == (failed.pk, EmailStatus.SENT, "", 2)

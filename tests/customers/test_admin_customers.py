@@ -365,8 +365,8 @@ def test_the_details_query_count_does_not_grow_with_the_history(
     # 1. the session; 2. the user; 3. the customer with their login, service counts and
     # balance; 4. their latest services with products and servers; 5. their latest
     # renewals; 6. their latest events, with services and actors; 7. their latest invoices
-    # and 8. orders (billing's panels).
-    with django_assert_num_queries(8):
+    # and 8. orders (billing's panels); 9. their latest e-mails.
+    with django_assert_num_queries(9):
         client.get(reverse("admin:customer_detail", args=[customer.pk]))
 
 

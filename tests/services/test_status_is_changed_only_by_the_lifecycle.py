@@ -25,6 +25,7 @@ OTHER_STATUSES = (
     "InvoiceStatus.",
     "OrderStatus.",
     "PaymentStatus.",
+    "EmailStatus.",
 )
 #: Other models' managers, whose rows have a status of their own.
 OTHER_MODELS = ("Server.", "BulkOperation.")
