@@ -142,7 +142,8 @@ def _open_renewal_message(services: list[Service | None]) -> str:
         .first()
     )
     if open_line is None:
-        return "A service already has an unpaid renewal invoice."
+        # Not an open invoice: one (paid, say) already pays the period these lines renew.
+        return "A renewal of this period of the service is already invoiced."
     return (
         f"Service #{open_line.service_id} already has an unpaid renewal invoice "
         f"({open_line.invoice}): it must be paid or cancelled first."
@@ -234,9 +235,14 @@ def issue(invoice: InvoiceRef, *, actor: User | None, notify: bool = True) -> In
     return inv
 
 
-def _close_lines(invoice: Invoice) -> None:
-    """The invoice can no longer be paid: its renewal lines stop blocking a new one."""
-    InvoiceLine.objects.filter(invoice=invoice, is_open=True).update(is_open=False)
+def _close_lines(invoice: Invoice, *, void: bool = False) -> None:
+    """The invoice can no longer be paid: its renewal lines stop blocking a new one. With
+    ``void`` (cancelled, refunded) they no longer pay for their period either, so another
+    invoice may (``one_renewal_per_service_period``)."""
+    if void:
+        InvoiceLine.objects.filter(invoice=invoice).update(is_open=False, is_void=True)
+    else:
+        InvoiceLine.objects.filter(invoice=invoice, is_open=True).update(is_open=False)
 
 
 def cancel(invoice: InvoiceRef, *, actor: User | None, reason: str = "") -> Invoice:
@@ -256,7 +262,7 @@ def cancel(invoice: InvoiceRef, *, actor: User | None, reason: str = "") -> Invo
         if reason:
             inv.notes = f"{inv.notes}\nCancelled: {reason}".strip() if inv.is_draft else inv.notes
         inv.save(update_fields=["status", "notes", "updated_at"])
-        _close_lines(inv)
+        _close_lines(inv, void=True)
         order = getattr(inv, "order", None)
         if order is not None and order.status == OrderStatus.PENDING:
             order.status = OrderStatus.CANCELLED
@@ -314,6 +320,7 @@ def refund(
         note = issue(note, actor=actor, notify=False)
         inv.status = InvoiceStatus.REFUNDED
         inv.save(update_fields=["status", "updated_at"])
+        _close_lines(inv, void=True)
         inv.payments.filter(status=PaymentStatus.SUCCEEDED).update(status=PaymentStatus.REFUNDED)
         if to_balance:
             BalanceEntry.objects.create(
@@ -330,11 +337,19 @@ def refund(
     return note
 
 
-def renewal_invoice(service: Service, *, cycles: int = 1, actor: User | None) -> Invoice:
-    """An issued invoice renewing ``service`` by ``cycles`` from its current expiration.
+def renewal_invoice(
+    service: Service,
+    *,
+    cycles: int = 1,
+    actor: User | None,
+    due_at: dt.datetime | None = None,
+) -> Invoice:
+    """An issued invoice renewing ``service`` by ``cycles`` from its current expiration,
+    due at ``due_at`` (else after the company's payment terms).
 
-    Refused when the rule book refuses the renewal, and when the service already has an
-    unpaid renewal invoice (a database constraint).
+    Refused when the rule book refuses the renewal, when the service already has an
+    unpaid renewal invoice, and when an invoice already pays that period (database
+    constraints).
     """
     decision = rules.decide(service, ServiceAction.RENEW, rules.Context(cycles=cycles))
     if not decision.allowed:
@@ -356,4 +371,7 @@ def renewal_invoice(service: Service, *, cycles: int = 1, actor: User | None) ->
         period_end=end,
     )
     draft = create_draft(service.customer, actor=actor, lines=[line], currency=service.currency)
+    if due_at is not None:
+        draft.due_at = due_at
+        draft.save(update_fields=["due_at", "updated_at"])
     return issue(draft, actor=actor)

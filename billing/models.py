@@ -131,7 +131,15 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["customer", "-created_at"], name="order_customer_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="order_customer_idx"),
+            # The unpaid-orders task's due rows (billing/timeline.py).
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status=OrderStatus.PENDING),
+                name="order_pending_created_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Order #{self.pk}"
@@ -299,6 +307,9 @@ class InvoiceLine(models.Model):
     #: True while the invoice can still be paid (draft or unpaid): the partial unique index
     #: below then allows one open renewal line per service.
     is_open = models.BooleanField(default=True, editable=False)
+    #: True once the invoice is cancelled or refunded: the line no longer pays for its
+    #: period, so another invoice may (the partial unique index below counts only the others).
+    is_void = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["pk"]
@@ -307,6 +318,13 @@ class InvoiceLine(models.Model):
                 fields=["service"],
                 condition=Q(kind=LineKind.RENEWAL, is_open=True),
                 name="one_open_renewal_per_service",
+            ),
+            # One invoice pays a service's period, however many workers or clicks invoice
+            # it: what makes the renewal-invoice task safe to run twice at once.
+            models.UniqueConstraint(
+                fields=["service", "period_start"],
+                condition=Q(kind=LineKind.RENEWAL, is_void=False),
+                name="one_renewal_per_service_period",
             ),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="invoice_line_quantity"),
             models.CheckConstraint(
@@ -340,8 +358,10 @@ class InvoiceLine(models.Model):
 
 
 def _only_closing(line: InvoiceLine, kwargs: dict[str, Any]) -> bool:
-    """Closing a line (``is_open``) is bookkeeping, allowed once the invoice is issued."""
-    return line.pk is not None and list(kwargs.get("update_fields") or []) == ["is_open"]
+    """Closing or voiding a line (``is_open``, ``is_void``) is bookkeeping, allowed once the
+    invoice is issued."""
+    fields = set(kwargs.get("update_fields") or [])
+    return line.pk is not None and bool(fields) and fields <= {"is_open", "is_void"}
 
 
 class Payment(models.Model):

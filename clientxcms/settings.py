@@ -262,6 +262,29 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@localhost")
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")
 SERVICE_RENEWAL_GRACE_DAYS = int(os.environ.get("SERVICE_RENEWAL_GRACE_DAYS", "7"))
 SERVICE_TERMINATION_DAYS = int(os.environ.get("SERVICE_TERMINATION_DAYS", "14"))
+# Billing's timeline (billing/timeline.py). A renewal invoice is made this many days before
+# the expiration, per billing cycle ("monthly=7,annually=30" overrides some); reminders of
+# an unpaid invoice at these offsets in days from its due date (negative: before); an
+# unpaid new order is cancelled after ORDER_UNPAID_CANCEL_DAYS; beat runs each step every
+# BILLING_TIMELINE_SECONDS.
+RENEWAL_INVOICE_DAYS = {
+    "weekly": 3,
+    "monthly": 7,
+    "quarterly": 14,
+    "semiannually": 21,
+    "annually": 30,
+    "biennially": 30,
+    "triennially": 30,
+    **{
+        cycle.strip(): int(days)
+        for cycle, _, days in (
+            item.partition("=") for item in env_list("RENEWAL_INVOICE_DAYS") if "=" in item
+        )
+    },
+}
+INVOICE_REMINDER_DAYS = [int(day) for day in env_list("INVOICE_REMINDER_DAYS", "-7,-3,-1,1,3")]
+ORDER_UNPAID_CANCEL_DAYS = int(os.environ.get("ORDER_UNPAID_CANCEL_DAYS", "14"))
+BILLING_TIMELINE_SECONDS = float(os.environ.get("BILLING_TIMELINE_SECONDS", "3600"))
 # How often Celery beat runs the lifecycle sweeps (expiry, termination, cancellations).
 SERVICE_SWEEP_MINUTES = int(os.environ.get("SERVICE_SWEEP_MINUTES", "5"))
 CELERY_BEAT_SCHEDULE = {
@@ -280,6 +303,18 @@ CELERY_BEAT_SCHEDULE = {
     "service-operations-resume": {
         "task": "services.tasks.resume_operations",
         "schedule": float(os.environ.get("OPERATION_RESUME_CHECK_SECONDS", "60")),
+    },
+    "billing-renewal-invoices": {
+        "task": "billing.tasks.make_renewal_invoices",
+        "schedule": BILLING_TIMELINE_SECONDS,
+    },
+    "billing-invoice-reminders": {
+        "task": "billing.tasks.send_invoice_reminders",
+        "schedule": BILLING_TIMELINE_SECONDS,
+    },
+    "billing-unpaid-orders": {
+        "task": "billing.tasks.cancel_unpaid_orders",
+        "schedule": BILLING_TIMELINE_SECONDS,
     },
 }
 # Operations in flight on a service (DESIGN.md, "The lifecycle layer"). A claim whose module

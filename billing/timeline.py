@@ -1,0 +1,297 @@
+"""Billing's steps of the service timeline, run by Celery beat (issue 13, DESIGN.md,
+"Background work"): renewal invoices before the expiration, payment reminders around the
+due date, and new orders left unpaid cancelled.
+
+Each step is a due-rows query that states the whole condition (so a second run, or a row
+changed in between, finds nothing) handed to ``clientxcms.claims.for_each_due``: one
+transaction per row, claimed with ``skip_locked``, so two workers never handle the same
+row and one failure never undoes the others. No panel is called here. A handler's work
+runs in a savepoint and any error of it is reported as that row's failure, so one broken
+service neither stops the run nor rolls back the invoices of the others (Paymenter's
+one-transaction cron is the counter-example).
+
+The database has the last word on duplicates: a service's period is paid by one renewal
+line (``one_renewal_per_service_period``), and a reminder is one ``EmailLog`` row per
+(kind, reference). The numbers come from Django settings for now (``RENEWAL_INVOICE_DAYS``,
+``INVOICE_REMINDER_DAYS``, ``ORDER_UNPAID_CANCEL_DAYS``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, Value, When
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from clientxcms.claims import for_each_due
+from customers.mail import SENDING_STALE_AFTER, send_to_customer
+from customers.models import Customer, EmailLog, EmailStatus
+from services import rules
+from services.choices import EventSource, ServiceAction, ServiceStatus
+from services.models import Service
+
+from . import invoices, orders, payments
+from .choices import InvoiceKind, InvoiceStatus, LineKind, OrderStatus, PaymentStatus
+from .models import CompanyProfile, Invoice, InvoiceLine, Order, Payment, balance_of
+
+logger = logging.getLogger(__name__)
+M = TypeVar("M", bound=models.Model)
+
+REMINDER_KIND = "invoice_reminder"
+REMINDER_TEMPLATE = "billing/emails/invoice_reminder"
+
+
+class StepFailed(Exception):
+    """One row of a step could not be handled; the message says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class StepResult:
+    """What one run of a step did: rows handled, rows found already handled by someone
+    else once claimed, and rows that failed with their message."""
+
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"done": self.done, "skipped": self.skipped, "failed": len(self.failed)}
+
+
+#: What a handler returns when, once the row is claimed, there is nothing left to do.
+SKIPPED = "skipped"
+
+
+def _run(
+    due: models.QuerySet[M],
+    handle: Callable[[M], object],
+    *,
+    savepoint: bool = True,
+) -> StepResult:
+    """Claim each due row and ``handle`` it; any error of one row is that row's failure.
+
+    With ``savepoint`` the handler's writes are undone when it fails (a half-made invoice
+    never stays); without, they are kept (a reminder's failed ``EmailLog`` row, which
+    staff read and the next run retries).
+    """
+    skipped = 0
+
+    def guarded(row: M) -> object:
+        nonlocal skipped
+        try:
+            if savepoint:
+                with transaction.atomic():
+                    outcome = handle(row)
+            else:
+                outcome = handle(row)
+        except StepFailed:
+            raise
+        except Exception as exc:
+            logger.exception("%s %s failed", row._meta.label, row.pk)
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            raise StepFailed(message) from exc
+        if outcome == SKIPPED:
+            skipped += 1
+        return outcome
+
+    claimed = for_each_due(due, guarded, expected=(StepFailed,))
+    return StepResult(done=claimed.done - skipped, skipped=skipped, failed=claimed.failed)
+
+
+# Renewal invoices ----------------------------------------------------------------------
+
+
+def due_renewals(now: dt.datetime | None = None) -> models.QuerySet[Service]:
+    """Active and suspended services expiring within their cycle's lead time, that the
+    rule book lets renew, with no scheduled cancellation, no unpaid renewal invoice, and
+    no renewal line yet for the period starting at their expiration.
+
+    A line of a cancelled invoice counts too: staff who cancelled a renewal invoice meant
+    it, and the automation does not make it again (the customer may still renew by hand).
+    """
+    now = now or timezone.now()
+    window = Q()
+    for cycle, days in settings.RENEWAL_INVOICE_DAYS.items():
+        window |= Q(billing_cycle=cycle, expires_at__lte=now + dt.timedelta(days=days))
+    if not window:
+        return Service.objects.none()
+    renewal_lines = InvoiceLine.objects.filter(service=OuterRef("pk"), kind=LineKind.RENEWAL)
+    due = (
+        Service.objects.filter(
+            window,
+            status__in=[ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED],
+            cancel_at__isnull=True,
+        )
+        .exclude(Exists(renewal_lines.filter(period_start=OuterRef("expires_at"))))
+        .exclude(Exists(renewal_lines.filter(is_open=True)))
+    )
+    context = rules.Context(source=EventSource.AUTOMATION, now=now)
+    # Q: the stubs do not know the annotation the rule book adds.
+    return rules.annotate(due, ServiceAction.RENEW, context).filter(Q(rule_message=""))
+
+
+def _invoice_renewal(service: Service) -> object:
+    """Invoice the service's next period, due at its expiration; pay it from the balance
+    when that covers it."""
+    # The claim's query may have read the lines before another worker committed its
+    # invoice: read them again now that the service is ours.
+    if InvoiceLine.objects.filter(
+        service=service, kind=LineKind.RENEWAL, period_start=service.expires_at
+    ).exists():
+        return SKIPPED
+    assert service.expires_at is not None  # due_renewals asks for an expiration
+    invoice = invoices.renewal_invoice(
+        service, actor=None, due_at=max(service.expires_at, timezone.now())
+    )
+    _pay_if_balance_covers(invoice)
+    return invoice
+
+
+def _pay_if_balance_covers(invoice: Invoice) -> None:
+    """Pay ``invoice`` from the customer's credit when the credit covers all of it.
+
+    The customer's row is locked first, as every spending of the balance does, so the
+    credit read here is still there when ``pay_from_balance`` spends it: the invoice is
+    paid in full or not at all.
+    """
+    if invoice.status != InvoiceStatus.UNPAID:
+        return
+    if balance_of(invoice.customer, invoice.currency) < invoice.total:
+        return  # read without a lock: most customers have no credit, and wait for nobody
+    Customer.objects.select_for_update().filter(pk=invoice.customer_id).first()
+    if balance_of(invoice.customer, invoice.currency) >= invoice.total:
+        payments.pay_from_balance(invoice, actor=None)
+
+
+def make_renewal_invoices() -> StepResult:
+    """Make the renewal invoices that are due."""
+    return _run(due_renewals(), _invoice_renewal)
+
+
+# Payment reminders ---------------------------------------------------------------------
+
+
+def reminder_offsets() -> list[int]:
+    """The reminders' offsets in days from the due date, latest first."""
+    return sorted({int(day) for day in settings.INVOICE_REMINDER_DAYS}, reverse=True)
+
+
+def due_reminders(now: dt.datetime | None = None) -> models.QuerySet[Invoice]:
+    """Unpaid invoices whose latest reminder offset now passed has not been sent.
+
+    Each row carries ``reminder_offset`` (the latest offset passed: a reminder missed while
+    the worker was down is not sent once the next one is due) and ``reminder_reference``.
+    A reminder whose moment came before the invoice was issued is not sent: the "invoice
+    issued" e-mail already said it. A failed send does not count as sent, nor does one
+    stuck sending past ``SENDING_STALE_AFTER`` (its worker died): the next run retries.
+    """
+    now = now or timezone.now()
+    offsets = reminder_offsets()
+    if not offsets:
+        return Invoice.objects.none()
+
+    def passed(offset: int) -> Q:
+        return Q(due_at__lte=now - dt.timedelta(days=offset))
+
+    latest = Case(
+        *[When(passed(offset), then=Value(offset)) for offset in offsets],
+        default=Value(None),
+        output_field=IntegerField(),
+    )
+    issued_before = Q()
+    for offset in offsets:
+        issued_before |= Q(reminder_offset=offset) & Q(
+            issued_at__lt=models.F("due_at") + dt.timedelta(days=offset)
+        )
+    sent = EmailLog.objects.filter(kind=REMINDER_KIND, reference=OuterRef("reminder_reference"))
+    sent = sent.filter(
+        Q(status=EmailStatus.SENT)
+        | Q(status=EmailStatus.SENDING, attempted_at__gt=now - SENDING_STALE_AFTER)
+    )
+    return (
+        Invoice.objects.filter(kind=InvoiceKind.INVOICE, status=InvoiceStatus.UNPAID)
+        .filter(passed(offsets[-1]))
+        .annotate(reminder_offset=latest)
+        .annotate(
+            reminder_reference=Concat(
+                Value("invoice:"),
+                "number",
+                Value(":"),
+                Cast("reminder_offset", CharField()),
+                output_field=CharField(),
+            )
+        )
+        .filter(issued_before)
+        .exclude(Exists(sent))
+    )
+
+
+def _send_reminder(invoice: Invoice) -> object:
+    """E-mail the reminder of ``invoice`` at its latest offset passed, once."""
+    offset: int = invoice.reminder_offset  # type: ignore[attr-defined]  # annotated
+    customer = Customer.objects.select_related("user").get(pk=invoice.customer_id)
+    try:
+        log = send_to_customer(
+            customer,
+            kind=REMINDER_KIND,
+            template=REMINDER_TEMPLATE,
+            context={
+                "invoice": invoice,
+                "offset": offset,
+                "days": abs(offset),
+                "company": CompanyProfile.current(),
+            },
+            reference=invoice.reminder_reference,  # type: ignore[attr-defined]  # annotated
+        )
+    except Exception as exc:  # the mail server; the log row says failed
+        raise StepFailed(f"the reminder could not be sent: {type(exc).__name__}: {exc}") from exc
+    return log if log.just_sent else SKIPPED
+
+
+def send_invoice_reminders() -> StepResult:
+    """Send the payment reminders that are due."""
+    # No savepoint: a failed send keeps its failed log row, for staff and the next run.
+    return _run(due_reminders(), _send_reminder, savepoint=False)
+
+
+# Unpaid new orders ---------------------------------------------------------------------
+
+
+def due_unpaid_orders(now: dt.datetime | None = None) -> models.QuerySet[Order]:
+    """Orders still pending payment ``ORDER_UNPAID_CANCEL_DAYS`` after they were placed,
+    with nothing paid on their invoice (a partly paid one is refunded by staff, not
+    cancelled)."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.ORDER_UNPAID_CANCEL_DAYS)
+    paid = Payment.objects.filter(invoice=OuterRef("invoice_id"), status=PaymentStatus.SUCCEEDED)
+    return Order.objects.filter(status=OrderStatus.PENDING, created_at__lte=cutoff).exclude(
+        Exists(paid)
+    )
+
+
+def _cancel_order(order: Order) -> object:
+    return orders.cancel_order(order, actor=None)
+
+
+def cancel_unpaid_orders() -> StepResult:
+    """Cancel the new orders left unpaid too long, and their invoices."""
+    return _run(due_unpaid_orders(), _cancel_order)
+
+
+#: The steps, in the order they run.
+STEPS: dict[str, Callable[[], StepResult]] = {
+    "renewal invoices": make_renewal_invoices,
+    "invoice reminders": send_invoice_reminders,
+    "unpaid orders": cancel_unpaid_orders,
+}
