@@ -262,6 +262,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@localhost")
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")
 SERVICE_RENEWAL_GRACE_DAYS = int(os.environ.get("SERVICE_RENEWAL_GRACE_DAYS", "7"))
 SERVICE_TERMINATION_DAYS = int(os.environ.get("SERVICE_TERMINATION_DAYS", "14"))
+# Days before the expiration the customer is told that a service expires soon (once per period).
+SERVICE_EXPIRY_NOTICE_DAYS = int(os.environ.get("SERVICE_EXPIRY_NOTICE_DAYS", "3"))
 # Billing's timeline (billing/timeline.py). A renewal invoice is made this many days before
 # the expiration, per billing cycle ("monthly=7,annually=30" overrides some); reminders of
 # an unpaid invoice at these offsets in days from its due date (negative: before); an

@@ -1,6 +1,6 @@
 """The periodic sweeps of the service lifecycle, run by Celery beat (DESIGN.md, "Background
-work"): scheduled cancellations coming due, expirations, and terminations after the grace
-period.
+work"): scheduled cancellations coming due, expirations, terminations after the grace
+period, and the notice that a service expires soon.
 
 Each sweep states which services are due (none with an operation in flight) and hands
 them one at a time to the lifecycle layer as automation (``clientxcms.claims``), with no
@@ -23,7 +23,7 @@ from django.utils import timezone
 from clientxcms.claims import ClaimResult, hand_over_each_due
 from delivery.modules.base import ModuleError
 
-from . import lifecycle
+from . import lifecycle, notices
 from .choices import CancelWhen, EventSource, ServiceStatus
 from .lifecycle import LifecycleError
 from .models import Service
@@ -84,11 +84,18 @@ def terminate_after_grace() -> SweepResult:
     )
 
 
+def notify_expiring() -> SweepResult:
+    """E-mail the customers whose services expire within ``SERVICE_EXPIRY_NOTICE_DAYS``,
+    once per paid period (``services.notices``); a failed send is tried again next time."""
+    return hand_over_each_due(notices.due(), notices.send_expiry_notice, expected=(OSError,))
+
+
 #: The sweeps in the order they run.
 SWEEPS: dict[str, Callable[[], SweepResult]] = {
     "scheduled cancellations": cancel_scheduled,
     "expirations": expire_due,
     "terminations": terminate_after_grace,
+    "expiry notices": notify_expiring,
 }
 
 

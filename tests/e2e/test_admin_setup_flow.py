@@ -34,6 +34,9 @@ def admin_page(page: Page, live_server, admin_user) -> Page:
 def create_product(page: Page) -> Product:
     page.get_by_role("link", name="Products").click()
     page.get_by_role("link", name="New product").click()
+    # htmx must be listening before the type changes, or no form is swapped in (a busy
+    # machine loads the page's scripts late).
+    page.wait_for_url("**/admin/products/add/", wait_until="load")
     page.locator("#id_name").fill("Game server S")
     page.locator("#id_module").select_option("test")
     # The type's own configuration form is swapped in by htmx.
@@ -56,6 +59,7 @@ def create_product(page: Page) -> Product:
 def create_server(page: Page) -> Server:
     page.get_by_role("link", name="Servers").click()
     page.get_by_role("link", name="New server").click()
+    page.wait_for_url("**/admin/servers/add/", wait_until="load")
     page.locator("#id_name").fill("node-paris-1")
     page.locator("#id_module").select_option("test")
     page.get_by_label("Api key").fill("ptla_browser-secret")

@@ -107,7 +107,12 @@ def test_the_task_and_the_command_run_every_sweep(make_service):
     make_service(S.EXPIRED, expires_at=ago(30))
     out = StringIO()
 
-    assert tasks.run_sweeps() == {"scheduled cancellations": 0, "expirations": 1, "terminations": 1}
+    assert tasks.run_sweeps() == {
+        "scheduled cancellations": 0,
+        "expirations": 1,
+        "terminations": 1,
+        "expiry notices": 0,
+    }
     call_command("run_sweeps", stdout=out)
 
     assert "expirations: 0 done" in out.getvalue()
