@@ -27,3 +27,8 @@ class BillingConfig(AppConfig):
         from . import panels
 
         panels.register()
+
+        # The timeline's daily tasks and the settings staff change for them.
+        from . import automation
+
+        automation.register()

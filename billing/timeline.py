@@ -1,6 +1,8 @@
-"""Billing's steps of the service timeline, run by Celery beat (issue 13, DESIGN.md,
-"Background work"): renewal invoices before the expiration, payment reminders around the
-due date, and new orders left unpaid cancelled.
+"""Billing's steps of the service timeline (issue 13, DESIGN.md, "Background work"):
+renewal invoices before the expiration, payment reminders around the due date, and new
+orders left unpaid cancelled. Each is a periodic task of ``automation`` (registered in
+``billing.automation``), run at a moment ``now``: the dry run asks the same due-rows
+query what it would find at another.
 
 Each step is a due-rows query that states the whole condition (so a second run, or a row
 changed in between, finds nothing) handed to ``clientxcms.claims.for_each_due``: one
@@ -12,8 +14,7 @@ one-transaction cron is the counter-example).
 
 The database has the last word on duplicates: a service's period is paid by one renewal
 line (``one_renewal_per_service_period``), and a reminder is one ``EmailLog`` row per
-(kind, reference). The numbers come from Django settings for now (``RENEWAL_INVOICE_DAYS``,
-``INVOICE_REMINDER_DAYS``, ``ORDER_UNPAID_CANCEL_DAYS``).
+(kind, reference). The numbers are settings staff change (``billing.automation``).
 """
 
 from __future__ import annotations
@@ -21,23 +22,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
-from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, Value, When
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from clientxcms.claims import for_each_due
+from clientxcms.claims import SKIPPED, ClaimResult, for_each_due
 from customers.mail import SENDING_STALE_AFTER, send_to_customer
 from customers.models import Customer, EmailLog, EmailStatus
 from services import rules
 from services.choices import EventSource, ServiceAction, ServiceStatus
 from services.models import Service
 
-from . import invoices, orders, payments
+from . import automation, invoices, orders, payments
 from .choices import InvoiceKind, InvoiceStatus, LineKind, OrderStatus, PaymentStatus
 from .models import CompanyProfile, Invoice, InvoiceLine, Order, Payment, balance_of
 
@@ -56,39 +55,21 @@ class StepFailed(Exception):
         self.message = message
 
 
-@dataclass
-class StepResult:
-    """What one run of a step did: rows handled, rows found already handled by someone
-    else once claimed, and rows that failed with their message."""
-
-    done: int = 0
-    skipped: int = 0
-    failed: list[tuple[int, str]] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        return {"done": self.done, "skipped": self.skipped, "failed": len(self.failed)}
-
-
-#: What a handler returns when, once the row is claimed, there is nothing left to do.
-SKIPPED = "skipped"
-
-
 def _run(
     due: models.QuerySet[M],
     handle: Callable[[M], object],
     *,
     savepoint: bool = True,
-) -> StepResult:
+) -> ClaimResult:
     """Claim each due row and ``handle`` it; any error of one row is that row's failure.
 
     With ``savepoint`` the handler's writes are undone when it fails (a half-made invoice
     never stays); without, they are kept (a reminder's failed ``EmailLog`` row, which
-    staff read and the next run retries).
+    staff read and the next run retries). A handler returns ``SKIPPED`` when the row,
+    once claimed, turns out to be handled already.
     """
-    skipped = 0
 
     def guarded(row: M) -> object:
-        nonlocal skipped
         try:
             if savepoint:
                 with transaction.atomic():
@@ -101,18 +82,15 @@ def _run(
             logger.exception("%s %s failed", row._meta.label, row.pk)
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             raise StepFailed(message) from exc
-        if outcome == SKIPPED:
-            skipped += 1
         return outcome
 
-    claimed = for_each_due(due, guarded, expected=(StepFailed,))
-    return StepResult(done=claimed.done - skipped, skipped=skipped, failed=claimed.failed)
+    return for_each_due(due, guarded, expected=(StepFailed,))
 
 
 # Renewal invoices ----------------------------------------------------------------------
 
 
-def due_renewals(now: dt.datetime | None = None) -> models.QuerySet[Service]:
+def due_renewals(now: dt.datetime) -> models.QuerySet[Service]:
     """Active and suspended services expiring within their cycle's lead time, that the
     rule book lets renew, with no scheduled cancellation, no unpaid renewal invoice, and
     no renewal line yet for the period starting at their expiration.
@@ -120,12 +98,10 @@ def due_renewals(now: dt.datetime | None = None) -> models.QuerySet[Service]:
     A line of a cancelled invoice counts too: staff who cancelled a renewal invoice meant
     it, and the automation does not make it again (the customer may still renew by hand).
     """
-    now = now or timezone.now()
     window = Q()
-    for cycle, days in settings.RENEWAL_INVOICE_DAYS.items():
-        window |= Q(billing_cycle=cycle, expires_at__lte=now + dt.timedelta(days=days))
-    if not window:
-        return Service.objects.none()
+    for cycle in automation.renewing_cycles():
+        lead_time = dt.timedelta(days=automation.renewal_invoice_days(cycle))
+        window |= Q(billing_cycle=cycle, expires_at__lte=now + lead_time)
     renewal_lines = InvoiceLine.objects.filter(service=OuterRef("pk"), kind=LineKind.RENEWAL)
     due = (
         Service.objects.filter(
@@ -174,20 +150,15 @@ def _pay_if_balance_covers(invoice: Invoice) -> None:
         payments.pay_from_balance(invoice, actor=None)
 
 
-def make_renewal_invoices() -> StepResult:
-    """Make the renewal invoices that are due."""
-    return _run(due_renewals(), _invoice_renewal)
+def make_renewal_invoices(now: dt.datetime) -> ClaimResult:
+    """Make the renewal invoices due at ``now``."""
+    return _run(due_renewals(now), _invoice_renewal)
 
 
 # Payment reminders ---------------------------------------------------------------------
 
 
-def reminder_offsets() -> list[int]:
-    """The reminders' offsets in days from the due date, latest first."""
-    return sorted({int(day) for day in settings.INVOICE_REMINDER_DAYS}, reverse=True)
-
-
-def due_reminders(now: dt.datetime | None = None) -> models.QuerySet[Invoice]:
+def due_reminders(now: dt.datetime) -> models.QuerySet[Invoice]:
     """Unpaid invoices whose latest reminder offset now passed has not been sent.
 
     Each row carries ``reminder_offset`` (the latest offset passed: a reminder missed while
@@ -196,8 +167,7 @@ def due_reminders(now: dt.datetime | None = None) -> models.QuerySet[Invoice]:
     issued" e-mail already said it. A failed send does not count as sent, nor does one
     stuck sending past ``SENDING_STALE_AFTER`` (its worker died): the next run retries.
     """
-    now = now or timezone.now()
-    offsets = reminder_offsets()
+    offsets = automation.invoice_reminder_days()
     if not offsets:
         return Invoice.objects.none()
 
@@ -259,21 +229,20 @@ def _send_reminder(invoice: Invoice) -> object:
     return log if log.just_sent else SKIPPED
 
 
-def send_invoice_reminders() -> StepResult:
-    """Send the payment reminders that are due."""
+def send_invoice_reminders(now: dt.datetime) -> ClaimResult:
+    """Send the payment reminders due at ``now``."""
     # No savepoint: a failed send keeps its failed log row, for staff and the next run.
-    return _run(due_reminders(), _send_reminder, savepoint=False)
+    return _run(due_reminders(now), _send_reminder, savepoint=False)
 
 
 # Unpaid new orders ---------------------------------------------------------------------
 
 
-def due_unpaid_orders(now: dt.datetime | None = None) -> models.QuerySet[Order]:
-    """Orders still pending payment ``ORDER_UNPAID_CANCEL_DAYS`` after they were placed,
-    with nothing paid on their invoice (a partly paid one is refunded by staff, not
+def due_unpaid_orders(now: dt.datetime) -> models.QuerySet[Order]:
+    """Orders still pending payment the set number of days after they were placed, with
+    nothing paid on their invoice (a partly paid one is refunded by staff, not
     cancelled)."""
-    now = now or timezone.now()
-    cutoff = now - dt.timedelta(days=settings.ORDER_UNPAID_CANCEL_DAYS)
+    cutoff = now - dt.timedelta(days=automation.order_unpaid_cancel_days())
     paid = Payment.objects.filter(invoice=OuterRef("invoice_id"), status=PaymentStatus.SUCCEEDED)
     return Order.objects.filter(status=OrderStatus.PENDING, created_at__lte=cutoff).exclude(
         Exists(paid)
@@ -284,14 +253,6 @@ def _cancel_order(order: Order) -> object:
     return orders.cancel_order(order, actor=None)
 
 
-def cancel_unpaid_orders() -> StepResult:
-    """Cancel the new orders left unpaid too long, and their invoices."""
-    return _run(due_unpaid_orders(), _cancel_order)
-
-
-#: The steps, in the order they run.
-STEPS: dict[str, Callable[[], StepResult]] = {
-    "renewal invoices": make_renewal_invoices,
-    "invoice reminders": send_invoice_reminders,
-    "unpaid orders": cancel_unpaid_orders,
-}
+def cancel_unpaid_orders(now: dt.datetime) -> ClaimResult:
+    """Cancel the new orders left unpaid too long at ``now``, and their invoices."""
+    return _run(due_unpaid_orders(now), _cancel_order)

@@ -22,12 +22,29 @@ BATCH_SIZE = 500
 M = TypeVar("M", bound=models.Model)
 
 
+#: What a handler returns when, once the row is claimed, there is nothing left to do.
+SKIPPED = "skipped"
+
+
 @dataclass
 class ClaimResult:
-    """How many rows were handled, and which failed with what message."""
+    """What one pass did: rows handled; rows skipped (held by another worker, no longer
+    due once read again, or found already handled by the handler); rows that failed, with
+    their message."""
 
     done: int = 0
+    skipped: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"done": self.done, "skipped": self.skipped, "failed": len(self.failed)}
+
+    def record(self, outcome: object) -> None:
+        """Count a handler's ``outcome``: ``SKIPPED`` or anything else, done."""
+        if outcome == SKIPPED:
+            self.skipped += 1
+        else:
+            self.done += 1
 
 
 @dataclass(frozen=True)
@@ -65,15 +82,16 @@ class Claimer(Generic[M]):
         with transaction.atomic():
             row = self.due.select_for_update(skip_locked=True).filter(pk=pk).first()
             if row is None:
-                return  # another worker holds it, or it is no longer due
+                result.skipped += 1  # another worker holds it, or it is no longer due
+                return
             try:
-                handle(row)
+                outcome = handle(row)
             except self.expected as exc:
                 message = getattr(exc, "message", None) or str(exc)
                 logger.warning("%s %s could not be handled: %s", row._meta.label, pk, message)
                 result.failed.append((pk, message))
             else:
-                result.done += 1
+                result.record(outcome)
 
     def run(self, handle: Callable[[M], object]) -> ClaimResult:
         """Claim and handle every due row; what was done and what failed."""
@@ -107,15 +125,16 @@ def hand_over_each_due(
             with transaction.atomic():
                 row = due.select_for_update(skip_locked=True).filter(pk=pk).first()
             if row is None:
+                result.skipped += 1
                 continue
             try:
-                handle(row)
+                outcome = handle(row)
             except expected as exc:
                 message = getattr(exc, "message", None) or str(exc)
                 logger.warning("%s %s could not be handled: %s", row._meta.label, pk, message)
                 result.failed.append((pk, message))
             else:
-                result.done += 1
+                result.record(outcome)
     return result
 
 

@@ -65,6 +65,9 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # The periodic tasks, their runs and the settings staff change (below every app that
+    # registers a task or a setting).
+    "automation",
     "customers",
     "products",
     "delivery",
@@ -258,7 +261,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@localhost")
 
-# Business settings (DESIGN.md §2); every number can be changed by the administrator.
+# Business settings (DESIGN.md §2): the defaults of the numbers administrators change in the
+# panel (/admin/automation/settings/, automation.options), where each change is recorded.
 DEFAULT_CURRENCY = os.environ.get("DEFAULT_CURRENCY", "EUR")
 SERVICE_RENEWAL_GRACE_DAYS = int(os.environ.get("SERVICE_RENEWAL_GRACE_DAYS", "7"))
 SERVICE_TERMINATION_DAYS = int(os.environ.get("SERVICE_TERMINATION_DAYS", "14"))
@@ -267,8 +271,8 @@ SERVICE_EXPIRY_NOTICE_DAYS = int(os.environ.get("SERVICE_EXPIRY_NOTICE_DAYS", "3
 # Billing's timeline (billing/timeline.py). A renewal invoice is made this many days before
 # the expiration, per billing cycle ("monthly=7,annually=30" overrides some); reminders of
 # an unpaid invoice at these offsets in days from its due date (negative: before); an
-# unpaid new order is cancelled after ORDER_UNPAID_CANCEL_DAYS; beat runs each step every
-# BILLING_TIMELINE_SECONDS.
+# unpaid new order is cancelled after ORDER_UNPAID_CANCEL_DAYS. These are the defaults of
+# the settings staff change in the panel (automation.options).
 RENEWAL_INVOICE_DAYS = {
     "weekly": 3,
     "monthly": 7,
@@ -286,37 +290,22 @@ RENEWAL_INVOICE_DAYS = {
 }
 INVOICE_REMINDER_DAYS = [int(day) for day in env_list("INVOICE_REMINDER_DAYS", "-7,-3,-1,1,3")]
 ORDER_UNPAID_CANCEL_DAYS = int(os.environ.get("ORDER_UNPAID_CANCEL_DAYS", "14"))
-BILLING_TIMELINE_SECONDS = float(os.environ.get("BILLING_TIMELINE_SECONDS", "3600"))
-# How often Celery beat runs the lifecycle sweeps (expiry, termination, cancellations).
+# How often the lifecycle sweeps run (expiry, termination, cancellations).
 SERVICE_SWEEP_MINUTES = int(os.environ.get("SERVICE_SWEEP_MINUTES", "5"))
+# Celery beat runs one task, the automation's tick (automation/schedule.py), every
+# AUTOMATION_TICK_SECONDS: it records the heartbeat the dashboard watches and queues each
+# periodic task that is due, by the interval its app registered or, for the daily work,
+# at the hour of the day staff set (AUTOMATION_DAILY_HOUR until they change it).
+AUTOMATION_TICK_SECONDS = float(os.environ.get("AUTOMATION_TICK_SECONDS", "60"))
+AUTOMATION_DAILY_HOUR = int(os.environ.get("AUTOMATION_DAILY_HOUR", "6"))
+# Days the record of each run is kept (a setting staff change too).
+AUTOMATION_RUN_DAYS = int(os.environ.get("AUTOMATION_RUN_DAYS", "30"))
 CELERY_BEAT_SCHEDULE = {
-    "service-lifecycle-sweeps": {
-        "task": "services.tasks.run_sweeps",
-        "schedule": SERVICE_SWEEP_MINUTES * 60,
-    },
-    "bulk-operations-stall-check": {
-        "task": "services.tasks.resume_stalled_bulk_operations",
-        "schedule": float(os.environ.get("BULK_STALL_CHECK_SECONDS", "60")),
-    },
-    "module-call-log-prune": {
-        "task": "delivery.tasks.prune_module_calls",
-        "schedule": timedelta(days=1),
-    },
-    "service-operations-resume": {
-        "task": "services.tasks.resume_operations",
-        "schedule": float(os.environ.get("OPERATION_RESUME_CHECK_SECONDS", "60")),
-    },
-    "billing-renewal-invoices": {
-        "task": "billing.tasks.make_renewal_invoices",
-        "schedule": BILLING_TIMELINE_SECONDS,
-    },
-    "billing-invoice-reminders": {
-        "task": "billing.tasks.send_invoice_reminders",
-        "schedule": BILLING_TIMELINE_SECONDS,
-    },
-    "billing-unpaid-orders": {
-        "task": "billing.tasks.cancel_unpaid_orders",
-        "schedule": BILLING_TIMELINE_SECONDS,
+    "automation-tick": {
+        "task": "automation.tasks.tick",
+        "schedule": AUTOMATION_TICK_SECONDS,
+        # A tick no worker took before the next one is due is dropped, not piled up.
+        "options": {"expires": AUTOMATION_TICK_SECONDS},
     },
 }
 # Operations in flight on a service (DESIGN.md, "The lifecycle layer"). A claim whose module
@@ -331,6 +320,9 @@ OPERATION_RETRY_SECONDS = float(os.environ.get("OPERATION_RETRY_SECONDS", "60"))
 OPERATION_MAX_ATTEMPTS = int(os.environ.get("OPERATION_MAX_ATTEMPTS", "6"))
 OPERATION_FOLLOW_SECONDS = float(os.environ.get("OPERATION_FOLLOW_SECONDS", "10"))
 OPERATION_FOLLOW_LIMIT_MINUTES = float(os.environ.get("OPERATION_FOLLOW_LIMIT_MINUTES", "60"))
+# How often the automation takes over the operations that are due (retries, lost processes,
+# installs to check again).
+OPERATION_RESUME_CHECK_SECONDS = float(os.environ.get("OPERATION_RESUME_CHECK_SECONDS", "60"))
 # Module calls a bulk action makes at once to one server (the panel's latency, not its
 # overhead, then sets the pace); a 429 pauses that server's calls for its Retry-After.
 BULK_CALLS_PER_SERVER = int(os.environ.get("BULK_CALLS_PER_SERVER", "8"))
@@ -339,6 +331,8 @@ BULK_CALLS_PER_SERVER = int(os.environ.get("BULK_CALLS_PER_SERVER", "8"))
 # error and staff can resume it from its page. Longer than the slowest single service.
 BULK_STALL_MINUTES = float(os.environ.get("BULK_STALL_MINUTES", "5"))
 BULK_MAX_RESUMES = int(os.environ.get("BULK_MAX_RESUMES", "3"))
+# How often the automation looks for stalled bulk operations.
+BULK_STALL_CHECK_SECONDS = float(os.environ.get("BULK_STALL_CHECK_SECONDS", "60"))
 
 # Extra delivery modules by key, as dotted paths; built-in ones and the
 # ``clientxcms.delivery_modules`` entry points are found without this.
@@ -359,7 +353,7 @@ STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "delivery.logging.RedactSecretsFilter"}},
+    "filters": {"redact_secrets": {"()": "clientxcms.redaction.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {

@@ -10,6 +10,7 @@ admin_patterns = [
     path("", include("products.urls")),
     path("", include("delivery.urls")),
     path("", include("billing.urls.admin")),
+    path("", include("automation.urls")),
 ]
 client_patterns = [
     path("", include("customers.urls.client")),

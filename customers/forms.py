@@ -130,8 +130,22 @@ class CustomerForm(StyledFormMixin, forms.ModelForm):
             "country",
             "language",
             "notes",
+            "hold_until",
         ]
-        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            # The browser's date-and-time picker, to the minute.
+            "hold_until": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+        }
+        help_texts = {
+            "hold_until": (
+                "A date agreed with the customer: until then the automation neither expires "
+                "nor terminates any of their services, and the termination days count from "
+                "then. Staff can still suspend or terminate by hand. Empty: no agreement."
+            )
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

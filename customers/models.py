@@ -120,6 +120,16 @@ class Customer(models.Model):
         "preferred language", max_length=8, choices=settings.LANGUAGES, default="en"
     )
     notes = models.TextField("staff notes", blank=True, help_text="Never shown to the customer.")
+    hold_until = models.DateTimeField(
+        "do not suspend or terminate until",
+        null=True,
+        blank=True,
+        help_text=(
+            "Agreed with the customer: until then the automation neither expires nor "
+            "terminates any of their services, and the termination's grace period starts "
+            "again from this date. Staff can still suspend or terminate by hand."
+        ),
+    )
     awaiting_email_confirmation = models.BooleanField(
         default=False,
         editable=False,

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from automation import schedule
 from clientxcms.access import StaffRequiredMixin
 from services import retries
 from services.choices import ServiceStatus
@@ -78,6 +79,9 @@ class HomeView(StaffRequiredMixin, TemplateView):
     template_name = "dashboard/home.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        if self.request.user.has_perm("automation.view_taskrun"):
+            # The heartbeat WHMCS and FOSSBilling show: is the automation running at all?
+            kwargs["pulse"] = schedule.pulse()
         if not self.request.user.has_perm("services.view_service"):
             return super().get_context_data(can_view_services=False, **kwargs)
         statuses = cached_status_counts()

@@ -14,7 +14,7 @@ in each, or runs them with ``contextvars.copy_context()``.)
 
 What is stored is redacted before it reaches the database: each literal secret the
 client was given (and its JSON-escaped and URL-encoded forms) becomes ``[REDACTED]``,
-then ``delivery.logging.redact`` hides whatever looks like a secret (``"password": ...``,
+then ``clientxcms.redaction.redact`` hides whatever looks like a secret (``"password": ...``,
 ``Bearer ...``, ``api_key=...``); JSON values under secret-looking keys are blanked
 before that, whatever their shape. Request headers, where API keys travel, are never
 stored. Bodies are pretty-printed when they are JSON and truncated.
@@ -29,15 +29,16 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import QuerySet
 
-from .logging import REDACTED, redact
+from clientxcms.redaction import REDACTED, redact
+
+from . import automation
 from .models import ModuleCall, Server
 
 logger = logging.getLogger(__name__)
@@ -229,22 +230,24 @@ def calls_for_service(service_id: int, limit: int = 20) -> list[ModuleCall]:
     )
 
 
-def prune(days: int | None = None) -> int:
-    """Delete the calls older than ``days`` (``DELIVERY_CALL_LOG_DAYS``); how many went.
+def expired_calls(now: datetime) -> QuerySet[ModuleCall]:
+    """The calls older, at ``now``, than the days the log is kept (``delivery.automation``);
+    the cut-off uses the index on ``created_at``."""
+    cutoff = now - timedelta(days=automation.call_log_days())
+    return ModuleCall.objects.filter(created_at__lt=cutoff)
+
+
+def prune(now: datetime) -> int:
+    """Delete the calls expired at ``now``; how many went.
 
     In batches of ``PRUNE_BATCH`` by primary key, each its own short statement, so that
     a first prune of a large log neither locks the table for long nor builds one huge
-    transaction. The cut-off uses the index on ``created_at``.
+    transaction.
     """
-    keep_days = settings.DELIVERY_CALL_LOG_DAYS if days is None else days
-    cutoff = timezone.now() - timedelta(days=keep_days)
+    expired = expired_calls(now)
     deleted = 0
     while True:
-        batch = list(
-            ModuleCall.objects.filter(created_at__lt=cutoff)
-            .order_by()
-            .values_list("pk", flat=True)[:PRUNE_BATCH]
-        )
+        batch = list(expired.order_by().values_list("pk", flat=True)[:PRUNE_BATCH])
         if not batch:
             return deleted
         count, _ = ModuleCall.objects.filter(pk__in=batch).delete()

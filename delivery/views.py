@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -22,6 +21,7 @@ from clientxcms.pagination import WindowPaginationMixin
 from clientxcms.panels import PanelColumnsMixin
 from customers import activity
 
+from . import automation
 from .callpages import CallPage, InvalidCursor, call_page
 from .choices import SERVER_STATUS_BADGES
 from .filters import ModuleCallFilterSet
@@ -170,7 +170,7 @@ class ModuleCallListView(StaffRequiredMixin, TemplateView):
             filterset=filterset,
             page=page,
             calls=calls,
-            keep_days=settings.DELIVERY_CALL_LOG_DAYS,
+            keep_days=automation.call_log_days(),
             active_filters=len(active),
             filter_errors=filterset.is_bound and not filterset.is_valid(),
             **kwargs,

@@ -11,3 +11,8 @@ class ServicesConfig(AppConfig):
         from services import panels
 
         panels.register()
+
+        # The lifecycle's periodic tasks (sweeps, delivery retries, the bulk stall check).
+        from services import automation
+
+        automation.register()

@@ -390,17 +390,18 @@ class Heartbeat:
         self.last = time.monotonic()
 
 
-def _stall_cutoff() -> datetime:
-    return timezone.now() - timedelta(minutes=settings.BULK_STALL_MINUTES)
+def _stall_cutoff(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(minutes=settings.BULK_STALL_MINUTES)
 
 
-def _is_stalled() -> Q:
-    return Q(status=BulkStatus.RUNNING, heartbeat_at__lt=_stall_cutoff())
+def _is_stalled(now: datetime | None = None) -> Q:
+    return Q(status=BulkStatus.RUNNING, heartbeat_at__lt=_stall_cutoff(now))
 
 
-def stalled() -> QuerySet[BulkOperation]:
-    """Running operations that have made no progress for ``BULK_STALL_MINUTES``."""
-    return BulkOperation.objects.filter(_is_stalled())
+def stalled(now: datetime | None = None) -> QuerySet[BulkOperation]:
+    """Running operations that have made no progress for ``BULK_STALL_MINUTES`` at ``now``
+    (the current time by default)."""
+    return BulkOperation.objects.filter(_is_stalled(now))
 
 
 def stalled_since(operation: BulkOperation) -> datetime | None:
@@ -461,16 +462,18 @@ def abandon(operation: BulkOperation) -> bool:
 
 @dataclass
 class StallCheck:
-    """What one stall check did: the operations it queued again and those it gave up."""
+    """What one stall check did: the operations it queued again, those it gave up, and how
+    many it left because they moved or were resumed by another check in between."""
 
     resumed: list[int] = field(default_factory=list)
     abandoned: list[int] = field(default_factory=list)
+    left: int = 0
 
 
 def check_stalled() -> StallCheck:
     """Resume each stalled operation, or give it up after ``BULK_MAX_RESUMES``.
 
-    The caller enqueues the resumed ones (``services.tasks.resume_stalled_bulk_operations``).
+    The caller enqueues the resumed ones (``services.automation``).
     """
     result = StallCheck()
     for operation in stalled().only("pk", "action", "resumes", "heartbeat_at"):
@@ -480,7 +483,11 @@ def check_stalled() -> StallCheck:
                     "%s: no progress since %s, given up", operation, operation.heartbeat_at
                 )
                 result.abandoned.append(operation.pk)
+            else:
+                result.left += 1
         elif resume(operation, automatic=True):
             logger.warning("%s: no progress since %s, resumed", operation, operation.heartbeat_at)
             result.resumed.append(operation.pk)
+        else:
+            result.left += 1
     return result

@@ -189,3 +189,24 @@ class AnyOf(Condition):
         for part in self.parts:
             combined |= part.q()
         return combined
+
+
+@dataclass(frozen=True)
+class HeldAfter(Condition):
+    """Staff agreed with the customer not to suspend or terminate the service until after
+    ``moment``: the service's own ``hold_until``, or its customer's, is later.
+
+    Read in memory, the customer's hold costs a query unless the customer was loaded with
+    the service; the rule book asks it only of the automation.
+    """
+
+    moment: dt.datetime
+
+    def holds(self, service: Service) -> bool:
+        return any(
+            hold is not None and hold > self.moment
+            for hold in (service.hold_until, service.customer.hold_until)
+        )
+
+    def q(self) -> Q:
+        return Q(hold_until__gt=self.moment) | Q(customer__hold_until__gt=self.moment)

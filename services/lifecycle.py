@@ -93,6 +93,7 @@ EDITABLE_FIELDS = frozenset(
         "billing_cycle",
         "expires_at",
         "max_renewals",
+        "hold_until",
     }
 )
 #: Fields compared before and after an operation to record its changes; the bookkeeping of

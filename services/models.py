@@ -107,6 +107,16 @@ class Service(models.Model):
     max_renewals = models.PositiveIntegerField(
         "maximum renewals", null=True, blank=True, help_text="Empty for unlimited."
     )
+    hold_until = models.DateTimeField(
+        "do not suspend or terminate until",
+        null=True,
+        blank=True,
+        help_text=(
+            "Agreed with the customer: until then the automation neither expires nor "
+            "terminates this service, and the termination's grace period starts again from "
+            "this date. Staff can still suspend or terminate it by hand."
+        ),
+    )
     renewal_count = models.PositiveIntegerField(default=0, editable=False)
 
     external_id = models.CharField(

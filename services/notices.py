@@ -1,7 +1,7 @@
 """The notice that a service expires soon: one e-mail per paid period, a few days ahead.
 
-Due are the active and suspended services whose expiration falls within
-``SERVICE_EXPIRY_NOTICE_DAYS`` and whose end nobody has scheduled, and to whom no notice
+Due are the active and suspended services whose expiration falls within the notice days
+staff set (``services.periods``) and whose end nobody has scheduled, and to whom no notice
 for this period was sent yet. The period is the service's renewal count, so a renewal
 (which pays the next period) makes the next notice due in its turn, while moving the
 expiration by a few days does not send a second one. The e-mail log's unique (kind,
@@ -11,17 +11,16 @@ failed send is tried again by the next sweep.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import datetime as dt
 
-from django.conf import settings
 from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Cast, Concat
-from django.utils import timezone
 
 from customers.mail import send_to_customer
 from customers.models import EmailLog, EmailStatus
 from products.choices import BillingCycle
 
+from . import periods
 from .choices import ServiceStatus
 from .models import Service
 
@@ -34,9 +33,9 @@ def reference(service: Service) -> str:
     return f"service:{service.pk}:period:{service.renewal_count}"
 
 
-def due() -> QuerySet[Service]:
-    """Services expiring soon that have not been told for this period (sent or sending)."""
-    now = timezone.now()
+def due(now: dt.datetime) -> QuerySet[Service]:
+    """Services expiring soon at ``now`` that have not been told for this period (sent or
+    sending)."""
     told = EmailLog.objects.filter(
         customer=OuterRef("customer"),
         kind=KIND,
@@ -52,7 +51,7 @@ def due() -> QuerySet[Service]:
         Service.objects.filter(
             status__in=[ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED],
             expires_at__gt=now,
-            expires_at__lte=now + timedelta(days=settings.SERVICE_EXPIRY_NOTICE_DAYS),
+            expires_at__lte=now + dt.timedelta(days=periods.expiry_notice_days()),
             cancel_at__isnull=True,
             operation="",
         )

@@ -21,12 +21,12 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.conf import settings
 from django.db.models import Case, CharField, QuerySet, Value, When
 from django.utils import timezone
 
 from products.choices import BillingCycle
 
+from . import periods
 from .choices import (
     ACTION_TRANSITIONS,
     DELETABLE,
@@ -42,6 +42,7 @@ from .conditions import (
     Condition,
     Differs,
     Equals,
+    HeldAfter,
     IsNull,
     LimitPassed,
     SameAs,
@@ -64,15 +65,19 @@ class Rule:
     """When ``when`` holds, the action does nothing (NOOP) or is refused, and says why.
 
     ``detail`` adds figures of one service to the message (the lifecycle's and the pages'
-    wording); a selection in SQL gets the message alone.
+    wording), ``wording`` says it in other words for one service; a selection in SQL gets
+    the message alone.
     """
 
     when: Condition
     verdict: Verdict
     message: str
     detail: Callable[[Service], str] | None = None
+    wording: Callable[[Service], str] | None = None
 
     def explain(self, service: Service) -> str:
+        if self.wording:
+            return self.wording(service)
         return f"{self.message} ({self.detail(service)})" if self.detail else self.message
 
 
@@ -191,7 +196,7 @@ def _renewals_left(service: Service) -> str:
 
 
 def _renew(context: Context) -> list[Rule]:
-    grace = settings.SERVICE_RENEWAL_GRACE_DAYS
+    grace = periods.renewal_grace_days()
     return [
         *_refused_in(set(S) - RENEWABLE),
         Rule(
@@ -243,6 +248,35 @@ def _panel(context: Context) -> list[Rule]:
     return _refused_in(set(S) - {S.ACTIVE})
 
 
+def _held(service: Service) -> str:
+    """Whose hold it is and until when (the later, when both the service and its customer
+    have one)."""
+    own, customers = service.hold_until, service.customer.hold_until
+    if customers is not None and (own is None or customers > own):
+        until = timezone.localtime(customers)
+        return (
+            "staff agreed with its customer not to suspend or terminate their services "
+            f"until {until:%Y-%m-%d}"
+        )
+    assert own is not None  # the rule holds: one of the two is set
+    return f"staff agreed not to suspend or terminate it until {timezone.localtime(own):%Y-%m-%d}"
+
+
+def _hold(context: Context) -> Rule:
+    """The automation neither expires nor terminates a service while a hold agreed with the
+    customer lasts; staff still can."""
+    return Rule(
+        HeldAfter(context.moment),
+        Verdict.REFUSED,
+        "staff agreed not to suspend or terminate it until a later date",
+        wording=_held,
+    )
+
+
+#: The actions a hold keeps the automation from taking.
+HELD_BACK = frozenset({A.EXPIRE, A.TERMINATE})
+
+
 def _in_flight(service: Service) -> str:
     started = service.operation_started_at
     since = f", since {timezone.localtime(started):%Y-%m-%d %H:%M}" if started else ""
@@ -274,8 +308,12 @@ def rules(action: str, context: Context | None = None) -> list[Rule]:
     """The rules of ``action``, in the order they are tried."""
     if action == A.CREATE:
         return []
+    context = context or Context()
     in_flight = RENEW_IN_FLIGHT if action == A.RENEW else IN_FLIGHT
-    return [in_flight, *_action_rules(action, context or Context())]
+    held = (
+        [_hold(context)] if action in HELD_BACK and context.source == EventSource.AUTOMATION else []
+    )
+    return [in_flight, *_action_rules(action, context), *held]
 
 
 def _action_rules(action: str, context: Context) -> list[Rule]:

@@ -1,56 +1,101 @@
-"""The periodic sweeps of the service lifecycle, run by Celery beat (DESIGN.md, "Background
-work"): scheduled cancellations coming due, expirations, terminations after the grace
-period, and the notice that a service expires soon.
+"""The periodic sweeps of the service lifecycle (DESIGN.md, "Background work"): scheduled
+cancellations coming due, expirations, terminations after the grace period, and the
+notice that a service expires soon. Each is a periodic task of its own
+(``services.automation``), run in any order, possibly at once on different workers.
 
-Each sweep states which services are due (none with an operation in flight) and hands
-them one at a time to the lifecycle layer as automation (``clientxcms.claims``), with no
+Each sweep states which services are due at a moment (``*_due(now)``: none with an
+operation in flight, none that another sweep owns at that moment, none held by an
+agreement with the customer), so the dry run can say what it would do, and hands them
+one at a time to the lifecycle layer as automation (``clientxcms.claims``), with no
 transaction held, because the lifecycle calls the panel after its own claim has
 committed. That claim, and the rule book asked again under the lock, keep two workers
-from handling the same service; a service changed in between is left alone, and a
-second run finds nothing to do. A module failure is recorded on that service and the
-sweep goes on.
+from handling the same service; a service changed in between is skipped, and a second
+run finds nothing to do. A module failure is recorded on that service and the sweep goes
+on.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
-from datetime import timedelta
 
-from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import CharField, Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from clientxcms.claims import ClaimResult, hand_over_each_due
+from clientxcms.claims import SKIPPED, ClaimResult, hand_over_each_due
+from customers.models import Customer, User
 from delivery.modules.base import ModuleError
 
-from . import lifecycle, notices
+from . import lifecycle, notices, periods
 from .choices import CancelWhen, EventSource, ServiceStatus
-from .lifecycle import LifecycleError
+from .lifecycle import LifecycleError, Outcome
 from .models import Service
 
 S = ServiceStatus
 AUTOMATION = EventSource.AUTOMATION
-#: What a sweep returns: how many services changed, and which could not.
-SweepResult = ClaimResult
 
 
-def _sweep(due: QuerySet[Service], apply: Callable[[Service], object]) -> SweepResult:
-    return hand_over_each_due(
-        due.filter(operation=""), apply, expected=(LifecycleError, ModuleError)
+def described(services: QuerySet[Service]) -> QuerySet[Service]:
+    """``services`` with their customer's e-mail address (``customer_email``), for the dry
+    run's sentences, read by a subquery: a join would be locked with the service when the
+    sweep claims it."""
+    email = User.objects.filter(customer=OuterRef("customer_id")).values("email")[:1]
+    return services.annotate(customer_email=Subquery(email, output_field=CharField()))
+
+
+def not_held_after(services: QuerySet[Service], moment: dt.datetime) -> QuerySet[Service]:
+    """``services`` but those staff agreed not to suspend or terminate until after ``moment``
+    (the service's hold or its customer's); the customer's is read by a subquery, so that
+    claiming a service never locks its customer."""
+    customer_held = Customer.objects.filter(pk=OuterRef("customer_id"), hold_until__gt=moment)
+    return services.exclude(hold_until__gt=moment).filter(~Exists(customer_held))
+
+
+def _changed(outcome: Outcome) -> object:
+    """A lifecycle outcome as the claim helper counts it: nothing changed is a skip."""
+    return outcome if outcome.changed else SKIPPED
+
+
+def _sweep(due: QuerySet[Service], apply: Callable[[Service], Outcome]) -> ClaimResult:
+    """Hand each due service to ``apply``.
+
+    A refusal of a service that is no longer due once refused (another worker's operation
+    now in flight on it, a hold staff set in between, a status staff changed) is a skip,
+    not a failure: the sweep's question no longer applies to it. A refusal of a service
+    still due is a failure, listed with the rule book's reason.
+    """
+
+    def handle(service: Service) -> object:
+        try:
+            return _changed(apply(service))
+        except LifecycleError:
+            if not due.filter(pk=service.pk).exists():
+                return SKIPPED
+            raise
+
+    return hand_over_each_due(due, handle, expected=(LifecycleError, ModuleError))
+
+
+# Scheduled cancellations --------------------------------------------------------------
+
+
+def cancel_scheduled_due(now: dt.datetime) -> QuerySet[Service]:
+    """Services whose end-of-period cancellation has come due at ``now``."""
+    return described(
+        Service.objects.filter(
+            cancel_at__lte=now, status__in=[S.ACTIVE, S.SUSPENDED, S.EXPIRED], operation=""
+        )
     )
 
 
-def cancel_scheduled() -> SweepResult:
+def cancel_scheduled(now: dt.datetime) -> ClaimResult:
     """Cancel the services whose end-of-period cancellation has come due.
 
-    Runs before ``expire_due``: a service cancelled at its expiration is cancelled, not
-    expired.
+    A service cancelled at its expiration is cancelled, not expired: ``expire_due`` leaves
+    it to this sweep, whichever of the two runs first.
     """
-    due = Service.objects.filter(
-        cancel_at__lte=timezone.now(), status__in=[S.ACTIVE, S.SUSPENDED, S.EXPIRED]
-    )
     return _sweep(
-        due,
+        cancel_scheduled_due(now),
         lambda service: lifecycle.cancel(
             service.pk,
             when=CancelWhen.NOW,
@@ -61,20 +106,47 @@ def cancel_scheduled() -> SweepResult:
     )
 
 
-def expire_due() -> SweepResult:
-    """Expire the active and suspended services whose expiration date has passed."""
-    due = Service.objects.filter(status__in=[S.ACTIVE, S.SUSPENDED], expires_at__lte=timezone.now())
-    return _sweep(due, lambda service: lifecycle.expire(service.pk, actor=None, source=AUTOMATION))
+# Expirations --------------------------------------------------------------------------
 
 
-def terminate_after_grace() -> SweepResult:
-    """Terminate the services expired for longer than ``SERVICE_TERMINATION_DAYS``."""
-    days = settings.SERVICE_TERMINATION_DAYS
+def expire_due(now: dt.datetime) -> QuerySet[Service]:
+    """Active and suspended services whose expiration has passed at ``now``: not those
+    whose scheduled cancellation is due too (``cancel_scheduled`` ends them), nor those
+    held by an agreement with the customer."""
     due = Service.objects.filter(
-        status=S.EXPIRED, expires_at__lte=timezone.now() - timedelta(days=days)
-    )
+        status__in=[S.ACTIVE, S.SUSPENDED], expires_at__lte=now, operation=""
+    ).exclude(cancel_at__lte=now)
+    return described(not_held_after(due, now))
+
+
+def expire(now: dt.datetime) -> ClaimResult:
+    """Expire the services due (``expire_due``); their resource is suspended."""
     return _sweep(
-        due,
+        expire_due(now),
+        lambda service: lifecycle.expire(service.pk, actor=None, source=AUTOMATION),
+    )
+
+
+# Terminations -------------------------------------------------------------------------
+
+
+def terminate_due(now: dt.datetime) -> QuerySet[Service]:
+    """Expired services whose grace period is over at ``now``.
+
+    The termination days count from the expiration, or from the end of a hold agreed with
+    the customer when that is later: a service held past its expiration gets its whole
+    grace period once the hold ends.
+    """
+    cutoff = now - dt.timedelta(days=periods.termination_days())
+    due = Service.objects.filter(status=S.EXPIRED, expires_at__lte=cutoff, operation="")
+    return described(not_held_after(due, cutoff))
+
+
+def terminate(now: dt.datetime) -> ClaimResult:
+    """Terminate the services due (``terminate_due``): their resource is deleted."""
+    days = periods.termination_days()
+    return _sweep(
+        terminate_due(now),
         lambda service: lifecycle.terminate(
             service.pk,
             reason=f"Not renewed within {days} days of its expiration.",
@@ -84,21 +156,30 @@ def terminate_after_grace() -> SweepResult:
     )
 
 
-def notify_expiring() -> SweepResult:
-    """E-mail the customers whose services expire within ``SERVICE_EXPIRY_NOTICE_DAYS``,
-    once per paid period (``services.notices``); a failed send is tried again next time."""
-    return hand_over_each_due(notices.due(), notices.send_expiry_notice, expected=(OSError,))
+# Expiry notices -----------------------------------------------------------------------
 
 
-#: The sweeps in the order they run.
-SWEEPS: dict[str, Callable[[], SweepResult]] = {
-    "scheduled cancellations": cancel_scheduled,
-    "expirations": expire_due,
-    "terminations": terminate_after_grace,
-    "expiry notices": notify_expiring,
-}
+def notify_expiring_due(now: dt.datetime) -> QuerySet[Service]:
+    """Services whose customer is to be told at ``now`` that they expire soon."""
+    return described(notices.due(now))
 
 
-def run_all() -> dict[str, SweepResult]:
-    """Every sweep, in order; what each one did."""
-    return {name: sweep() for name, sweep in SWEEPS.items()}
+def _notify(service: Service) -> object:
+    return None if notices.send_expiry_notice(service) else SKIPPED
+
+
+def notify_expiring(now: dt.datetime) -> ClaimResult:
+    """E-mail the customers whose services expire within the notice days, once per paid
+    period (``services.notices``); a failed send is tried again next time."""
+    return hand_over_each_due(notify_expiring_due(now), _notify, expected=(OSError,))
+
+
+def describe(service: Service) -> str:
+    """A service as the dry run names it: number, name and customer."""
+    email = getattr(service, "customer_email", None) or service.customer.email
+    return f"Service #{service.pk} '{service.name}' of {email}"
+
+
+def when(moment: dt.datetime | None) -> str:
+    """A moment as the dry run writes it, in the panel's time zone."""
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "never"

@@ -6,7 +6,7 @@ from celery import shared_task
 
 from delivery.modules.base import ModuleError
 
-from . import bulk, delivery, lifecycle, notifications, retries, sweeps
+from . import bulk, delivery, lifecycle, notifications
 from .lifecycle import LifecycleError
 
 
@@ -22,24 +22,9 @@ def run_bulk_operation(operation_id: int) -> None:
 
     Acknowledged only when it ends, and put back in the queue when its worker process dies,
     whatever the global settings say: a lost bulk must run again. A worker killed outright
-    cannot put it back; ``resume_stalled_bulk_operations`` catches that case.
+    cannot put it back; the stall check (``services.automation``) catches that case.
     """
     bulk.process(operation_id)
-
-
-@shared_task
-def resume_stalled_bulk_operations() -> dict[str, list[int]]:
-    """Celery beat's stall check: queue again the bulk operations whose worker was lost."""
-    result = bulk.check_stalled()
-    for operation_id in result.resumed:
-        run_bulk_operation.delay(operation_id)
-    return {"resumed": result.resumed, "abandoned": result.abandoned}
-
-
-@shared_task
-def run_sweeps() -> dict[str, int]:
-    """Celery beat's periodic sweep: services changed by each sweep."""
-    return {name: result.done for name, result in sweeps.run_all().items()}
 
 
 @shared_task
@@ -71,11 +56,3 @@ def follow_operation(service_id: int) -> str:
     except (LifecycleError, ModuleError) as exc:
         return f"failed: {exc.message}"
     return outcome.message or "done"
-
-
-@shared_task
-def resume_operations() -> dict[str, int]:
-    """Celery beat's pass over the operations in flight that are due: retries with backoff,
-    claims whose process died, installs to check again."""
-    result = retries.resume_due()
-    return {"finished": result.finished, "waiting": result.waiting, "failed": len(result.failed)}

@@ -33,6 +33,7 @@ from django.urls import resolve as resolve_path
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from automation.models import RunTrigger, TaskRun
 from billing import orders
 from billing.models import TaxRate
 from customers import signup
@@ -98,6 +99,7 @@ PK_SOURCES = (
     "invoice",
     "order",
     "tax",
+    "run",
 )
 #: Path parameters filled from the pages' own links (a tab's key, an action's name) when
 #: the world has none; anything else fails the test.
@@ -260,6 +262,8 @@ def build_world(customer: Any, other_customer: Any, admin_user: Any, make_servic
         "invoice": order.invoice,
         "tax": TaxRate.objects.create(country="FR", rate=20),
         "staff": StaffFactory(email="colleague@example.com"),
+        # A run of a periodic task, for its page.
+        "run": TaskRun.objects.create(task="services.expire", trigger=RunTrigger.STAFF),
         # A valid password-reset link of Bob's, as the e-mail that staff send holds.
         "slugs": {
             "uidb64": urlsafe_base64_encode(force_bytes(customer.user.pk)),

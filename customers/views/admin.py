@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
@@ -83,7 +84,12 @@ class CustomerDetailView(StaffRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         bound = panels.bind_panels(self.customer_panels, self.object, self.request)
-        return super().get_context_data(panels=bound, emails=latest_emails(self.object), **kwargs)
+        return super().get_context_data(
+            panels=bound,
+            emails=latest_emails(self.object),
+            now=timezone.now(),  # whether a hold agreed with the customer is over
+            **kwargs,
+        )
 
 
 class CustomerCreateView(StaffRequiredMixin, CreateView):

@@ -31,6 +31,16 @@ class ServiceEditForm(StyledFormMixin, forms.ModelForm):
     expires_at = ExpirationField(
         label="Expiration", required=False, help_text="Empty for a one-time service."
     )
+    # Entered to the minute, as the expiration is.
+    hold_until = ExpirationField(
+        label="Do not suspend or terminate until",
+        required=False,
+        help_text=(
+            "A date agreed with the customer: until then the automation neither expires nor "
+            "terminates this service, and its termination days count from then. You can "
+            "still suspend or terminate it by hand. Empty: no agreement."
+        ),
+    )
     server = ServerChoiceField(
         queryset=Server.objects.none(), required=False, empty_label="No server"
     )
@@ -54,6 +64,7 @@ class ServiceEditForm(StyledFormMixin, forms.ModelForm):
             "notes",
             "description",
             "max_renewals",
+            "hold_until",
             "status",
             "module",
         ]

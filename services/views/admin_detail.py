@@ -137,6 +137,8 @@ class ServiceDetailView(StaffRequiredMixin, DetailView):
             actions=offered_actions(service, user),
             can_edit=user.has_perm("services.change_service"),
             max_attempts=settings.OPERATION_MAX_ATTEMPTS,
+            # Whether a hold agreed with the customer is over.
+            now=timezone.now(),
             # What apps above services show about it (billing: its invoices), DESIGN.md §3.
             panels=panels.bind_panels(panels.panels_for("service", user), service, self.request),
             active_tab=self.active_tab,

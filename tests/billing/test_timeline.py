@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
+from automation import registry
 from billing import balance, invoices, orders, payments, tasks, timeline
 from billing.choices import InvoiceStatus, LineKind, OrderStatus
 from billing.models import BalanceEntry, Invoice, InvoiceLine, Order, Payment, balance_of
@@ -53,6 +54,11 @@ def renewal_lines(service: Service) -> list[InvoiceLine]:
     return list(InvoiceLine.objects.filter(service=service, kind=LineKind.RENEWAL))
 
 
+def run_registered(key: str) -> dict[str, int]:
+    """What the automation's runner does: the task registered as ``key``, run now."""
+    return registry.find(key).run(timezone.now()).counts()
+
+
 # Renewal invoices ----------------------------------------------------------------------
 
 
@@ -62,8 +68,8 @@ def test_a_due_service_is_invoiced_once_for_the_period_starting_at_its_expiratio
     service = active(customer, expires_in=timedelta(days=5))
 
     with django_capture_on_commit_callbacks(execute=True):
-        first = timeline.make_renewal_invoices()
-    second = timeline.make_renewal_invoices()
+        first = timeline.make_renewal_invoices(timezone.now())
+    second = timeline.make_renewal_invoices(timezone.now())
 
     assert (first.done, first.failed) == (1, [])
     assert (second.done, second.skipped, second.failed) == (0, 0, [])
@@ -91,21 +97,24 @@ def test_a_due_service_is_invoiced_once_for_the_period_starting_at_its_expiratio
 def test_the_lead_time_depends_on_the_billing_cycle(customer, queued, cycle, days_before, invoiced):
     service = active(customer, cycle=cycle, expires_in=timedelta(days=days_before))
 
-    result = timeline.make_renewal_invoices()
+    result = timeline.make_renewal_invoices(timezone.now())
 
     assert result.done == int(invoiced)
     assert len(renewal_lines(service)) == int(invoiced)
 
 
 @override_settings(RENEWAL_INVOICE_DAYS={"monthly": 10})
-def test_the_lead_time_is_read_from_the_settings(customer, queued):
+def test_the_default_lead_time_is_read_from_the_settings_when_asked(customer, queued):
     monthly = active(customer, expires_in=timedelta(days=9))
     weekly = active(customer, cycle=BillingCycle.WEEKLY, expires_in=timedelta(days=1))
+    weekly_ending = active(customer, cycle=BillingCycle.WEEKLY, expires_in=timedelta(hours=-1))
 
-    timeline.make_renewal_invoices()
+    timeline.make_renewal_invoices(timezone.now())
 
     assert len(renewal_lines(monthly)) == 1
-    assert renewal_lines(weekly) == []  # no lead time set for weekly: never invoiced
+    # No default for weekly: a lead time of 0, invoiced on the day it expires.
+    assert renewal_lines(weekly) == []
+    assert len(renewal_lines(weekly_ending)) == 1
 
 
 def test_services_that_will_not_renew_are_not_invoiced(customer, queued):
@@ -117,7 +126,7 @@ def test_services_that_will_not_renew_are_not_invoiced(customer, queued):
     busy = active(customer, expires_in=soon, operation="suspend")
     suspended = active(customer, expires_in=soon, status=ServiceStatus.SUSPENDED)
 
-    result = timeline.make_renewal_invoices()
+    result = timeline.make_renewal_invoices(timezone.now())
 
     assert result.done == 1
     assert len(renewal_lines(suspended)) == 1
@@ -129,7 +138,7 @@ def test_a_service_with_an_unpaid_renewal_invoice_is_not_invoiced_again(customer
     service = active(customer, expires_in=timedelta(days=5))
     by_hand = invoices.renewal_invoice(service, cycles=3, actor=None)
 
-    result = timeline.make_renewal_invoices()
+    result = timeline.make_renewal_invoices(timezone.now())
 
     assert (result.done, result.failed) == (0, [])
     assert [line.invoice_id for line in renewal_lines(service)] == [by_hand.pk]
@@ -137,11 +146,15 @@ def test_a_service_with_an_unpaid_renewal_invoice_is_not_invoiced_again(customer
 
 def test_a_period_whose_invoice_staff_cancelled_is_not_invoiced_again(customer, queued):
     service = active(customer, expires_in=timedelta(days=5))
-    timeline.make_renewal_invoices()
+    timeline.make_renewal_invoices(timezone.now())
     invoices.cancel(renewal_lines(service)[0].invoice, actor=None)
 
     # Not even found due (a row claimed only to be skipped would be counted as skipped).
-    assert timeline.make_renewal_invoices().counts() == {"done": 0, "skipped": 0, "failed": 0}
+    assert timeline.make_renewal_invoices(timezone.now()).counts() == {
+        "done": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
     assert len(renewal_lines(service)) == 1
 
 
@@ -181,8 +194,8 @@ def test_a_balance_that_covers_the_invoice_pays_it_once(customer, queued):
     old_expiration = service.expires_at
     balance.adjust(customer, amount=Decimal("25.00"), actor=None, reason="Credit")
 
-    timeline.make_renewal_invoices()
-    second = timeline.make_renewal_invoices()
+    timeline.make_renewal_invoices(timezone.now())
+    second = timeline.make_renewal_invoices(timezone.now())
 
     [line] = renewal_lines(service)
     assert line.invoice.status == InvoiceStatus.PAID
@@ -199,7 +212,7 @@ def test_a_balance_that_does_not_cover_the_invoice_is_left_alone(customer, queue
     service = active(customer, expires_in=timedelta(days=5))
     balance.adjust(customer, amount=Decimal("5.00"), actor=None, reason="Credit")
 
-    timeline.make_renewal_invoices()
+    timeline.make_renewal_invoices(timezone.now())
 
     [line] = renewal_lines(service)
     assert line.invoice.status == InvoiceStatus.UNPAID
@@ -220,14 +233,14 @@ def test_one_service_that_fails_neither_stops_nor_undoes_the_others(customer, qu
 
     monkeypatch.setattr(invoices, "renewal_invoice", renewal_invoice)
 
-    result = timeline.make_renewal_invoices()
+    result = timeline.make_renewal_invoices(timezone.now())
 
     assert result.done == 2
     assert result.failed == [(broken.pk, "RuntimeError: the tax service is down")]
     assert len(renewal_lines(services[0])) == len(renewal_lines(services[2])) == 1
     assert renewal_lines(broken) == []  # its half-made invoice was rolled back
     assert Invoice.objects.count() == 2
-    assert tasks.make_renewal_invoices() == {"done": 0, "skipped": 0, "failed": 1}
+    assert run_registered("billing.renewal_invoices") == {"done": 0, "skipped": 0, "failed": 1}
 
 
 # Payment reminders ---------------------------------------------------------------------
@@ -254,15 +267,15 @@ def test_a_reminder_is_sent_once_at_each_offset(unpaid, mailoutbox):
     with time_machine.travel(T0, tick=False) as traveller:
         for offset in (-7, -3, -1, 1, 3):
             traveller.move_to(due + timedelta(days=offset) - timedelta(hours=1))
-            assert timeline.send_invoice_reminders().done == 0  # not yet
+            assert timeline.send_invoice_reminders(timezone.now()).done == 0  # not yet
             traveller.move_to(due + timedelta(days=offset, hours=1))
-            first = timeline.send_invoice_reminders()
-            second = timeline.send_invoice_reminders()
+            first = timeline.send_invoice_reminders(timezone.now())
+            second = timeline.send_invoice_reminders(timezone.now())
             assert (first.done, first.failed, second.done) == (1, [], 0)
             expected.append(f"invoice:{unpaid.number}:{offset}")
             assert reminders() == sorted(expected)
         traveller.move_to(due + timedelta(days=30))
-        assert timeline.send_invoice_reminders().done == 0  # no offset past 3
+        assert timeline.send_invoice_reminders(timezone.now()).done == 0  # no offset past 3
 
     assert len(mailoutbox) == 5
     assert mailoutbox[0].subject == f"Reminder: invoice {unpaid.number} is due in 7 days"
@@ -274,8 +287,8 @@ def test_a_reminder_is_sent_once_at_each_offset(unpaid, mailoutbox):
 
 def test_reminders_missed_for_days_send_only_the_latest(unpaid, mailoutbox):
     with time_machine.travel(unpaid.due_at + timedelta(days=2), tick=False):
-        result = timeline.send_invoice_reminders()
-        again = timeline.send_invoice_reminders()
+        result = timeline.send_invoice_reminders(timezone.now())
+        again = timeline.send_invoice_reminders(timezone.now())
 
     assert (result.done, again.done) == (1, 0)
     assert reminders() == [f"invoice:{unpaid.number}:1"]
@@ -290,7 +303,7 @@ def test_no_reminder_for_a_paid_or_cancelled_invoice(customer, make_invoice, mai
     invoices.cancel(cancelled, actor=None)
 
     with time_machine.travel(T0 + timedelta(days=15), tick=False):
-        assert timeline.send_invoice_reminders().done == 0
+        assert timeline.send_invoice_reminders(timezone.now()).done == 0
     assert mailoutbox == []
 
 
@@ -298,12 +311,12 @@ def test_no_reminder_for_a_moment_before_the_invoice_was_issued(customer, queued
     """A renewal invoice made 7 days before the expiration, due then: the "-7" reminder
     would repeat the "invoice issued" e-mail of the same hour."""
     service = active(customer, expires_in=timedelta(days=6, hours=23))
-    timeline.make_renewal_invoices()
+    timeline.make_renewal_invoices(timezone.now())
     [line] = renewal_lines(service)
 
-    assert timeline.send_invoice_reminders().done == 0
+    assert timeline.send_invoice_reminders(timezone.now()).done == 0
     with time_machine.travel(line.invoice.due_at - timedelta(days=3), tick=False):
-        assert timeline.send_invoice_reminders().done == 1
+        assert timeline.send_invoice_reminders(timezone.now()).done == 1
     assert reminders() == [f"invoice:{line.invoice.number}:-3"]
 
 
@@ -320,11 +333,11 @@ def test_a_failed_reminder_is_logged_and_sent_again_by_the_next_run(
     moment = unpaid.due_at - timedelta(days=3)
     with time_machine.travel(moment, tick=False):
         monkeypatch.setattr(EmailMultiAlternatives, "send", refused)
-        failed = timeline.send_invoice_reminders()
+        failed = timeline.send_invoice_reminders(timezone.now())
         log = EmailLog.objects.get(kind=timeline.REMINDER_KIND)
         assert log.status == EmailStatus.FAILED
         monkeypatch.setattr(EmailMultiAlternatives, "send", real_send)
-        retried = timeline.send_invoice_reminders()
+        retried = timeline.send_invoice_reminders(timezone.now())
 
     assert failed.done == 0
     assert failed.failed == [
@@ -350,10 +363,10 @@ def test_unpaid_orders_are_cancelled_after_the_delay_and_paid_ones_are_not(custo
             paid.invoice, gateway="manual", amount=paid.invoice.total, reference="x", notify=False
         )
         traveller.move_to(T0 + timedelta(days=13, hours=23))
-        assert timeline.cancel_unpaid_orders().done == 0
+        assert timeline.cancel_unpaid_orders(timezone.now()).done == 0
         traveller.move_to(T0 + timedelta(days=14, hours=1))
-        first = timeline.cancel_unpaid_orders()
-        second = timeline.cancel_unpaid_orders()
+        first = timeline.cancel_unpaid_orders(timezone.now())
+        second = timeline.cancel_unpaid_orders(timezone.now())
 
     assert (first.done, first.failed, second.done) == (1, [], 0)
     unpaid.refresh_from_db()
@@ -372,7 +385,11 @@ def test_a_partly_paid_order_is_left_for_staff(customer):
             order.invoice, gateway="manual", amount=Decimal("1.00"), reference="x", notify=False
         )
     with time_machine.travel(T0 + timedelta(days=20), tick=False):
-        assert timeline.cancel_unpaid_orders().counts() == {"done": 0, "skipped": 0, "failed": 0}
+        assert timeline.cancel_unpaid_orders(timezone.now()).counts() == {
+            "done": 0,
+            "skipped": 0,
+            "failed": 0,
+        }
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING
 
 
@@ -409,7 +426,7 @@ def test_two_workers_at_once_make_each_renewal_invoice_once(monkeypatch):
     def work() -> None:
         try:
             start.wait(timeout=30)
-            results.append(tasks.make_renewal_invoices())
+            results.append(run_registered("billing.renewal_invoices"))
         except BaseException as exc:  # reported to the test's thread
             errors.append(exc)
         finally:
@@ -431,4 +448,4 @@ def test_two_workers_at_once_make_each_renewal_invoice_once(monkeypatch):
     assert set(Invoice.objects.values_list("status", flat=True)) == {InvoiceStatus.UNPAID}
     numbers = list(Invoice.objects.values_list("sequence", flat=True))
     assert sorted(numbers) == list(range(1, SERVICES + 1))  # no gap, no repeat
-    assert tasks.make_renewal_invoices() == {"done": 0, "skipped": 0, "failed": 0}
+    assert run_registered("billing.renewal_invoices") == {"done": 0, "skipped": 0, "failed": 0}

@@ -15,12 +15,13 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from automation import options, registry
 from delivery import calllog
+from delivery.automation import CALL_LOG_DAYS, call_log_days
 from delivery.calllog import BODY_LIMIT, calling, calls_for_service, prune
 from delivery.http import PanelClient, PanelError
 from delivery.models import ModuleCall
 from delivery.modules.base import Tab
-from delivery.tasks import prune_module_calls
 from services.tabs import render_tab
 from tests.factories import FakeServerFactory, ServerFactory, StaffFactory
 
@@ -297,33 +298,63 @@ def test_prune_deletes_only_rows_older_than_the_setting(settings, db, monkeypatc
     old = [make_call(created_at=now - timedelta(days=31 + n)) for n in range(5)]
     kept = [make_call(created_at=now - timedelta(days=29)), make_call()]
 
-    assert prune() == len(old)
+    assert prune(now) == len(old)
 
     assert sorted(ModuleCall.objects.values_list("pk", flat=True)) == sorted(c.pk for c in kept)
-    assert prune() == 0
+    assert prune(now) == 0
 
 
-def test_prune_takes_a_number_of_days(db):
+def test_the_days_staff_set_replace_the_setting(settings, db):
+    settings.DELIVERY_CALL_LOG_DAYS = 30
     now = timezone.now()
     make_call(created_at=now - timedelta(days=3))
     recent = make_call(created_at=now - timedelta(days=1))
 
-    assert prune(days=2) == 1
+    options.change(CALL_LOG_DAYS, 2, actor=None)
 
+    assert call_log_days() == 2
+    assert prune(now) == 1
     assert list(ModuleCall.objects.values_list("pk", flat=True)) == [recent.pk]
 
 
-def test_the_daily_task_prunes(settings, db):
+def test_the_daily_task_prunes_once(settings, db):
     settings.DELIVERY_CALL_LOG_DAYS = 10
-    make_call(created_at=timezone.now() - timedelta(days=11))
-    kept = make_call(created_at=timezone.now() - timedelta(days=9))
+    now = timezone.now()
+    old = make_call(created_at=now - timedelta(days=11), module="fake", operation="suspend")
+    kept = make_call(created_at=now - timedelta(days=9))
+    task = registry.find("delivery.prune_calls")
 
-    assert prune_module_calls() == 1
+    assert task.daily
+    assert task.due(now).get() == old
+    first = task.run(now)
+    second = task.run(now)
 
+    assert (first.counts(), second.counts()) == (
+        {"done": 1, "skipped": 0, "failed": 0},
+        {"done": 0, "skipped": 0, "failed": 0},
+    )
     assert list(ModuleCall.objects.values_list("pk", flat=True)) == [kept.pk]
-    schedule = settings.CELERY_BEAT_SCHEDULE["module-call-log-prune"]
-    assert schedule["task"] == "delivery.tasks.prune_module_calls"
-    assert schedule["schedule"] == timedelta(days=1)
+
+
+def test_the_dry_run_at_a_later_date_lists_what_will_be_pruned_then(settings, db):
+    settings.DELIVERY_CALL_LOG_DAYS = 10
+    now = timezone.now()
+    call = make_call(created_at=now - timedelta(days=9), module="fake", operation="suspend")
+    task = registry.find("delivery.prune_calls")
+
+    assert not task.due(now).exists()
+    [later] = task.due(now + timedelta(days=2))
+
+    when = timezone.localtime(call.created_at).strftime("%Y-%m-%d %H:%M")
+    assert task.describe(later) == f"Call #{call.pk} to a fake panel (suspend) of {when} deleted"
+    assert ModuleCall.objects.filter(pk=call.pk).exists()  # nothing deleted
+
+
+def test_the_page_says_how_long_calls_are_kept(client, support_user, db):
+    options.change(CALL_LOG_DAYS, 45, actor=None)
+    client.force_login(support_user)
+
+    assert "Kept 45 days." in client.get(LOG_URL).text
 
 
 # The staff page.

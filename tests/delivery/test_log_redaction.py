@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from delivery.logging import RedactSecretsFilter, redact
+from clientxcms.redaction import RedactSecretsFilter, redact
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ def test_a_retryable_failure_keeps_the_service_as_it_was_then_a_retry_suspends_i
 
     fake.faults.remove(injected)
     with later(3):
-        assert retries.resume_due().finished == 1
+        assert retries.resume_due(timezone.now()).done == 1
 
     stored.refresh_from_db()
     assert (stored.status, stored.operation, stored.last_delivery_error) == (S.SUSPENDED, "", "")
@@ -126,7 +126,7 @@ def test_an_answer_lost_after_the_panel_suspended_is_retried_without_harm(
     assert panel_server_of(fake, active_service)["status"] == "suspended"  # the panel did it
     assert Service.objects.get(pk=active_service.pk).status == S.ACTIVE
     with later(3):
-        retries.resume_due()
+        retries.resume_due(timezone.now())
 
     assert Service.objects.get(pk=active_service.pk).status == S.SUSPENDED
     assert len(events(active_service, "suspend")) == 2  # the failure, then the success

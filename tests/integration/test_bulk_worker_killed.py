@@ -47,7 +47,9 @@ def test_a_bulk_whose_worker_is_killed_finishes_after_a_restart_applying_each_se
     celery_processes: CeleryProcesses, admin_user, customer
 ):
     celery_processes.env.update(
-        BULK_STALL_MINUTES=str(STALL_SECONDS / 60), BULK_STALL_CHECK_SECONDS="1"
+        BULK_STALL_MINUTES=str(STALL_SECONDS / 60),
+        BULK_STALL_CHECK_SECONDS="1",
+        AUTOMATION_TICK_SECONDS="1",  # beat's tick queues the stall check each second
     )
     ids = make_active_services(customer, SERVICES)
     operation = BulkOperation.objects.create(

@@ -61,6 +61,7 @@ def test_it_offers_every_field_of_the_seed_and_advises_against_editing_the_statu
         "notes",
         "description",
         "max_renewals",
+        "hold_until",
         "status",
         "module",
         "reason",

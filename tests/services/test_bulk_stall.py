@@ -12,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from automation import registry
 from clientxcms.celery import app as celery_app
+from clientxcms.claims import ClaimResult
 from services import bulk, tasks
 from services.choices import BulkItemState, BulkStatus, ServiceStatus
 from services.models import BulkOperation, ServiceEvent
@@ -33,6 +35,11 @@ def queued(monkeypatch) -> list[int]:
     ids: list[int] = []
     monkeypatch.setattr(tasks.run_bulk_operation, "delay", ids.append)
     return ids
+
+
+def check() -> ClaimResult:
+    """The periodic stall check, run now."""
+    return registry.find("services.bulk_stall_check").run(timezone.now())
 
 
 @pytest.fixture
@@ -75,10 +82,12 @@ def test_the_broker_keeps_an_unacknowledged_task_longer_than_the_longest_bulk():
     assert celery_app.conf.broker_transport_options["visibility_timeout"] == 6 * 3600
 
 
-def test_celery_beat_runs_the_stall_check_every_minute():
-    entry = celery_app.conf.beat_schedule["bulk-operations-stall-check"]
+def test_the_automation_runs_the_stall_check_every_minute(settings):
+    task = registry.find("services.bulk_stall_check")
 
-    assert entry == {"task": "services.tasks.resume_stalled_bulk_operations", "schedule": 60.0}
+    assert settings.BULK_STALL_CHECK_SECONDS == 60.0
+    assert task.every == timedelta(seconds=60)
+    assert task.link(4) == reverse("admin:bulk_detail", args=[4])
 
 
 # Detection --------------------------------------------------------------------------------
@@ -120,10 +129,10 @@ def test_the_stall_check_queues_a_stalled_operation_again_and_counts_the_resume(
     operation = stranded(6)
     moving = stranded(1)
 
-    result = tasks.resume_stalled_bulk_operations()
+    result = check()
 
     operation.refresh_from_db()
-    assert result == {"resumed": [operation.pk], "abandoned": []}
+    assert result == ClaimResult(done=1)
     assert queued == [operation.pk]
     assert operation.status == BulkStatus.RUNNING
     assert operation.resumes == 1
@@ -137,7 +146,7 @@ def test_a_resumed_operation_carries_on_from_its_first_unfinished_service(strand
     operation = stranded(6)
     first = operation.items.order_by("pk").first()
 
-    tasks.resume_stalled_bulk_operations()
+    check()
     tasks.run_bulk_operation(queued[0])
 
     operation.refresh_from_db()
@@ -153,10 +162,9 @@ def test_a_resumed_operation_carries_on_from_its_first_unfinished_service(strand
 def test_the_stall_check_gives_up_after_the_resume_limit(stranded, queued):
     operation = stranded(6, resumes=3)
 
-    result = tasks.resume_stalled_bulk_operations()
+    result = check()
 
     operation.refresh_from_db()
-    assert result == {"resumed": [], "abandoned": [operation.pk]}
     assert queued == []
     assert operation.status == BulkStatus.DONE
     assert operation.abandoned is True
@@ -165,7 +173,33 @@ def test_the_stall_check_gives_up_after_the_resume_limit(stranded, queued):
         "It made no progress for 5 minutes, 3 times in a row: its workers may be down. "
         "Resume it once they are running."
     )
+    assert result == ClaimResult(failed=[(operation.pk, operation.error)])
     assert operation.items.filter(state=BulkItemState.PENDING).count() == 2
+
+
+def test_an_operation_another_check_resumed_in_between_is_skipped(stranded, queued, monkeypatch):
+    operation = stranded(6)
+    monkeypatch.setattr(bulk, "resume", lambda operation, automatic: False)
+
+    assert check() == ClaimResult(skipped=1)
+    assert queued == []
+    operation.refresh_from_db()
+    assert operation.resumes == 0
+
+
+def test_the_due_operations_are_those_stalled_at_the_moment_asked(stranded):
+    operation = stranded(3)
+    due = registry.find("services.bulk_stall_check").due
+
+    assert list(due(timezone.now())) == []
+    assert list(due(timezone.now() + timedelta(minutes=3))) == [operation]
+    assert (
+        registry.find("services.bulk_stall_check")
+        .describe(operation)
+        .startswith(
+            f"Bulk operation #{operation.pk} (suspend) is resumed or given up (no progress since "
+        )
+    )
 
 
 def test_an_automatic_resume_is_refused_once_the_limit_is_reached(stranded):
@@ -179,10 +213,10 @@ def test_an_automatic_resume_is_refused_once_the_limit_is_reached(stranded):
 def test_the_stall_check_leaves_a_finished_operation_alone(stranded, queued):
     operation = stranded(60, status=BulkStatus.DONE)
 
-    result = tasks.resume_stalled_bulk_operations()
+    result = check()
 
     operation.refresh_from_db()
-    assert result == {"resumed": [], "abandoned": []}
+    assert result == ClaimResult()
     assert queued == []
     assert (operation.status, operation.resumes, operation.abandoned) == (BulkStatus.DONE, 0, False)
 
@@ -242,7 +276,7 @@ def test_an_operation_given_up_by_the_automatic_resumes_can_be_resumed_by_staff(
     client, admin_user, stranded, queued, django_capture_on_commit_callbacks
 ):
     operation = stranded(6, resumes=3)
-    tasks.resume_stalled_bulk_operations()
+    check()
     client.force_login(admin_user)
     page = client.get(reverse("admin:bulk_detail", args=[operation.pk])).content.decode()
 

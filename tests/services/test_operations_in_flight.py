@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from automation import registry
 from delivery.modules.base import ModuleError, ModuleResult
 from services import bulk, lifecycle, retries, sweeps, tasks
 from services.choices import BulkAction, BulkItemState, EventSource, OperationState, ServiceStatus
@@ -116,16 +117,17 @@ def test_a_process_that_dies_after_the_call_is_finished_once_by_the_periodic_tas
     )
     assert events(service) == []
     # Not stale yet: the call may still be under way, so nothing takes it over.
-    assert retries.resume_due().finished == 0
+    assert retries.resume_due(timezone.now()).done == 0
     with pytest.raises(LifecycleError, match="being called right now"):
         lifecycle.abandon(service.pk, actor=admin_user)
 
     with later(6):
-        first = tasks.resume_operations()
-        second = tasks.resume_operations()
+        resume_operations = registry.find("services.resume_operations")
+        first = resume_operations.run(timezone.now())
+        second = resume_operations.run(timezone.now())
 
-    assert first == {"finished": 1, "waiting": 0, "failed": 0}
-    assert second == {"finished": 0, "waiting": 0, "failed": 0}
+    assert first.counts() == {"done": 1, "skipped": 0, "failed": 0}
+    assert second.counts() == {"done": 0, "skipped": 0, "failed": 0}
     service.refresh_from_db()
     assert (service.status, service.operation, service.suspend_reason) == (
         S.SUSPENDED,
@@ -170,9 +172,9 @@ def test_a_retryable_failure_is_retried_with_backoff_until_it_succeeds(
     )
     assert timedelta(seconds=59) < first_due - timezone.now() <= timedelta(seconds=60)
 
-    assert retries.resume_due().failed == []  # not due yet: nothing tried
+    assert retries.resume_due(timezone.now()).failed == []  # not due yet: nothing tried
     with later(1.1):
-        result = retries.resume_due()
+        result = retries.resume_due(timezone.now())
     assert [pk for pk, _ in result.failed] == [service.pk]
     service.refresh_from_db()
     assert service.operation_attempts == 2
@@ -183,7 +185,7 @@ def test_a_retryable_failure_is_retried_with_backoff_until_it_succeeds(
     server.credentials = {**server.credentials, "fail_retryable": ""}
     server.save()
     with later(4):
-        assert retries.resume_due().finished == 1
+        assert retries.resume_due(timezone.now()).done == 1
     service.refresh_from_db()
     assert (service.status, service.operation, service.last_delivery_error) == (S.SUSPENDED, "", "")
     failures = [e.error for e in events(service)]
@@ -290,7 +292,8 @@ def test_sweeps_leave_a_service_with_an_operation_in_flight(make_service, admin_
         operation="suspend", operation_state=OS.RETRYING, operation_started_at=timezone.now()
     )
 
-    assert sweeps.expire_due().done == 0
+    assert list(sweeps.expire_due(timezone.now())) == []
+    assert sweeps.expire(timezone.now()).done == 0
     assert Service.objects.get(pk=service.pk).status == S.ACTIVE
 
 

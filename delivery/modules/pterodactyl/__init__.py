@@ -27,10 +27,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from clientxcms.redaction import redact
 from delivery.calllog import calling
 from delivery.choices import ServerStatus
 from delivery.http import PanelError
-from delivery.logging import redact
 from delivery.models import Server
 from delivery.modules.base import (
     Audience,

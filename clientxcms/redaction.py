@@ -1,4 +1,5 @@
-"""Keeps secrets out of the logs: every handler in settings passes records through this.
+"""Keeps secrets out of the logs and of what staff read: every log handler in settings passes
+records through this, and the module call log and the automation runs store text redacted.
 
 Modules log their calls whole (URLs, headers, payloads), so redaction cannot wait for a
 known key list: any key whose *name* suggests a secret loses its value, and a few

@@ -1,0 +1,197 @@
+"""The services' part of the automation (issue 13): the lifecycle's periodic tasks,
+registered with ``automation`` when the app starts (``ServicesConfig.ready``).
+
+Expirations, terminations and scheduled cancellations run all day, every
+``SERVICE_SWEEP_MINUTES``; the expiry notices are daily work, sent at the hour staff set;
+delivery retries and the bulk stall check run every ``OPERATION_RESUME_CHECK_SECONDS``
+and ``BULK_STALL_CHECK_SECONDS``. Each task states the rows it would handle at a moment
+(for the dry run) and handles them on the claim helper; the days they count with are
+settings staff change (``services.periods``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from automation import registry
+from clientxcms.claims import ClaimResult
+
+from . import bulk, periods, retries, sweeps, tasks
+from .models import BulkOperation, Service
+from .sweeps import describe, when
+
+
+def service_link(pk: int) -> str:
+    """A service's page for staff."""
+    return reverse("admin:service_detail", args=[pk])
+
+
+def bulk_link(pk: int) -> str:
+    """A bulk operation's page for staff."""
+    return reverse("admin:bulk_detail", args=[pk])
+
+
+# The dry run's sentences ----------------------------------------------------------------
+
+
+def describe_cancellation(service: Service) -> str:
+    return (
+        f"{describe(service)} is cancelled (cancellation scheduled for {when(service.cancel_at)})"
+    )
+
+
+def describe_expiration(service: Service) -> str:
+    return f"{describe(service)} expires (expiration date {when(service.expires_at)})"
+
+
+def describe_termination(service: Service) -> str:
+    return (
+        f"{describe(service)} is terminated (expiration date {when(service.expires_at)}, "
+        f"not renewed within {periods.termination_days()} days)"
+    )
+
+
+def describe_notice(service: Service) -> str:
+    return (
+        f"{describe(service)}: its customer is told that it expires on {when(service.expires_at)}"
+    )
+
+
+def describe_resume(service: Service) -> str:
+    return (
+        f"{describe(service)}: its {service.operation_label} in progress is taken over "
+        f"(due {when(service.operation_due_at)})"
+    )
+
+
+def describe_stalled(operation: BulkOperation) -> str:
+    return (
+        f"Bulk operation #{operation.pk} ({operation.get_action_display().lower()}) is resumed "
+        f"or given up (no progress since {when(operation.heartbeat_at)})"
+    )
+
+
+# What the resume and stall tasks do -----------------------------------------------------
+
+
+def resume_operations_due(now: dt.datetime) -> QuerySet[Service]:
+    """The operations in flight due at ``now`` (``services.retries``), described."""
+    return sweeps.described(retries.due(now))
+
+
+def check_stalled_bulk_operations(now: dt.datetime) -> ClaimResult:
+    """Queue again each stalled bulk operation, or give it up after its last resume.
+
+    Done: queued again. Failed: given up, with its error (staff resume it from its page).
+    Skipped: one that moved, or another check resumed, in between.
+    """
+    check = bulk.check_stalled()
+    for operation_id in check.resumed:
+        tasks.run_bulk_operation.delay(operation_id)
+    given_up = BulkOperation.objects.filter(pk__in=check.abandoned).order_by("pk")
+    return ClaimResult(
+        done=len(check.resumed),
+        skipped=check.left,
+        failed=list(given_up.values_list("pk", "error")),
+    )
+
+
+def _service_task(
+    key: str,
+    label: str,
+    description: str,
+    run: Callable[[dt.datetime], ClaimResult],
+    due: Callable[[dt.datetime], QuerySet[Service]],
+    describe_row: Callable[[Service], str],
+    every: dt.timedelta | None,
+) -> registry.PeriodicTask:
+    return registry.PeriodicTask(
+        key=key,
+        label=label,
+        description=description,
+        run=run,
+        due=due,
+        describe=describe_row,
+        every=every,
+        link=service_link,
+    )
+
+
+def register() -> None:
+    """Register the services' periodic tasks (the days they use register on import of
+    ``services.periods``)."""
+    sweep_every = dt.timedelta(minutes=settings.SERVICE_SWEEP_MINUTES)
+    for task in (
+        _service_task(
+            "services.cancel_scheduled",
+            "Scheduled cancellations",
+            "Cancels the services whose cancellation at the end of their paid period has "
+            "come due: their resource is deleted from the server.",
+            sweeps.cancel_scheduled,
+            sweeps.cancel_scheduled_due,
+            describe_cancellation,
+            sweep_every,
+        ),
+        _service_task(
+            "services.expire",
+            "Expirations",
+            "Marks the services past their expiration date expired and suspends them on "
+            "their server, except those held by an agreement with the customer.",
+            sweeps.expire,
+            sweeps.expire_due,
+            describe_expiration,
+            sweep_every,
+        ),
+        _service_task(
+            "services.terminate",
+            "Terminations",
+            "Terminates the services expired for longer than the termination days (counted "
+            "from the end of a hold agreed with the customer when later): their resource "
+            "and its data are deleted from the server.",
+            sweeps.terminate,
+            sweeps.terminate_due,
+            describe_termination,
+            sweep_every,
+        ),
+        _service_task(
+            "services.expiry_notices",
+            "Expiry notices",
+            "E-mails customers that a service expires within the expiry notice days, once "
+            "per paid period.",
+            sweeps.notify_expiring,
+            sweeps.notify_expiring_due,
+            describe_notice,
+            None,
+        ),
+        _service_task(
+            "services.resume_operations",
+            "Delivery retries",
+            "Takes over the operations on a server that are due again: a failed call "
+            "retried with backoff, a call whose worker died, an install still running.",
+            retries.resume_due,
+            resume_operations_due,
+            describe_resume,
+            dt.timedelta(seconds=settings.OPERATION_RESUME_CHECK_SECONDS),
+        ),
+    ):
+        registry.register(task)
+    registry.register(
+        registry.PeriodicTask(
+            key="services.bulk_stall_check",
+            label="Stalled bulk operations",
+            description=(
+                "Queues again the bulk operations whose worker was lost, and gives one up "
+                "after its last automatic resume (staff can resume it from its page)."
+            ),
+            run=check_stalled_bulk_operations,
+            due=bulk.stalled,
+            describe=describe_stalled,
+            every=dt.timedelta(seconds=settings.BULK_STALL_CHECK_SECONDS),
+            link=bulk_link,
+        )
+    )
