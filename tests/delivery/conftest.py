@@ -24,6 +24,7 @@ import pytest
 
 from delivery.models import Server
 from services.choices import ServiceStatus
+from tests.delivery.proxmox_setup import proxmox_fake  # noqa: F401 - a fixture
 from tests.delivery.pterodactyl_setup import config, port_of
 from tests.factories import ProductFactory, ServiceFactory
 from tests.fakes import pterodactyl
