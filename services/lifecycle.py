@@ -714,7 +714,9 @@ def run_panel_action(
 
     Nothing of the service changes, so nothing is claimed: the rule book is asked (a
     running service, nothing in flight), the panel is called with no lock held, and the
-    answer or the error is written in the history.
+    answer or the error is written in the history. An action the panel is still working
+    on when it answers (a reinstall that clones a VM again) becomes the operation in
+    flight, followed like an install, and recorded when the panel is done.
     """
     pk = service.pk if isinstance(service, Service) else service
     with transaction.atomic():
@@ -724,12 +726,31 @@ def run_panel_action(
     fresh = Service.objects.select_related("server", "customer__user", "product").get(pk=pk)
     try:
         with calling(service_id=pk, operation=f"{tab.key} {action.key}"):
-            op.absorb(action.run(fresh))
+            result = action.run(fresh)
     except ModuleError as exc:
         op.record(changes={}, error=exc.message)
         raise
+    op.absorb(result)
+    if result.waiting:
+        return _follow_panel_action(pk, op)
     op.record(changes={})
     return Outcome(fresh, changed=True, message=op.result.message)
+
+
+def _follow_panel_action(pk: int, op: _Operation) -> Outcome:
+    """Claim the panel action the panel is still working on, to follow it to its end.
+
+    Another operation claimed in the meantime (the action ran with no lock held) keeps
+    the service: the action is recorded as started, not followed.
+    """
+    with transaction.atomic():
+        op.service = _lock(pk)
+        if op.service.operation:
+            op.record(changes={})
+            message = f"{op.result.message} Not followed: {op.service.operation_label} began."
+            return Outcome(op.service, changed=True, message=message, waiting=True)
+        op.claim()
+        return _wait(op)
 
 
 def _require_server(op: _Operation) -> None:
@@ -1434,4 +1455,6 @@ _STEPS: dict[str, _Step] = {
     A.TERMINATE: _Step(lambda module, service, params: module.terminate(service), _terminated),
     A.CANCEL: _Step(lambda module, service, params: module.terminate(service), _cancelled),
     A.RENEW: _Step(_renew_on_server, _nothing_more),
+    # A tab's action the panel went on working on: taken over, it is asked again.
+    A.PANEL: _Step(lambda module, service, params: module.follow(service, A.PANEL), _nothing_more),
 }
