@@ -22,6 +22,7 @@ ENTRY_POINT_GROUP = "clientxcms.delivery_modules"
 BUILTIN_MODULES = {
     "manual": "delivery.modules.manual.ManualModule",
     "pterodactyl": "delivery.modules.pterodactyl.PterodactylModule",
+    "proxmox": "delivery.modules.proxmox.ProxmoxModule",
 }
 
 

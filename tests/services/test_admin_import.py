@@ -55,9 +55,10 @@ def test_step_one_offers_only_the_types_that_can_import(client, staff):
     response = client.get(URL)
 
     assert response.context["target_form"].fields["module"].choices == [
+        ("proxmox", "Proxmox VE"),
         ("pterodactyl", "Pterodactyl"),
         ("test", "Test panel"),
-    ]
+    ]  # manual, which cannot import, is not offered
     assert "do not create an invoice" in response.text
 
 

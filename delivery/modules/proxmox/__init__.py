@@ -1,0 +1,263 @@
+"""The Proxmox VE module: virtual machines cloned from a template (delivery-apis.md, Part B).
+
+A service is one VM (its VMID is the ``external_id``; ``module_data`` keeps its node),
+reached with an API token (``PVEAPIToken=user@realm!tokenid=secret``). Creating it is
+clone, configure, resize, start, each a task of the node; the chains and how they carry
+on where they stopped are in ``jobs``. An operation that leaves a task running answers
+``waiting`` with its ``Job`` in the data, and the lifecycle's follow task calls ``follow``
+until the chain is done.
+
+Suspension is what a token can do (B.6): the VM gets a ``suspended`` tag and no start on
+boot, then is stopped; unsuspension reverses it. Termination clears the protection,
+stops, and deletes with purge; a VM already gone counts as deleted.
+
+Tabs: Overview (state, uptime, CPU, memory, disk, addresses), Power (start, shutdown,
+reboot, hard stop), Reinstall (destroy and clone again under the same VMID), and for
+staff the VM's configuration as its node reports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from delivery.calllog import calling
+from delivery.choices import ServerStatus
+from delivery.models import Server
+from delivery.modules.base import (
+    Audience,
+    DeliveryModule,
+    ImportableResource,
+    ModuleError,
+    ModuleResult,
+    Tab,
+)
+
+from . import jobs, tabs
+from .api import ProxmoxApi
+from .forms import NodeCatalogue, ProxmoxProductForm, ProxmoxServerForm
+from .jobs import Job, Run, VmGone
+
+#: The lifecycle's name for a tab's action it follows (services' ServiceAction.PANEL), and
+#: the jobs of this module's tab actions that it may follow (``tabs.reinstall``).
+PANEL_ACTION = "panel"
+PANEL_JOBS = ("reinstall",)
+
+DONE = {
+    "deliver": "VM {vmid} is made on node {node} and started.",
+    "suspend": "VM {vmid} on node {node} is stopped, tagged suspended, no longer starting on boot.",
+    "unsuspend": "VM {vmid} on node {node} is started again.",
+    "terminate": "VM {vmid} is deleted from node {node}.",
+    "reinstall": "VM {vmid} on node {node} is made again from the template and started.",
+}
+
+
+def module_data(service: Any) -> dict[str, Any]:
+    return service.module_data if isinstance(service.module_data, dict) else {}
+
+
+class ProxmoxModule(DeliveryModule):
+    key = "proxmox"
+    label = "Proxmox VE"
+    server_form = ProxmoxServerForm
+    product_form = ProxmoxProductForm
+    supports_import = True
+    reference_keys = ("ip",)
+
+    def product_form_kwargs(self) -> dict[str, Any]:
+        """The nodes and templates of the first active Proxmox VE server, for the product
+        form's choices; when none answers, the form asks for the values and says why."""
+        server = Server.objects.filter(module=self.key, status=ServerStatus.ACTIVE).first()
+        if server is None:
+            return {}
+        try:
+            with calling(operation="product form"), ProxmoxApi(server) as api:
+                vms = api.all_vms()
+                nodes = sorted({node for node, _ in vms} | {n["node"] for n in api.nodes()})
+        except ModuleError as exc:
+            return {"catalogue_error": f"{server} could not list its templates: {exc.message}"}
+        templates = sorted(
+            (int(vm["vmid"]), f"{vm.get('name') or 'VM'} ({vm['vmid']}) on {node}")
+            for node, vm in vms
+            if vm.get("template") in (1, "1", True)
+        )
+        return {"catalogue": NodeCatalogue(nodes=nodes, templates=templates, source=str(server))}
+
+    # Helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def api(service: Any) -> ProxmoxApi:
+        if service.server is None:
+            raise ModuleError("The service has no server: choose the Proxmox VE node it is on.")
+        return ProxmoxApi(service.server)
+
+    def _config(self, service: Any) -> dict[str, Any]:
+        """The product's configuration, checked again: it may predate a change of the form."""
+        if service.product is None:
+            raise ModuleError(
+                "A VM is made from a product's configuration (template, cores, memory...): "
+                "this custom service has none. Import an existing VM instead."
+            )
+        try:
+            return self.clean_product_config(dict(service.product.module_config or {}))
+        except ValidationError as exc:
+            raise ModuleError(
+                f"The configuration of product {service.product} is invalid: "
+                f"{' '.join(exc.messages)}"
+            ) from exc
+
+    def run_for(self, api: ProxmoxApi, service: Any, job: Job) -> Run:
+        config = self._config(service) if job.action in ("deliver", "reinstall") else {}
+        return Run(api=api, uuid=str(service.uuid), service_id=service.pk, job=job, config=config)
+
+    def located(self, api: ProxmoxApi, service: Any, action: str) -> Run | None:
+        """A run of ``action`` on the service's VM; None when there is no VM."""
+        run = self.run_for(api, service, Job(action))
+        found = jobs.locate(
+            run, str(service.external_id or ""), str(module_data(service).get("node") or "")
+        )
+        return run if found else None
+
+    @staticmethod
+    def outcome(run: Run, done: bool) -> ModuleResult:
+        """The result of a chain: waiting with its job while a task runs, else what it did."""
+        job = run.job
+        data: dict[str, Any] = {"node": job.node, "vmid": job.vmid}
+        external_id = str(job.vmid) if job.vmid is not None else None
+        if not done:
+            task = f"the {job.step} task" if job.upid else job.step
+            return ModuleResult(
+                external_id=external_id,
+                data={**data, "job": job.as_data()},
+                message=f"Node {job.node or '?'} is working on VM {job.vmid or '?'} ({task}).",
+                waiting=True,
+            )
+        if job.action == "deliver":
+            data["name"] = jobs.vm_name(run.uuid)
+        return ModuleResult(
+            external_id=external_id,
+            data={**data, "job": None},
+            message=DONE[job.action].format(vmid=job.vmid, node=job.node),
+        )
+
+    def carry_out(self, run: Run, resuming: bool = False) -> ModuleResult:
+        """Run (or resume) the run's chain; a VM gone midway is an error for all but a
+        termination, for which it is what was wanted."""
+        try:
+            done = jobs.resume(run) if resuming else jobs.advance(run)
+        except VmGone:
+            raise ModuleError(
+                f"VM {run.job.vmid or ''} is no longer on node {run.job.node or '?'}: it was "
+                "deleted on the node.",
+                retryable=False,
+            ) from None
+        if done and run.job.action == "terminate" and run.gone:
+            return ModuleResult(message=f"VM {run.job.vmid} was already gone from the node.")
+        return self.outcome(run, done)
+
+    # Operations -------------------------------------------------------------------------
+
+    def create(self, service: Any) -> ModuleResult:
+        with self.api(service) as api:
+            return self.carry_out(self.run_for(api, service, Job("deliver")))
+
+    def follow(self, service: Any, action: str) -> ModuleResult:
+        """Carry on the job the service keeps; without one (or another action's), the
+        operation again from its start: each step checks before it acts."""
+        job = Job.from_data(module_data(service).get("job"))
+        if action == PANEL_ACTION and job is not None and job.action in PANEL_JOBS:
+            action = job.action  # a tab's action the node went on with (a reinstall)
+        if job is None or job.action != action:
+            return self.operation(service, action)
+        with self.api(service) as api:
+            return self.carry_out(self.run_for(api, service, job), resuming=True)
+
+    def operation(self, service: Any, action: str) -> ModuleResult:
+        operations = {
+            "deliver": self.create,
+            "suspend": self.suspend,
+            "unsuspend": self.unsuspend,
+            "terminate": self.terminate,
+        }
+        if action not in operations:
+            raise ModuleError(f"Proxmox VE has nothing to follow for {action!r}.")
+        return operations[action](service)
+
+    def _on_vm(self, service: Any, action: str) -> ModuleResult:
+        with self.api(service) as api:
+            run = self.located(api, service, action)
+            if run is None:
+                if action == "terminate":
+                    return ModuleResult(message="No VM on the node: nothing to delete.")
+                raise ModuleError(f"There is no VM on the node to {action}.", retryable=False)
+            return self.carry_out(run)
+
+    def suspend(self, service: Any) -> ModuleResult:
+        return self._on_vm(service, "suspend")
+
+    def unsuspend(self, service: Any) -> ModuleResult:
+        return self._on_vm(service, "unsuspend")
+
+    def terminate(self, service: Any) -> ModuleResult:
+        return self._on_vm(service, "terminate")
+
+    def test_connection(self, server: Server) -> ModuleResult:
+        """The token reaches the API and sees the nodes (and whether they are online)."""
+        with ProxmoxApi(server) as api:
+            nodes = api.nodes()
+        if not nodes:
+            raise ModuleError(
+                "The API token works but sees no node: give it Sys.Audit on /nodes, or check "
+                "its privileges."
+            )
+        online = [node["node"] for node in nodes if node.get("status") == "online"]
+        return ModuleResult(
+            message=f"API token accepted: {len(nodes)} node(s), {len(online)} online "
+            f"({', '.join(online) or 'none'})."
+        )
+
+    # Import -----------------------------------------------------------------------------
+
+    def list_importable(self, server: Server) -> list[ImportableResource]:
+        with ProxmoxApi(server) as api:
+            vms = api.all_vms()
+        return [
+            ImportableResource(
+                id=str(vm["vmid"]),
+                label=f"{vm.get('name') or 'VM'} ({vm['vmid']}) on {node}",
+                details={
+                    "name": vm.get("name") or "",
+                    "vmid": int(vm["vmid"]),
+                    "node": node,
+                    "status": vm.get("status") or "",
+                    **({"tags": vm["tags"]} if vm.get("tags") else {}),
+                },
+            )
+            for node, vm in sorted(vms, key=lambda found: int(found[1]["vmid"]))
+            if vm.get("template") not in (1, "1", True)
+        ]
+
+    def import_existing(self, service: Any, resource_id: str) -> ModuleResult:
+        vmid = str(resource_id).strip()
+        if not vmid.isdigit():
+            raise ModuleError(f"{vmid!r} is not a VMID.")
+        with self.api(service) as api:
+            found = next(
+                ((node, vm) for node, vm in api.all_vms() if str(vm["vmid"]) == vmid), None
+            )
+        if found is None:
+            raise ModuleError(f"No online node has VM {vmid}.")
+        node, vm = found
+        if vm.get("template") in (1, "1", True):
+            raise ModuleError(f"VM {vmid} is a template: import a VM made from it.")
+        return ModuleResult(
+            external_id=vmid,
+            data={"node": node, "vmid": int(vmid), "name": vm.get("name") or ""},
+            message=f"Linked to VM {vm.get('name') or vmid} ({vmid}) on node {node}.",
+        )
+
+    # Tabs -------------------------------------------------------------------------------
+
+    def tabs(self, service: Any, audience: Audience) -> list[Tab]:
+        return tabs.declare(self, audience)
