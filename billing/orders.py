@@ -3,11 +3,13 @@
 The seed: "Service creation and import do not create an invoice; you will need to go
 through an order to generate an invoice." Placing an order makes its invoice (one line
 per item, and one per setup fee); paying that invoice creates the services
-(``payments._create_service``).
+(``payments._create_service``). An order whose products no server has room for is
+refused before any invoice is made, so no customer pays for what cannot be delivered.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,7 @@ from customers.models import Customer, User
 from delivery.registry import UnknownModule, get_module
 from products.choices import BillingCycle
 from products.models import Product
+from services import placement
 
 from . import invoices
 from .choices import LineKind, OrderStatus
@@ -59,6 +62,21 @@ def _item(order: Order, spec: ItemSpec) -> OrderItem:
     )
 
 
+def _check_room(items: list[ItemSpec]) -> None:
+    """Refuse the order when a product's servers have no room for what it asks of them.
+
+    The same rule as placement, without its lock: the places are not reserved for an
+    unpaid order; paying it places each service under the lock (``payments``).
+    """
+    wanted: Counter[int] = Counter()
+    for spec in items:
+        wanted[spec.product.pk] += spec.quantity
+    products = {spec.product.pk: spec.product for spec in items}
+    for pk, count in wanted.items():
+        if pk not in placement.deliverable([products[pk]], wanted=count):
+            raise BillingError(placement.no_room_message(products[pk]))
+
+
 def place_order(
     customer: Customer, *, items: list[ItemSpec], actor: User | None, notify: bool = True
 ) -> Order:
@@ -89,6 +107,7 @@ def place_order(
                             order_item=item,
                         )
                     )
+        _check_room(items)
         draft = invoices.create_draft(customer, actor=actor, lines=lines, currency=order.currency)
         order.invoice = invoices.issue(draft, actor=actor, notify=notify)
         order.save(update_fields=["invoice", "updated_at"])

@@ -24,16 +24,17 @@ from django.utils import timezone
 
 from customers.models import User
 from delivery.modules.base import ModuleError
-from services import lifecycle
+from products.models import Product
+from services import lifecycle, placement
 from services.choices import EventSource
 from services.lifecycle import LifecycleError
+from services.models import Service
 from services.tasks import deliver_service
 
 from . import notifications
 from .choices import BalanceEntryKind, InvoiceStatus, LineKind, OrderStatus
 from .invoices import BillingError, InvoiceRef, _close_lines, _lock
 from .models import ZERO, BalanceEntry, Invoice, InvoiceLine, Payment, balance_of
-from .placement import room_for
 
 AUTOMATION = EventSource.AUTOMATION
 logger = logging.getLogger(__name__)
@@ -147,7 +148,12 @@ def _mark_paid(invoice: Invoice) -> None:
     invoice.paid_at = timezone.now()
     invoice.save(update_fields=["status", "paid_at", "updated_at"])
     _close_lines(invoice)
-    lines = invoice.lines.select_related("order_item__product", "service")
+    lines = list(invoice.lines.select_related("order_item__product__server_group", "service"))
+    placement.lock(
+        line.order_item.product
+        for line in lines
+        if line.kind == LineKind.NEW_SERVICE and line.order_item and line.service_id is None
+    )
     for line in lines:
         if line.kind == LineKind.RENEWAL and line.service_id is not None:
             _renew(invoice, line)
@@ -183,26 +189,53 @@ def _renew(invoice: Invoice, line: InvoiceLine) -> None:
 
 
 def _create_service(invoice: Invoice, line: InvoiceLine) -> None:
-    """Create the ordered service (pending) and queue its delivery after the commit."""
+    """Create the ordered service (pending) on a server with room and queue its delivery.
+
+    When no server has room any more (it was checked when the order was placed, but
+    other orders were paid since), the money is not refused: the service is created
+    pending on no server, with the reason in its notes and the invoice's, for staff to
+    choose a server and deliver it (or refund); nothing is sent to a panel meanwhile.
+    """
     item = line.order_item
     assert item is not None
     if line.service_id is not None:
         return  # created by an earlier application of this line
     product = item.product
     price = next((p.price for p in product.prices.filter(cycle=item.billing_cycle)), item.price)
+    fields: dict[str, Any] = {
+        "customer": invoice.customer,
+        "name": product.name,
+        "billing_cycle": item.billing_cycle,
+        "price": price,
+        "initial_price": item.price + item.setup_fee,
+        "currency": invoice.currency,
+        "module_data": item.module_options,
+    }
+    try:
+        service = placement.create_placed(product=product, actor=None, source=AUTOMATION, **fields)
+    except placement.NoRoom as exc:
+        service = _create_unplaced(invoice, product, fields, exc.message)
+    else:
+        transaction.on_commit(partial(deliver_service.delay, service.pk))
+    InvoiceLine.objects.filter(pk=line.pk).update(service=service)
+
+
+def _create_unplaced(
+    invoice: Invoice, product: Product, fields: dict[str, Any], reason: str
+) -> Service:
+    """The paid service that no server could take: pending, on no server, waiting for staff."""
+    logger.error("Paid %s: %s The service waits for staff.", invoice, reason)
     service = lifecycle.create(
         actor=None,
         source=AUTOMATION,
-        customer=invoice.customer,
         product=product,
         module=product.module,
-        server=room_for(product.module),
-        name=product.name,
-        billing_cycle=item.billing_cycle,
-        price=price,
-        initial_price=item.price + item.setup_fee,
-        currency=invoice.currency,
-        module_data=item.module_options,
+        server=None,
+        notes=f"Paid with {invoice}, when {reason[0].lower()}{reason[1:]} "
+        "Choose a server, then deliver it.",
+        **fields,
     )
-    InvoiceLine.objects.filter(pk=line.pk).update(service=service)
-    transaction.on_commit(partial(deliver_service.delay, service.pk))
+    note = f"Paid, but no server had room for service #{service.pk}: staff will place it."
+    invoice.notes = f"{invoice.notes}\n{note}".strip()
+    Invoice.objects.filter(pk=invoice.pk).update(notes=invoice.notes)
+    return service

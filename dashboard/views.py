@@ -10,15 +10,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.views.generic import TemplateView
 
 from automation import schedule
 from clientxcms.access import StaffRequiredMixin
+from delivery.models import ServerGroup
 from services import retries
 from services.choices import ServiceStatus
 from services.models import Service, ServiceEvent
+from services.placement import group_usage, used_percent
 from services.stats import cached_status_counts
 
 EXPIRING_WITHIN = timedelta(days=7)
@@ -67,13 +69,36 @@ def recent_events() -> QuerySet[ServiceEvent]:
     return ServiceEvent.objects.select_related("service", "actor").order_by("-id")[:DASHBOARD_ROWS]
 
 
+def groups_over_threshold() -> list[ServerGroup]:
+    """The server groups whose active servers' live services reach their warning share
+    of the room, the fullest first: one query, whatever the number of groups or servers.
+
+    A group with no limited room (a server without a maximum) never warns; one whose
+    active servers have no room at all does.
+    """
+    groups = (
+        ServerGroup.objects.filter(warn_at_percent__isnull=False)
+        .with_capacity()
+        .annotate(**group_usage())
+        .filter(unlimited=False)  # type: ignore[misc]  # annotated by with_capacity()
+        .alias(margin=F("live_service_count") * 100 - F("warn_at_percent") * F("capacity"))
+        .filter(margin__gte=0)
+        .order_by("-margin", "name")[:DASHBOARD_ROWS]
+    )
+    rows = list(groups)
+    for group in rows:
+        group.used_percent = used_percent(group.live_service_count, group.capacity)  # type: ignore[attr-defined]
+    return rows
+
+
 class HomeView(StaffRequiredMixin, TemplateView):
     """``/admin/``: the staff dashboard.
 
     Every member of staff lands here after signing in, so the page itself needs no
     permission; what it shows about services needs ``services.view_service``. Its cost
     does not depend on the amount of data: cached counts, then three lists that are
-    each one query cut at DASHBOARD_ROWS.
+    each one query cut at DASHBOARD_ROWS, and the server groups past their warning
+    threshold (one query, for staff who may see servers).
     """
 
     template_name = "dashboard/home.html"
@@ -86,6 +111,8 @@ class HomeView(StaffRequiredMixin, TemplateView):
             return super().get_context_data(can_view_services=False, **kwargs)
         statuses = cached_status_counts()
         attention, attention_count = needing_attention()
+        if self.request.user.has_perm("delivery.view_server"):
+            kwargs["full_groups"] = groups_over_threshold()
         return super().get_context_data(
             can_view_services=True,
             statuses=statuses,

@@ -14,3 +14,10 @@ SERVER_STATUS_BADGES = {
     ServerStatus.HIDDEN: "secondary",
     ServerStatus.DISABLED: "danger",
 }
+
+
+class PlacementStrategy(models.TextChoices):
+    """How a server group spreads new services over its servers (``services.placement``)."""
+
+    LEAST_FULL = "least_full", "Least full first (spread the services)"
+    FILL_UNTIL_FULL = "fill_until_full", "Fill until full (the fullest with room, then the next)"

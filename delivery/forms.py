@@ -1,4 +1,5 @@
-"""Staff forms of the delivery app: servers, and the module settings that products share.
+"""Staff forms of the delivery app: servers, their groups, and the module settings that
+products share.
 
 A product and a server each have a type (a delivery module) and settings that only
 that module understands: a product's configuration, a server's credentials. The module
@@ -12,9 +13,9 @@ from typing import Any, ClassVar
 
 from django import forms
 
-from clientxcms.forms import StyledFormMixin, mark_invalid, style_fields
+from clientxcms.forms import StyledFormMixin, mark_invalid, model_choice_field, style_fields
 
-from .models import Server
+from .models import Server, ServerGroup
 from .modules.base import DeliveryModule
 from .registry import UnknownModule, get_module, module_choices
 
@@ -128,7 +129,11 @@ class ServerForm(ModuleSettingsForm):
 
     class Meta:
         model = Server
-        fields = ["name", "module", "hostname", "port", "max_accounts", "status"]
+        fields = ["name", "module", "hostname", "port", "max_accounts", "status", "group"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        model_choice_field(self, "group").empty_label = "No group"
 
     def build_settings_form(self, module: DeliveryModule) -> forms.Form | None:
         if module.server_form is None:
@@ -159,3 +164,17 @@ class ServerForm(ModuleSettingsForm):
             if values.get(name) in (None, "") and name in self.stored:
                 values[name] = self.stored[name]
         return values
+
+
+class ServerGroupForm(StyledFormMixin, forms.ModelForm):
+    """A group of servers: its name, type, placement strategy and warning threshold.
+
+    Its servers join it from their own form (a server belongs to one group at most); the
+    model refuses a type that its servers do not share.
+    """
+
+    module = module_field()
+
+    class Meta:
+        model = ServerGroup
+        fields = ["name", "module", "strategy", "warn_at_percent"]

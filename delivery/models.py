@@ -5,20 +5,92 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .choices import ServerStatus
+from .choices import PlacementStrategy, ServerStatus
 from .fields import EncryptedJSONField
 from .modules.base import DeliveryModule
-from .registry import UnknownModule, get_module
+from .registry import UnknownModule, get_module, module_label
+
+
+class ServerGroupQuerySet(QuerySet["ServerGroup"]):
+    def with_capacity(self) -> ServerGroupQuerySet:
+        """Each group with the room of its active servers, in the same query.
+
+        ``capacity``: the sum of their maximums; ``unlimited``: one of them has none. Only
+        active servers count, since only they take new services (hidden and disabled
+        servers keep theirs but are not offered any more).
+        """
+        active = Server.objects.filter(group=OuterRef("pk"), status=ServerStatus.ACTIVE)
+        total = active.order_by().values("group").annotate(total=Sum("max_accounts"))
+        return self.annotate(
+            capacity=Coalesce(Subquery(total.values("total"), output_field=IntegerField()), 0),
+            unlimited=Exists(active.filter(max_accounts__isnull=True)),
+        )
+
+
+class ServerGroup(models.Model):
+    """Servers of one module among which new services are placed, by ``strategy``.
+
+    A product that names a group has its new services placed on the group's active
+    servers only (``services.placement``); the dashboard warns when the live services of
+    the group's active servers pass ``warn_at_percent`` of their maximum.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    module = models.CharField("type", max_length=50, help_text="The delivery module.")
+    strategy = models.CharField(
+        max_length=20, choices=PlacementStrategy.choices, default=PlacementStrategy.LEAST_FULL
+    )
+    warn_at_percent = models.PositiveSmallIntegerField(
+        "warn at (%)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Warn on the dashboard when this share of the group's room is used; "
+        "empty for no warning.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ServerGroupQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(strategy__in=PlacementStrategy.values),
+                name="servergroup_strategy_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(warn_at_percent__isnull=True)
+                | (Q(warn_at_percent__gte=1) & Q(warn_at_percent__lte=100)),
+                name="servergroup_warn_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        try:
+            get_module(self.module)
+        except UnknownModule as exc:
+            raise ValidationError({"module": str(exc)}) from exc
+        if self.pk is not None and self.servers.exclude(module=self.module).exists():
+            raise ValidationError(
+                {"module": "Its servers are of another type: move them out of the group first."}
+            )
 
 
 class Server(models.Model):
     """A server of one module type. Its credentials are encrypted and never shown again.
 
     ``hidden`` servers keep their services but take no new ones from automatic
-    placement; ``disabled`` servers take no new services at all.
+    placement (an order, ``services.placement``): staff may still choose them by hand;
+    ``disabled`` servers take no new services at all.
     """
 
     name = models.CharField(max_length=100)
@@ -33,6 +105,14 @@ class Server(models.Model):
     )
     status = models.CharField(
         max_length=16, choices=ServerStatus.choices, default=ServerStatus.ACTIVE
+    )
+    group = models.ForeignKey(
+        ServerGroup,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="servers",
+        help_text="Products that name this group place their new services on its servers.",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -65,6 +145,10 @@ class Server(models.Model):
             module = get_module(self.module)
         except UnknownModule as exc:
             raise ValidationError({"module": str(exc)}) from exc
+        if self.group is not None and self.group.module != self.module:
+            raise ValidationError(
+                {"group": f"{self.group} groups {module_label(self.group.module)} servers."}
+            )
         self.credentials = module.clean_server_credentials(self.credentials or {})
 
 

@@ -1,6 +1,7 @@
 """Staff views of servers: the list (with the columns other apps register, such as the
-capacity their live services use), creating and editing them with their module's
-credentials, and testing the connection to them."""
+capacity their live services use, and the groups above it with theirs), creating and
+editing servers with their module's credentials and server groups with their placement
+strategy, and testing the connection to a server."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import CreateView, ListView, TemplateView, UpdateView
 
+from clientxcms import panels
 from clientxcms.access import StaffRequiredMixin
 from clientxcms.http import safe_next
 from clientxcms.pagination import WindowPaginationMixin
@@ -25,9 +27,9 @@ from . import automation
 from .callpages import CallPage, InvalidCursor, call_page
 from .choices import SERVER_STATUS_BADGES
 from .filters import ModuleCallFilterSet
-from .forms import ServerForm
+from .forms import ServerForm, ServerGroupForm
 from .mixins import ModuleSettingsSwapMixin
-from .models import ModuleCall, Server
+from .models import ModuleCall, Server, ServerGroup
 from .modules.base import ModuleError
 from .registry import UnknownModule, module_label, module_labels
 
@@ -36,11 +38,16 @@ logger = logging.getLogger(__name__)
 #: What the staff activity log compares on a server; the credentials only as "changed".
 AUDITED_FIELDS = [*ServerForm.Meta.fields, "credentials"]
 SECRET_FIELDS = {"credentials"}
+GROUP_FIELDS = ServerGroupForm.Meta.fields
+#: The name under which other apps register the columns of the groups' table.
+GROUP_PANEL_MODEL = "server_group"
 
 
 class ServerListView(StaffRequiredMixin, PanelColumnsMixin, WindowPaginationMixin, ListView):
-    """``/admin/servers/``: each server with its type and status, and the registered
-    columns (the capacity its live services use), whose figures come in the page's query."""
+    """``/admin/servers/``: each server with its type, group and status, and the
+    registered columns (the capacity its live services use), whose figures come in the
+    page's query; above them, for staff who may see groups, every group with the room of
+    its active servers, in one more query whatever the number of groups or servers."""
 
     permission_required = "delivery.view_server"
     template_name = "delivery/admin/list.html"
@@ -48,14 +55,25 @@ class ServerListView(StaffRequiredMixin, PanelColumnsMixin, WindowPaginationMixi
     panel_model = "server"
 
     def get_queryset(self) -> QuerySet[Server]:
-        return self.annotate_for_panels(Server.objects.all())
+        return self.annotate_for_panels(Server.objects.select_related("group"))
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         for server in context["servers"]:
             server.module_label = module_label(server.module)
             server.status_badge = SERVER_STATUS_BADGES.get(server.status, "secondary")
+        if self.request.user.has_perm("delivery.view_servergroup"):
+            context.update(self.groups())
         return context
+
+    def groups(self) -> dict[str, Any]:
+        """Every group with its capacity and the registered columns' figures, one query."""
+        columns = panels.columns_for(GROUP_PANEL_MODEL, self.request.user)
+        groups = list(panels.annotate(ServerGroup.objects.with_capacity(), columns))
+        panels.bind_cells(columns, groups, self.request)
+        for group in groups:
+            group.module_label = module_label(group.module)
+        return {"groups": groups, "group_columns": columns}
 
 
 class ServerCreateView(StaffRequiredMixin, ModuleSettingsSwapMixin, CreateView):
@@ -133,6 +151,58 @@ class ServerTestConnectionView(StaffRequiredMixin, View):
             answer = f" {result.message}" if result.message else ""
             messages.success(request, f"{server}: the connection works.{answer}")
         return redirect(safe_next(request, reverse("admin:server_edit", args=[server.pk])))
+
+
+class ServerGroupCreateView(StaffRequiredMixin, CreateView):
+    """``/admin/servers/groups/add/``."""
+
+    permission_required = "delivery.add_servergroup"
+    template_name = "delivery/admin/group_form.html"
+    form_class = ServerGroupForm
+
+    def form_valid(self, form: ServerGroupForm) -> HttpResponse:
+        response = super().form_valid(form)
+        activity.record(
+            action="server group created",
+            target=self.object,
+            changes=activity.diff({}, activity.snapshot(form.instance, GROUP_FIELDS)),
+            request=self.request,
+        )
+        messages.success(self.request, f"Created the server group {self.object}.")
+        return response
+
+    def get_success_url(self) -> str:
+        return reverse("admin:server_list")
+
+
+class ServerGroupUpdateView(StaffRequiredMixin, UpdateView):
+    """``/admin/servers/groups/<pk>/edit/``: its servers join it from their own form."""
+
+    permission_required = "delivery.change_servergroup"
+    template_name = "delivery/admin/group_form.html"
+    form_class = ServerGroupForm
+    model = ServerGroup
+
+    def form_valid(self, form: ServerGroupForm) -> HttpResponse:
+        before = activity.snapshot(ServerGroup.objects.get(pk=self.object.pk), GROUP_FIELDS)
+        response = super().form_valid(form)
+        changes = activity.diff(before, activity.snapshot(form.instance, GROUP_FIELDS))
+        if changes:
+            activity.record(
+                action="server group changed",
+                target=self.object,
+                changes=changes,
+                request=self.request,
+            )
+        messages.success(self.request, f"Saved the server group {self.object}.")
+        return response
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        servers = self.object.servers.order_by("name", "pk")
+        return super().get_context_data(servers=servers, **kwargs)
+
+    def get_success_url(self) -> str:
+        return reverse("admin:server_list")
 
 
 class ModuleCallListView(StaffRequiredMixin, TemplateView):

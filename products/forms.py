@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils.text import slugify
 
-from clientxcms.forms import StyledFormMixin, mark_invalid
+from clientxcms.forms import StyledFormMixin, mark_invalid, model_choice_field
 from delivery.forms import ModuleSettingsForm
 from delivery.modules.base import DeliveryModule
 
@@ -28,13 +28,14 @@ class ProductForm(ModuleSettingsForm):
 
     class Meta:
         model = Product
-        fields = ["name", "slug", "description", "module", "is_active"]
+        fields = ["name", "slug", "description", "module", "server_group", "is_active"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {"slug": "Made from the name when left empty."}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["slug"].required = False
+        model_choice_field(self, "server_group").empty_label = "Any server of its type"
 
     def build_settings_form(self, module: DeliveryModule) -> forms.Form | None:
         if module.product_form is None:

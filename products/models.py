@@ -11,7 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from delivery.registry import UnknownModule, get_module
+from delivery.models import ServerGroup
+from delivery.registry import UnknownModule, get_module, module_label
 
 from .choices import BillingCycle
 
@@ -21,7 +22,11 @@ def default_currency() -> str:
 
 
 class Product(models.Model):
-    """A product; its ``module`` is the delivery-module key that delivers its services."""
+    """A product; its ``module`` is the delivery-module key that delivers its services.
+
+    Its new services go to a server of its ``server_group`` when it names one, otherwise
+    to any active server of its module (``services.placement``).
+    """
 
     name = models.CharField(max_length=150)
     slug = models.SlugField(max_length=150, unique=True)
@@ -29,6 +34,14 @@ class Product(models.Model):
     module = models.CharField("type", max_length=50, help_text="The delivery module.")
     module_config = models.JSONField(
         "module configuration", default=dict, blank=True, help_text="Validated by the module."
+    )
+    server_group = models.ForeignKey(
+        ServerGroup,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="products",
+        help_text="New services go to the servers of this group; empty for any server of its type.",
     )
     is_active = models.BooleanField("active", default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -46,6 +59,11 @@ class Product(models.Model):
             module = get_module(self.module)
         except UnknownModule as exc:
             raise ValidationError({"module": str(exc)}) from exc
+        group = self.server_group
+        if group is not None and group.module != self.module:
+            raise ValidationError(
+                {"server_group": f"{group} groups {module_label(group.module)} servers."}
+            )
         self.module_config = module.clean_product_config(self.module_config or {})
 
     def price_for(self, cycle: str) -> ProductPrice | None:

@@ -21,10 +21,11 @@ from django.db.models import Exists, OuterRef, QuerySet
 from clientxcms import panels
 from clientxcms.queries import subquery_count
 from customers.models import Customer
-from delivery.models import Server
+from delivery.models import Server, ServerGroup
 
 from .choices import LIVE, ServiceStatus
 from .models import Service, ServiceEvent, ServiceRenewal
+from .placement import group_usage, used_percent
 
 VIEW_SERVICES = "services.view_service"
 #: Rows of each table on a customer's page; the rest is one click away in the lists.
@@ -91,6 +92,14 @@ def server_capacity(server: Server) -> dict[str, Any]:
     if not server.max_accounts:
         return {"capacity_percent": None}
     return {"capacity_percent": min(100, round(100 * used / server.max_accounts))}
+
+
+def group_capacity(group: ServerGroup) -> dict[str, Any]:
+    """The share of the room of the group's active servers that their live services take."""
+    if getattr(group, "unlimited", False):
+        return {"capacity_percent": None}
+    used: int = getattr(group, "live_service_count", 0)
+    return {"capacity_percent": used_percent(used, getattr(group, "capacity", 0))}
 
 
 def register() -> None:
@@ -167,6 +176,16 @@ def register() -> None:
                     Service.objects.filter(status__in=LIVE), "server"
                 )
             },
+        ),
+        panels.Column(
+            model="server_group",
+            key="capacity",
+            label="Capacity used",
+            note="live services on its active servers",
+            template="services/panels/server_group_capacity_cell.html",
+            permission=VIEW_SERVICES,
+            context=group_capacity,
+            annotations=group_usage,
         ),
     ):
         panels.register(contribution)

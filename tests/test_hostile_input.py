@@ -37,7 +37,9 @@ from automation.models import RunTrigger, TaskRun
 from billing import orders
 from billing.models import TaxRate
 from customers import signup
+from delivery.models import Server, ServerGroup
 from products.choices import BillingCycle
+from products.models import Product
 from services.choices import ServiceStatus
 from services.models import BulkOperation
 from tests.factories import ProductPriceFactory, ServiceFactory, StaffFactory
@@ -94,6 +96,8 @@ PK_SOURCES = (
     "service",
     "customer",
     "product",
+    # Before "server": a server group's pages are named server_group_*.
+    "group",
     "server",
     "staff",
     "invoice",
@@ -241,6 +245,10 @@ def build_world(customer: Any, other_customer: Any, admin_user: Any, make_servic
     }
     active = services[ServiceStatus.ACTIVE]
     ProductPriceFactory(product=active.product)
+    # The product places its services in a group holding the world's server.
+    group = ServerGroup.objects.create(name="Nodes", module="test", warn_at_percent=80)
+    Server.objects.filter(pk=active.server_id).update(group=group)
+    Product.objects.filter(pk=active.product_id).update(server_group=group)
     ServiceFactory(customer=other_customer, product=active.product)
     operation = BulkOperation.objects.create(
         action="suspend", service_ids=[active.pk], created_by=admin_user
@@ -257,6 +265,7 @@ def build_world(customer: Any, other_customer: Any, admin_user: Any, make_servic
         "customer": customer,
         "product": active.product,
         "server": active.server,
+        "group": group,
         "bulk": operation,
         "order": order,
         "invoice": order.invoice,

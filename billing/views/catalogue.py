@@ -1,9 +1,10 @@
 """``/client/catalogue/``: what a customer can buy, by type, and one product's page.
 
 A product is on sale when it is active and has a price in the default currency (the
-currency orders are placed in). Whether it can be delivered is the question paying the
-order will ask (``placement``): a product whose module needs a server and has none with
-room is shown as unavailable, without an order button, and its checkout is refused.
+currency orders are placed in). Whether it can be delivered is the question placing and
+paying the order will ask (``services.placement``): a product whose module needs a
+server, and none of whose servers (its group's, or its type's) has room, is shown as
+unavailable, without an order button, and its checkout is refused.
 """
 
 from __future__ import annotations
@@ -20,15 +21,24 @@ from django.views.generic import TemplateView
 
 from clientxcms.access import CustomerRequiredMixin
 from customers.models import Customer
-from delivery.registry import module_label
+from delivery.registry import UnknownModule, get_module, module_label
 from products.models import Product, ProductPrice
+from services.placement import deliverable, no_room_message
 
 from ..forms.checkout import CheckoutForm, cycle_order
-from ..placement import deliverable_modules
 from ..quotes import Quote, Reckoner
 
 SLUG_MAX_LENGTH = 150
 UNAVAILABLE = "This product cannot be delivered at the moment: it cannot be ordered."
+
+
+def unavailable_message(product: Product) -> str:
+    """Why ``product`` cannot be ordered now: no server with room, as placement found."""
+    try:
+        needs_server = get_module(product.module).requires_server
+    except UnknownModule:
+        return UNAVAILABLE
+    return f"{no_room_message(product)} It cannot be ordered." if needs_server else UNAVAILABLE
 
 
 def on_sale() -> QuerySet[Product]:
@@ -77,7 +87,7 @@ def offer(product: Product, customer: Customer | None = None) -> Offer:
     return Offer(
         product=product,
         prices=prices,
-        deliverable=product.module in deliverable_modules([product.module]),
+        deliverable=product.pk in deliverable([product]),
         type_label=module_label(product.module),
         quotes=[reckoner.quote(price) for price in prices] if reckoner else [],
     )
@@ -94,12 +104,12 @@ class CatalogueView(CustomerRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         products = list(on_sale())
-        deliverable = deliverable_modules({p.module for p in products})
+        able = deliverable(products)
         offers = [
             Offer(
                 product=p,
                 prices=sorted_prices(p),
-                deliverable=p.module in deliverable,
+                deliverable=p.pk in able,
                 type_label=module_label(p.module),
             )
             for p in products

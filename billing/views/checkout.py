@@ -20,7 +20,7 @@ from clientxcms.access import CustomerRequiredMixin, signed_in_user
 from .. import orders
 from ..forms.checkout import CheckoutForm
 from ..invoices import BillingError
-from .catalogue import UNAVAILABLE, Offer, offer, product_on_sale
+from .catalogue import Offer, offer, product_on_sale, unavailable_message
 
 
 class CheckoutView(CustomerRequiredMixin, View):
@@ -64,7 +64,7 @@ class CheckoutView(CustomerRequiredMixin, View):
         return redirect("client:invoice_detail", pk=order.invoice.pk)
 
     def refuse(self, current: Offer) -> HttpResponse:
-        messages.error(self.request, UNAVAILABLE)
+        messages.error(self.request, unavailable_message(current.product))
         return redirect("client:catalogue_product", slug=current.product.slug)
 
     def render(self, current: Offer, form: CheckoutForm) -> HttpResponse:

@@ -22,7 +22,7 @@ from customers.search import search_customers
 from delivery.choices import ServerStatus
 from delivery.models import Server
 from delivery.modules.base import ModuleError
-from services import lifecycle
+from services import lifecycle, placement
 from services.choices import EventSource
 from services.forms.common import customer_label
 from services.forms.create import (
@@ -101,9 +101,10 @@ class ImportableResourcesView(StaffRequiredMixin, View):
 class ServiceCreateView(StaffRequiredMixin, View):
     """``/admin/services/create/``: create a service in two steps, then deliver it.
 
-    A module that delivers automatically is called at once; if it fails, the service
-    stays pending with the error on its page, ready for a retry. The manual module
-    leaves it pending until staff deliver it.
+    The server chosen must have room (``placement.create_on_server``, under its lock): a
+    full one is refused on the form. A module that delivers automatically is called at
+    once; if it fails, the service stays pending with the error on its page, ready for a
+    retry. The manual module leaves it pending until staff deliver it.
     """
 
     permission_required = "services.add_service"
@@ -153,9 +154,12 @@ class ServiceCreateView(StaffRequiredMixin, View):
     def perform(self, form: ServiceCreateForm) -> HttpResponse:
         actor = signed_in_user(self.request)
         try:
-            service = lifecycle.create(
+            service = placement.create_on_server(
                 actor=actor, source=EventSource.ADMIN, **form.service_fields()
             )
+        except placement.NoRoom as exc:
+            form.add_error("server", exc.message)
+            return self.step2(self.target_form, form)
         except LifecycleError as exc:
             form.add_error(None, exc.message)
             return self.step2(self.target_form, form)

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from billing.models import Order
-from billing.placement import deliverable_modules, room_for
 from delivery.choices import ServerStatus
+from delivery.models import ServerGroup
 from products.choices import BillingCycle
 from products.models import ProductPrice
 from services.choices import ServiceStatus
@@ -201,7 +201,7 @@ def test_posting_an_order_for_an_undeliverable_product_is_refused_with_a_message
     assert response.status_code == 302
     assert response["Location"] == page(product)
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "This product cannot be delivered at the moment: it cannot be ordered."
+        "No server has room for Game server right now. It cannot be ordered."
     ]
     assert not Order.objects.exists()
 
@@ -223,18 +223,43 @@ def test_a_product_not_on_sale_is_a_404(bob, slug):
     assert bob.get(f"/client/catalogue/{slug}/").status_code == 404
 
 
-# Where a new service goes ------------------------------------------------------------------
+# Which products can be delivered: the placement rule, per product --------------------------
 
 
-def test_room_is_the_least_used_active_server_and_deliverability_asks_the_same(db):
-    full = full_server()
-    roomy = FakeServerFactory(max_accounts=5)
-    FakeServerFactory(status=ServerStatus.DISABLED)
+def test_a_product_limited_to_a_full_group_is_unavailable_while_its_type_has_room(bob):
+    group = ServerGroup.objects.create(name="EU", module="test")
+    full_server(group=group)
+    FakeServerFactory(max_accounts=5)  # room, but outside the group
+    grouped = on_sale("Grouped", module="test", server_group=group)
+    anywhere = on_sale("Anywhere", module="test")
 
-    assert room_for("test") == roomy
-    assert deliverable_modules({"test", "manual", "gone"}) == {"test", "manual"}
-    roomy.status = ServerStatus.DISABLED
-    roomy.save()
-    assert room_for("test") is None
-    assert deliverable_modules({"test"}) == set()
-    assert full.max_accounts == 1
+    response = bob.get(CATALOGUE)
+
+    deliverable = {
+        o.product.name: o.deliverable for _, offers in response.context["groups"] for o in offers
+    }
+    assert deliverable == {"Grouped": False, "Anywhere": True}
+    assert bob.get(page(grouped)).context["form"] is None
+    assert bob.get(page(anywhere)).context["form"] is not None
+
+
+def test_a_hidden_server_offers_no_room_to_the_catalogue(bob):
+    FakeServerFactory(status=ServerStatus.HIDDEN, max_accounts=5)
+    product = on_sale("Game server", module="test")
+
+    assert bob.get(page(product)).context["offer"].deliverable is False
+
+
+@pytest.mark.parametrize("count", [2, 20])
+def test_grouped_products_cost_the_catalogue_no_more_queries(bob, count):
+    groups = [ServerGroup.objects.create(name=f"G{n}", module="test") for n in range(count)]
+    for n, group in enumerate(groups):
+        FakeServerFactory(group=group, max_accounts=1 + n % 2)
+        on_sale(f"Product {n}", module="test", server_group=group)
+    bob.get(CATALOGUE)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = bob.get(CATALOGUE)
+
+    assert all(o.deliverable for _, offers in response.context["groups"] for o in offers)
+    assert len(queries) == 6, [q["sql"] for q in queries.captured_queries]

@@ -11,10 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.views import DASHBOARD_ROWS
+from delivery.choices import ServerStatus
+from delivery.models import ServerGroup
 from services.choices import EventSource, ServiceStatus
 from services.models import ServiceEvent
 from tests.admin_matrix import LOGIN, sign_in
-from tests.factories import ServiceFactory
+from tests.factories import ServerFactory, ServiceFactory
 
 S = ServiceStatus
 
@@ -148,8 +150,11 @@ def test_the_counts_per_status_are_cached_briefly(client, admin_user):
 def test_the_dashboard_query_count_does_not_grow_with_the_data(
     client, admin_user, django_assert_num_queries, rows
 ):
-    for _ in range(rows):
-        service = ServiceFactory(status=S.ACTIVE, expires_at=in_days(2))
+    for n in range(rows):
+        # Each row also a full group, warned about.
+        group = ServerGroup.objects.create(name=f"group {n}", module="manual", warn_at_percent=50)
+        server = ServerFactory(group=group, max_accounts=1)
+        service = ServiceFactory(status=S.ACTIVE, expires_at=in_days(2), server=server)
         ServiceFactory(status=S.PENDING, last_delivery_error="refused")
         ServiceEvent.objects.create(service=service, source=EventSource.ADMIN, action="renew")
     client.force_login(admin_user)
@@ -157,9 +162,75 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(
     # 1. the session; 2. the user; 3. beat's heartbeat (one row); 4. the counts per status
     # (GROUP BY, then cached); 5. services expiring soon, with customers and products;
     # 6. operations needing attention, the same; 7. how many they are, counted up to a
-    # cap; 8. the latest events, with services and actors.
-    with django_assert_num_queries(8):
+    # cap; 8. the server groups past their warning threshold (issue 14: their room and
+    # live services in correlated subqueries); 9. the latest events, with services and
+    # actors.
+    with django_assert_num_queries(9):
         client.get(reverse("admin:home"))
     # Within 30 s the counts come from the cache: one query fewer.
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         client.get(reverse("admin:home"))
+
+
+# Server groups running out of room.
+
+
+def group_with(used: int, *, maximums: list[int | None], warn_at: int | None = 80, **fields):
+    """A group of manual servers with ``maximums``; ``used`` live services on the first."""
+    group = ServerGroup.objects.create(warn_at_percent=warn_at, module="manual", **fields)
+    servers = [ServerFactory(group=group, max_accounts=limit) for limit in maximums]
+    for _ in range(used):
+        ServiceFactory(server=servers[0], status=S.ACTIVE)
+    ServiceFactory(server=servers[0], status=S.TERMINATED)  # not live: never counted
+    return group
+
+
+def test_the_dashboard_warns_about_the_groups_past_their_threshold(client, admin_user):
+    past = group_with(8, maximums=[5, 5], name="Paris")  # 80 % of 10
+    group_with(7, maximums=[5, 5], name="Lyon")  # 70 %
+    group_with(9, maximums=[5, 5], warn_at=None, name="Lille")  # never warns
+    group_with(9, maximums=[5, None], name="Nice")  # a server without limit: never full
+    client.force_login(admin_user)
+
+    response = client.get(reverse("admin:home"))
+
+    assert [g.name for g in response.context["full_groups"]] == ["Paris"]
+    assert 'id="capacity-warning"' in response.text
+    assert f'data-group="{past.pk}"' in response.text
+    assert "8 of 10 places used (80 %, warning at 80 %)" in response.text
+
+
+def test_hidden_servers_take_no_new_services_so_their_room_does_not_count(client, admin_user):
+    group = group_with(4, maximums=[5, 5], name="Paris")  # 40 % of both
+    ServerFactory(group=group, max_accounts=90, status=ServerStatus.HIDDEN)
+    client.force_login(admin_user)
+    assert client.get(reverse("admin:home")).context["full_groups"] == []
+
+    group.servers.filter(max_accounts=5).exclude(services__isnull=False).update(
+        status=ServerStatus.DISABLED
+    )  # 4 of the 5 places left
+
+    assert [g.name for g in client.get(reverse("admin:home")).context["full_groups"]] == ["Paris"]
+
+
+def test_no_warning_when_nothing_is_past_its_threshold(client, admin_user):
+    group_with(1, maximums=[5], name="Paris")
+    client.force_login(admin_user)
+
+    response = client.get(reverse("admin:home"))
+
+    assert response.context["full_groups"] == []
+    assert 'id="capacity-warning"' not in response.text
+
+
+def test_staff_who_may_not_see_servers_see_no_warning(client, support_user):
+    group_with(8, maximums=[5, 5], name="Paris")
+    support_user.user_permissions.remove(
+        *support_user.user_permissions.filter(codename="view_server")
+    )
+    client.force_login(support_user)
+
+    response = client.get(reverse("admin:home"))
+
+    assert "full_groups" not in response.context
+    assert "Paris" not in response.text

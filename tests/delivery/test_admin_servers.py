@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from delivery.models import Server
+from delivery.models import Server, ServerGroup
 from services.choices import ServiceStatus
 from tests.admin_matrix import ACTION, FORM, PERSONAS, VIEW, assert_access, sign_in
 from tests.factories import FakeServerFactory, ServerFactory, ServiceFactory
@@ -84,16 +84,21 @@ def test_the_list_shows_capacity_used_by_live_services_and_status(client, suppor
 def test_the_list_query_count_does_not_grow_with_the_servers(
     client, admin_user, django_assert_num_queries, rows
 ):
-    for server in ServerFactory.create_batch(rows):
+    for n, server in enumerate(ServerFactory.create_batch(rows)):
         ServiceFactory(server=server)
+        if n % 2:
+            server.group = ServerGroup.objects.create(name=f"group {n}", module="manual")
+            server.save()
     client.force_login(admin_user)
 
-    # 1. the session; 2. the user; 3. one page of servers with their live services
-    # counted in a correlated subquery.
-    with django_assert_num_queries(3):
+    # 1. the session; 2. the user; 3. one page of servers with their groups and their live
+    # services counted in a correlated subquery; 4. every group with the room and the live
+    # services of its active servers, the same way.
+    with django_assert_num_queries(4):
         response = client.get(reverse("admin:server_list"))
 
     assert len(response.context["servers"]) == min(rows, 25)
+    assert len(response.context["groups"]) == rows // 2
 
 
 # Creating.

@@ -22,6 +22,7 @@ from tests.factories import (
     ProductFactory,
     ProductPriceFactory,
     ServerFactory,
+    ServiceFactory,
 )
 
 S = ServiceStatus
@@ -226,6 +227,27 @@ def test_a_failed_delivery_keeps_the_service_pending_and_shows_the_error(client,
         response.text
     )
     assert 'data-action="deliver"' in response.text
+
+
+def test_a_full_server_is_refused_on_its_field_and_nothing_is_created(client, staff, customer, vps):
+    full = FakeServerFactory(name="node-full", max_accounts=1)
+    ServiceFactory(server=full, module="test", status=S.SUSPENDED)
+
+    response = client.post(URL, step2_data(customer, "test", vps, server=full.pk))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["server"] == [
+        "node-full is full (1 of 1 services): choose another one."
+    ]
+    assert Service.objects.filter(server=full).count() == 1
+
+
+def test_a_hidden_server_with_room_may_be_chosen_by_hand(client, staff, customer, vps):
+    hidden = FakeServerFactory(status=ServerStatus.HIDDEN, max_accounts=1)
+
+    client.post(URL, step2_data(customer, "test", vps, server=hidden.pk))
+
+    assert Service.objects.get().server == hidden
 
 
 def test_a_module_that_needs_a_server_is_not_created_without_one(client, staff, customer):
