@@ -8,6 +8,7 @@ Import the fixtures into a test module with ``from tests.delivery.proxmox_vps im
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -86,9 +87,11 @@ def service(customer: Any, pve_server: Server) -> Any:
 
 @pytest.fixture
 def active_service(customer: Any, pve_server: Server, pve: FakeProxmox) -> Any:
-    """Bob's active VPS, linked to VM 123, running on pve1."""
-    pve.add_vm(123, "bob-vps", running=True, disk_size="20G", tags="customer")
+    """Bob's active VPS, linked to VM 123, running on pve1 and tagged with its uuid."""
+    service_uuid = uuid.uuid4()
+    pve.add_vm(123, "bob-vps", running=True, disk_size="20G", tags=f"customer;cxcms-{service_uuid}")
     return ServiceFactory(
+        uuid=service_uuid,
         name="Bob's VPS",
         customer=customer,
         product=ProductFactory(module="proxmox", module_config=vps_config()),

@@ -61,6 +61,8 @@ def test_import_links_a_vm_and_refuses_templates_and_unknown_ids(pve, service):
 
     assert result.external_id == "102"
     assert result.data == {"node": "pve2", "vmid": 102, "name": "mail-old"}
+    # Tagged as a created VM is: the module can tell later that VMID 102 is still it.
+    assert jobs.vm_tag(str(service.uuid)) in jobs.split_tags(pve.vm(102).config["tags"])
     with pytest.raises(ModuleError, match="is a template"):
         module.import_existing(service, "9000")
     with pytest.raises(ModuleError, match="No online node has VM 555"):
@@ -153,3 +155,25 @@ def test_suspend_and_terminate_are_idempotent(pve, active_service):
 def test_on_renew_calls_nothing(pve, active_service):
     module.on_renew(active_service)
     assert pve.requests == []
+
+
+def test_a_vm_already_linked_to_another_service_is_not_imported(pve, service):
+    pve.add_vm(102, "mail-old", node="pve2", tags="cxcms-0000-another-service")
+
+    with pytest.raises(ModuleError, match="already linked to another service"):
+        module.import_existing(service, "102")
+
+
+def test_a_vmid_reused_by_another_vm_is_never_touched(pve, active_service):
+    """VM 123 was deleted by hand and its VMID given to someone else's VM: terminating
+    the service deletes nothing, suspending it stops nothing."""
+    del pve.vms[123]
+    pve.add_vm(123, "someone-else", running=True)
+
+    with pytest.raises(ModuleError, match="no VM on the node to suspend"):
+        module.suspend(active_service)
+    result = module.terminate(active_service)
+
+    assert result.message == "No VM on the node: nothing to delete."
+    assert pve.vm(123).running
+    assert pve.vm(123).config["name"] == "someone-else"

@@ -251,11 +251,31 @@ class ProxmoxModule(DeliveryModule):
         node, vm = found
         if vm.get("template") in (1, "1", True):
             raise ModuleError(f"VM {vmid} is a template: import a VM made from it.")
+        self._mark_imported(service, node, int(vmid))
         return ModuleResult(
             external_id=vmid,
             data={"node": node, "vmid": int(vmid), "name": vm.get("name") or ""},
             message=f"Linked to VM {vm.get('name') or vmid} ({vmid}) on node {node}.",
         )
+
+    def _mark_imported(self, service: Any, node: str, vmid: int) -> None:
+        """Tag the VM with the service's uuid, as a created one is: it is how the module
+        knows the VM at this VMID is still this service's. One already another service's
+        is refused."""
+        tag = jobs.vm_tag(str(service.uuid))
+        with self.api(service) as api:
+            config = api.config(node, vmid, operation="read imported VM") or {}
+            tags = jobs.split_tags(config.get("tags"))
+            others = [t for t in tags if t.startswith(jobs.TAG_PREFIX) and t != tag]
+            if others:
+                raise ModuleError(f"VM {vmid} is already linked to another service ({others[0]}).")
+            if tag not in tags:
+                api.set_options(
+                    node,
+                    vmid,
+                    {"tags": jobs.with_tag(config.get("tags"), tag, True)},
+                    operation="mark imported VM",
+                )
 
     # Tabs -------------------------------------------------------------------------------
 

@@ -45,8 +45,12 @@ def vm_name(uuid: str) -> str:
     return f"vps-{uuid}"
 
 
+#: The tags that tie a VM to a service of this panel.
+TAG_PREFIX = "cxcms-"
+
+
 def vm_tag(uuid: str) -> str:
-    return f"cxcms-{uuid}"
+    return f"{TAG_PREFIX}{uuid}"
 
 
 def split_tags(value: Any) -> list[str]:
@@ -163,11 +167,8 @@ def find_marked(
 ) -> tuple[str, dict[str, Any]] | None:
     """The VM (node, list item) whose name or tags carry the service's uuid, on any node
     (``vms``: the list already read)."""
-    name, tag = vm_name(uuid), vm_tag(uuid)
     found = [
-        (node, vm)
-        for node, vm in (api.all_vms() if vms is None else vms)
-        if vm.get("name") == name or tag in split_tags(vm.get("tags"))
+        (node, vm) for node, vm in (api.all_vms() if vms is None else vms) if is_marked(vm, uuid)
     ]
     if len(found) > 1:
         ids = ", ".join(f"{vm['vmid']} on {node}" for node, vm in found)
@@ -177,19 +178,26 @@ def find_marked(
     return found[0] if found else None
 
 
+def is_marked(vm: dict[str, Any], uuid: str) -> bool:
+    """Whether a VM (its list item or configuration) carries the service's uuid."""
+    return vm.get("name") == vm_name(uuid) or vm_tag(uuid) in split_tags(vm.get("tags"))
+
+
 def locate(run: Run, external_id: str, node: str) -> bool:
     """Point the job at the service's VM: its VMID on its node, on another node when it
-    moved, or the VM marked with its uuid. False when there is none."""
+    moved, or the VM marked with its uuid. False when there is none.
+
+    A VM found by its VMID must carry the service's mark: a VMID is reused once its VM
+    is deleted (by hand, or on a node rebuilt), and stopping, reinstalling or deleting
+    another customer's VM by mistake is the one thing this module must never do.
+    """
     api = run.api
     vmid = int(external_id) if external_id.isdigit() else None
-    if vmid is not None and node and api.config(node, vmid, operation="find VM") is not None:
-        run.job.node, run.job.vmid = node, vmid
-        return True
-    if vmid is not None:
-        for found_node, vm in api.all_vms():
-            if int(vm["vmid"]) == vmid:
-                run.job.node, run.job.vmid = found_node, vmid
-                return True
+    if vmid is not None and node:
+        config = api.config(node, vmid, operation="find VM")
+        if config is not None and is_marked(config, run.uuid):
+            run.job.node, run.job.vmid = node, vmid
+            return True
     marked = find_marked(api, run.uuid)
     if marked is None:
         return False
