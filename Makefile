@@ -22,19 +22,24 @@ install: $(VENV)/.installed ## Create .venv and install the project with its dev
 
 # Embedded mode: SQLite in var/, tasks in-process. DATABASE_URL / REDIS_URL apply if set.
 # The fake Pterodactyl panel of the tests (tests/fakes/pterodactyl) runs beside it on
-# 127.0.0.1:$(PTERODACTYL_PORT) with its demo state (in memory: fresh at every start), and is
-# stopped with the panel: the trap kills it however the recipe ends (Ctrl-C included). There
+# 127.0.0.1:$(PTERODACTYL_PORT), and the fake Proxmox VE (tests/fakes/proxmox, its API token's
+# fixed secret in demo/catalogue.py) on 127.0.0.1:$(PROXMOX_PORT), with their demo state (in
+# memory: fresh at every start; its tasks take 1 s, so a VPS is made in a few seconds); both
+# are stopped with the panel: the trap kills them however the recipe ends (Ctrl-C included). There
 # is no Celery beat either: `manage.py automation --every 60` ticks in its place (log in
 # var/automation.log), so services expire and invoices are made as in production.
 PTERODACTYL_PORT ?= 8091
+PROXMOX_PORT ?= 8092
 run: export DEBUG = true
 run: export DEMO_PTERODACTYL_URL = http://127.0.0.1:$(PTERODACTYL_PORT)
-run: install ## Run the panel with demo data at http://127.0.0.1:8000 (and a fake Pterodactyl panel)
+run: export DEMO_PROXMOX_URL = http://127.0.0.1:$(PROXMOX_PORT)
+run: install ## Run the panel with demo data at http://127.0.0.1:8000 (and fake Pterodactyl and Proxmox VE)
 	mkdir -p "$${VAR_DIR:-var}"
 	$(PY) -m tests.fakes.pterodactyl --port $(PTERODACTYL_PORT) --demo & fake=$$!; \
-	trap 'kill $$fake $$tick 2>/dev/null' EXIT; trap 'exit 130' INT TERM HUP; \
+	$(PY) -m tests.fakes.proxmox --port $(PROXMOX_PORT) --demo --task-seconds 1 & pve=$$!; \
+	trap 'kill $$fake $$pve $$tick 2>/dev/null' EXIT; trap 'exit 130' INT TERM HUP; \
 	$(MANAGE) migrate --noinput && \
-	$(MANAGE) seed_demo --pterodactyl-wait 10 && \
+	$(MANAGE) seed_demo --pterodactyl-wait 10 --proxmox-wait 10 && \
 	{ $(MANAGE) automation --every 60 > "$${VAR_DIR:-var}/automation.log" 2>&1 & tick=$$!; } && \
 	$(MANAGE) runserver $(ADDR)
 

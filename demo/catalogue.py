@@ -196,6 +196,36 @@ PTERODACTYL_LIMITS = {
     "allocations": 1,
 }
 
+
+# The VPS node of the demo (demo.proxmox) ------------------------------------------------
+
+PROXMOX_MODULE = "proxmox"
+#: Where ``make run`` starts the fake Proxmox VE of the tests; ``DEMO_PROXMOX_URL`` (set by
+#: ``make run`` from ``PROXMOX_PORT``) overrides it.
+PROXMOX_URL = "http://127.0.0.1:8092"
+#: The fake's API token and its fixed secret (``tests/fakes/proxmox/state.py``; a test
+#: checks they agree). They open nothing but that fake.
+PROXMOX_TOKEN_ID = "clientxcms@pve!billing"
+PROXMOX_TOKEN_SECRET = "6f1c2a9e-4b7d-4e3a-9f20-8c5d1b7e3a41"
+PROXMOX_SERVER = "VPS node (demo)"
+#: The VPS product: a clone of the fake's Debian 12 cloud-init template (9000 on ``pve1``,
+#: its copy 9001 on ``pve2``), on the least loaded node.
+PROXMOX_PRODUCT = ProductSpec(
+    "VPS Cloud 2",
+    "2 vCPU, 2 GB RAM, 20 GB disk, Debian 12: a virtual machine made and started for you.",
+    {C.MONTHLY: ("10.00", "0"), C.QUARTERLY: ("28.50", "0"), C.ANNUALLY: ("100.00", "0")},
+)
+PROXMOX_VM = {
+    "node": "",
+    "template": 9000,
+    "full_clone": True,
+    "storage": "local-lvm",
+    "cores": 2,
+    "memory": 2048,
+    "disk": 20,
+    "bridge": "vmbr0",
+}
+
 #: The share of services that are custom (no product).
 CUSTOM_SHARE = 0.07
 CUSTOM_SERVICES = (

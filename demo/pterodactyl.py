@@ -18,8 +18,6 @@ address, this part says so and is skipped: nothing else in the demo needs it.
 from __future__ import annotations
 
 import os
-import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,19 +26,15 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
-from customers.models import Customer, User
 from delivery.models import Server
 from delivery.modules.base import Audience, ModuleError
 from delivery.registry import UnknownModule, get_module
-from products.choices import BillingCycle
 from products.models import Product
 from services import lifecycle
-from services.choices import LIVE, EventSource, OperationState, ServiceStatus
+from services.choices import ServiceStatus
 from services.models import Service
 
 from .catalogue import (
-    ADMIN,
-    PEOPLE,
     PTERODACTYL_APPLICATION_KEY,
     PTERODACTYL_CLIENT_KEY,
     PTERODACTYL_EGG,
@@ -51,6 +45,7 @@ from .catalogue import (
     PTERODACTYL_SERVER,
     PTERODACTYL_URL,
 )
+from .panels import DemoService, delivered_service, listening
 from .seed import create_product
 
 MODULE = PTERODACTYL_MODULE
@@ -99,7 +94,7 @@ def seed_pterodactyl(
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return PterodactylSeed(skipped=f"{url!r} is not an http(s) address.")
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    if not _listening(parts.hostname, port, wait):
+    if not listening(parts.hostname, port, wait):
         return PterodactylSeed(
             skipped=f"no panel answers at {url}. `make run` starts the fake one; alone: "
             f"`python -m tests.fakes.pterodactyl --port {port} --demo`."
@@ -108,43 +103,11 @@ def seed_pterodactyl(
     try:
         server = _server(parts.scheme, parts.hostname, port, done)
         product = _product(server, done)
-        service = _service(server, product, done, note)
+        service = delivered_service(SERVICE, server, product, done, note)
     except (ModuleError, lifecycle.LifecycleError, ValidationError) as exc:
         message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [str(exc)]))
         return PterodactylSeed(skipped=f"the panel at {url} failed: {message}", done=tuple(done))
     return PterodactylSeed(server=server, product=product, service=service, done=tuple(done))
-
-
-def _listening(host: str, port: int, wait: float) -> bool:
-    """Whether something accepts connections on ``host:port``, trying for ``wait`` seconds
-    (the fake started by ``make run`` needs a moment to bind)."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=1):
-                return True
-        except OSError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
-
-
-def _follow(service: Service) -> Service:
-    """Ask the panel until its install of ``service`` has ended (as the follow-up task
-    does), for ``INSTALL_WAIT`` seconds at most; the service as it then is."""
-    deadline = time.monotonic() + INSTALL_WAIT
-    while True:
-        service = Service.objects.select_related("server").get(pk=service.pk)
-        if service.operation_state not in (OperationState.WAITING, OperationState.FOLLOWING):
-            return service
-        if time.monotonic() >= deadline:
-            return service
-        time.sleep(1)
-        lifecycle.resume(service, force=True)
-
-
-def _staff() -> dict[str, Any]:
-    return {"actor": User.objects.get(email=ADMIN.email), "source": EventSource.ADMIN}
 
 
 def _server(scheme: str, host: str, port: int, done: list[str]) -> Server:
@@ -230,57 +193,6 @@ def _on_panel(service: Service) -> bool:
         return api.server_by_external_id(str(service.uuid)) is not None
 
 
-def _service(
-    server: Server, product: Product, done: list[str], note: Callable[[str], None]
-) -> Service:
-    """The client login's game server, delivered on the panel; replaced when the panel
-    no longer has it."""
-    staff = _staff()
-    existing = (
-        Service.objects.filter(server=server, notes=SERVICE_NOTE, status__in=LIVE)
-        .select_related("server")
-        .order_by("pk")
-        .first()
-    )
-    on_panel = existing is not None and _on_panel(existing)
-    if existing is not None and on_panel:
-        if not existing.operation and existing.status != S.PENDING:
-            return existing
-        if existing.operation:  # left in flight by an earlier run: an install to follow
-            done.append(f"service #{existing.pk}: {existing.operation_label} followed")
-            return _started(_follow(existing), staff)
-    if existing is not None and existing.status == S.PENDING:
-        # Never delivered, or its delivery lost with the panel's state: deliver it (again).
-        if existing.operation:
-            lifecycle.abandon(existing, actor=staff["actor"])
-        lifecycle.deliver(existing, notify=False, **staff)
-        done.append(f"service #{existing.pk} delivered")
-        return _started(_follow(existing), staff)
-    if existing is not None:
-        note(
-            f"The game panel no longer has the server of demo service #{existing.pk} (the "
-            "fake panel keeps its state in memory and was restarted): replacing the service."
-        )
-        _retire(existing, staff)
-    customer = Customer.objects.get(user__email=PEOPLE[0].email)
-    price = product.prices.get(cycle=BillingCycle.MONTHLY)
-    service = lifecycle.create(
-        **staff,
-        customer=customer,
-        product=product,
-        module=MODULE,
-        server=server,
-        name=product.name,
-        notes=SERVICE_NOTE,
-        price=price.price,
-        initial_price=price.price + price.setup_fee,
-        billing_cycle=BillingCycle.MONTHLY,
-    )
-    lifecycle.deliver(service, notify=False, **staff)
-    done.append(f"service #{service.pk} for {customer.user.email}, delivered")
-    return _started(_follow(service), staff)
-
-
 def _started(service: Service, staff: dict[str, Any]) -> Service:
     """Start the game server once installed, so that its Overview shows live figures.
 
@@ -297,11 +209,14 @@ def _started(service: Service, staff: dict[str, Any]) -> Service:
     return service
 
 
-def _retire(service: Service, staff: dict[str, Any]) -> None:
-    """Terminate and delete a demo service whose server the panel forgot: the panel
-    answers "already gone", and the service's history stays."""
-    if service.operation:
-        lifecycle.abandon(service, actor=staff["actor"])
-    reason = "The demo's game panel was restarted and no longer has this server."
-    lifecycle.terminate(service, reason=reason, notify=False, **staff)
-    lifecycle.delete(service, reason=reason, **staff)
+#: The client login's game server: started once installed, replaced when the panel forgot it.
+SERVICE = DemoService(
+    module=MODULE,
+    notes=SERVICE_NOTE,
+    wait=INSTALL_WAIT,
+    on_panel=_on_panel,
+    gone="The game panel no longer has the server of demo service #{pk} (the fake panel "
+    "keeps its state in memory and was restarted): replacing the service.",
+    retired="The demo's game panel was restarted and no longer has this server.",
+    finish=_started,
+)

@@ -44,6 +44,7 @@ from .catalogue import (
     CUSTOMER_WEIGHTS,
     DEMO_MODULE,
     PEOPLE,
+    PROXMOX_MODULE,
     PTERODACTYL_MODULE,
     RANDOM_SEED,
     SERVERS,
@@ -132,11 +133,12 @@ def _create_products(note: Callable[[str], None]) -> list[Product]:
     """The demo catalogue, plus one product per other module that needs no configuration.
 
     Returns the catalogue only: services are made on the manual module alone. The
-    Pterodactyl product is configured from its panel's lists by ``demo.pterodactyl``.
+    Pterodactyl product is configured from its panel's lists by ``demo.pterodactyl``, the
+    Proxmox VE one with its node by ``demo.proxmox``.
     """
     catalogue = [create_product(spec, DEMO_MODULE, {}) for spec in CATALOGUE]
     for key, label in module_choices():
-        if key in (DEMO_MODULE, PTERODACTYL_MODULE):
+        if key in (DEMO_MODULE, PTERODACTYL_MODULE, PROXMOX_MODULE):
             continue
         try:
             config = get_module(key).clean_product_config({})

@@ -1,6 +1,7 @@
-"""The demo's game panel is looked for at ``DEMO_PTERODACTYL_URL``: in the tests, nowhere
-unless a test serves the fake panel itself, so that a ``make run`` going on beside the
-tests (its fake on port 8091) never takes part in them."""
+"""The demo's game panel is looked for at ``DEMO_PTERODACTYL_URL`` and its VPS node at
+``DEMO_PROXMOX_URL``: in the tests, nowhere unless a test serves the fake itself, so that
+a ``make run`` going on beside the tests (its fakes on ports 8091 and 8092) never takes
+part in them."""
 
 from __future__ import annotations
 
@@ -19,3 +20,4 @@ def closed_port() -> int:
 @pytest.fixture(autouse=True)
 def _no_demo_panel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEMO_PTERODACTYL_URL", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("DEMO_PROXMOX_URL", f"http://127.0.0.1:{closed_port()}")

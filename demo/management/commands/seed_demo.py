@@ -2,7 +2,8 @@
 
 ``make run`` calls it on every start, so a second run adds nothing and only prints the
 logins again. The data itself is built in ``demo.seed``, ``demo.billing``,
-``demo.pterodactyl`` (the game panel, when its fake panel answers) and ``demo.bench``.
+``demo.pterodactyl`` (the game panel, when its fake panel answers), ``demo.proxmox`` (the
+VPS node, when its fake Proxmox VE answers) and ``demo.bench``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from demo import bench, billing, catalogue, pterodactyl, seed
+from demo import bench, billing, catalogue, proxmox, pterodactyl, seed
 
 
 class Command(BaseCommand):
@@ -50,6 +51,20 @@ class Command(BaseCommand):
             metavar="SECONDS",
             help="Wait this long for that panel to answer (make run starts it just before).",
         )
+        parser.add_argument(
+            "--proxmox-url",
+            default=proxmox.demo_url(),
+            metavar="URL",
+            help="The (fake) Proxmox VE node of the demo's VPS (default: "
+            f"${proxmox.URL_VARIABLE}, else {catalogue.PROXMOX_URL}).",
+        )
+        parser.add_argument(
+            "--proxmox-wait",
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help="Wait this long for that node to answer (make run starts it just before).",
+        )
 
     def handle(
         self,
@@ -58,6 +73,8 @@ class Command(BaseCommand):
         customers: int | None,
         pterodactyl_url: str,
         pterodactyl_wait: float,
+        proxmox_url: str,
+        proxmox_wait: float,
         **options: Any,
     ) -> None:
         if customers is None:
@@ -70,6 +87,7 @@ class Command(BaseCommand):
         self._seed_base()
         self._seed_billing()
         self._seed_pterodactyl(pterodactyl_url, pterodactyl_wait)
+        self._seed_proxmox(proxmox_url, proxmox_wait)
         if services or customers:
             self._add_bench_data(services, customers)
         self._print_logins()
@@ -96,25 +114,41 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Billing demo data loaded."))
 
     def _seed_pterodactyl(self, url: str, wait: float) -> None:
-        """The game panel's server, product and delivered service; skipped with a word
-        when the panel is not there, as the rest of the demo does not need it."""
-        result = pterodactyl.seed_pterodactyl(
-            url=url, wait=wait, note=lambda message: self.stdout.write(self.style.WARNING(message))
-        )
+        """The game panel's server, product and delivered service."""
+        result = pterodactyl.seed_pterodactyl(url=url, wait=wait, note=self._warn)
+        self._report_panel("Game panel", url, result, "the panel's other servers")
+
+    def _seed_proxmox(self, url: str, wait: float) -> None:
+        """The VPS node's server, product and delivered VPS."""
+        result = proxmox.seed_proxmox(url=url, wait=wait, note=self._warn)
+        self._report_panel("VPS node", url, result, "the node's other VMs")
+
+    def _warn(self, message: str) -> None:
+        self.stdout.write(self.style.WARNING(message))
+
+    def _report_panel(
+        self,
+        what: str,
+        url: str,
+        result: pterodactyl.PterodactylSeed | proxmox.ProxmoxSeed,
+        others: str,
+    ) -> None:
+        """What a panel's seeding did; skipped with a word when the panel is not there, as
+        the rest of the demo does not need it."""
         if result.skipped:
-            self.stdout.write(self.style.WARNING(f"Game panel demo skipped: {result.skipped}"))
+            self._warn(f"{what} demo skipped: {result.skipped}")
             return
         if result.done:
             made = "; ".join(result.done)
-            self.stdout.write(self.style.SUCCESS(f"Game panel demo at {url}: {made}."))
+            self.stdout.write(self.style.SUCCESS(f"{what} demo at {url}: {made}."))
         else:
-            self.stdout.write(f"Game panel demo already loaded ({url}).")
+            self.stdout.write(f"{what} demo already loaded ({url}).")
         if result.service is not None:
             service = result.service
             state = service.operation_label if service.operation else service.status
             self.stdout.write(
                 f"  {service.name}: service #{service.pk} ({state}); the import page lists "
-                "the panel's other servers."
+                f"{others}."
             )
 
     def _add_bench_data(self, services: int, customers: int) -> None:
