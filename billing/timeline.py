@@ -99,13 +99,18 @@ def due_renewals(now: dt.datetime) -> models.QuerySet[Service]:
     it, and the automation does not make it again (the customer may still renew by hand).
     """
     window = Q()
+    longest = dt.timedelta()
     for cycle in automation.renewing_cycles():
         lead_time = dt.timedelta(days=automation.renewal_invoice_days(cycle))
         window |= Q(billing_cycle=cycle, expires_at__lte=now + lead_time)
+        longest = max(longest, lead_time)
     renewal_lines = InvoiceLine.objects.filter(service=OuterRef("pk"), kind=LineKind.RENEWAL)
     due = (
         Service.objects.filter(
             window,
+            # Implied by the window, but one range the planner reads from the index of
+            # status and expiration, rather than one arm per billing cycle.
+            expires_at__lte=now + longest,
             status__in=[ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED],
             cancel_at__isnull=True,
         )

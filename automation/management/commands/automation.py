@@ -80,7 +80,8 @@ class Command(BaseCommand):
                 self.stdout.write("  nothing due")
                 continue
             self.stdout.write(f"  {count} due")
-            for row in due[:limit]:
+            # No ORDER BY: with one, PostgreSQL may walk the primary key (claims.py).
+            for row in due.order_by()[:limit]:
                 self.stdout.write(f"  - {task.describe(row)}")
             if count > limit:
                 self.stdout.write(f"  ... and {count - limit} more")
