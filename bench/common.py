@@ -7,6 +7,8 @@ in this folder defines ``run(context)``; ``bench/run.py`` finds and runs them.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import statistics
 import sys
@@ -85,6 +87,28 @@ def prepare_data(context: BenchContext) -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(f"{Service.objects.count():,} services in the database.\n")
+
+
+def production_env() -> dict[str, str]:
+    """The environment of a bench child process with production settings (``DEBUG`` off).
+
+    It keeps this process's keys: with ``DEBUG`` on and no ``FIELD_ENCRYPTION_KEY``, the
+    field key is derived from ``SECRET_KEY`` (``delivery.crypto``), and the child must
+    read the server credentials this process wrote.
+    """
+    from django.conf import settings
+
+    keys = list(settings.FIELD_ENCRYPTION_KEYS)
+    if not keys:
+        digest = hashlib.sha256(f"field-encryption:{settings.SECRET_KEY}".encode()).digest()
+        keys = [base64.urlsafe_b64encode(digest).decode()]
+    return {
+        "DJANGO_SETTINGS_MODULE": "clientxcms.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEY": ",".join(keys),
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 def bench_superuser() -> Any:
