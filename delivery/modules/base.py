@@ -201,6 +201,27 @@ class DeliveryModule(ABC):
     def clean_service_options(self, options: dict[str, Any]) -> dict[str, Any]:
         return _clean_with(self.service_form, options, "module_data")
 
+    #: Why a custom service (no product) cannot be made, for ``service_product_config``.
+    needs_product: ClassVar[str] = (
+        "A resource is made from a product's configuration: this custom service has none. "
+        "Import an existing one instead."
+    )
+
+    def service_product_config(self, service: Any) -> dict[str, Any]:
+        """The configuration of the service's product, checked again by the product form
+        when a resource is made: it may predate a change of the form. A custom service
+        (no product) has none, nor does a product whose configuration no longer passes:
+        both are refused with what to do."""
+        if service.product is None:
+            raise ModuleError(self.needs_product)
+        try:
+            return self.clean_product_config(dict(service.product.module_config or {}))
+        except ValidationError as exc:
+            raise ModuleError(
+                f"The configuration of product {service.product} is invalid: "
+                f"{' '.join(exc.messages)}"
+            ) from exc
+
 
 def _clean_with(form_class: type[forms.Form] | None, data: dict[str, Any], field_name: str) -> dict:
     """Validate ``data`` with ``form_class``; no form means the module takes no settings."""

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
-
 from delivery.calllog import calling
 from delivery.choices import ServerStatus
 from delivery.models import Server
@@ -59,6 +57,10 @@ def module_data(service: Any) -> dict[str, Any]:
 
 class ProxmoxModule(DeliveryModule):
     key = "proxmox"
+    needs_product = (
+        "A VM is made from a product's configuration (template, cores, memory...): "
+        "this custom service has none. Import an existing VM instead."
+    )
     label = "Proxmox VE"
     server_form = ProxmoxServerForm
     product_form = ProxmoxProductForm
@@ -92,23 +94,10 @@ class ProxmoxModule(DeliveryModule):
             raise ModuleError("The service has no server: choose the Proxmox VE node it is on.")
         return ProxmoxApi(service.server)
 
-    def _config(self, service: Any) -> dict[str, Any]:
-        """The product's configuration, checked again: it may predate a change of the form."""
-        if service.product is None:
-            raise ModuleError(
-                "A VM is made from a product's configuration (template, cores, memory...): "
-                "this custom service has none. Import an existing VM instead."
-            )
-        try:
-            return self.clean_product_config(dict(service.product.module_config or {}))
-        except ValidationError as exc:
-            raise ModuleError(
-                f"The configuration of product {service.product} is invalid: "
-                f"{' '.join(exc.messages)}"
-            ) from exc
-
     def run_for(self, api: ProxmoxApi, service: Any, job: Job) -> Run:
-        config = self._config(service) if job.action in ("deliver", "reinstall") else {}
+        config = (
+            self.service_product_config(service) if job.action in ("deliver", "reinstall") else {}
+        )
         return Run(api=api, uuid=str(service.uuid), service_id=service.pk, job=job, config=config)
 
     def located(self, api: ProxmoxApi, service: Any, action: str) -> Run | None:

@@ -25,8 +25,6 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from django.core.exceptions import ValidationError
-
 from clientxcms.redaction import redact
 from delivery.calllog import calling
 from delivery.choices import ServerStatus
@@ -150,6 +148,10 @@ def conflict_detail(exc: PanelError) -> str:
 
 class PterodactylModule(DeliveryModule):
     key = "pterodactyl"
+    needs_product = (
+        "A Pterodactyl server is made from a product's configuration (egg, memory, ...): "
+        "this custom service has none. Import an existing server instead."
+    )
     label = "Pterodactyl"
     server_form = PterodactylServerForm
     product_form = PterodactylProductForm
@@ -176,21 +178,6 @@ class PterodactylModule(DeliveryModule):
         if service.server is None:
             raise ModuleError("The service has no server: choose the panel it is on.")
         return PterodactylApi(service.server)
-
-    def _config(self, service: Any) -> dict[str, Any]:
-        """The product's configuration, checked again: it may predate a change of the form."""
-        if service.product is None:
-            raise ModuleError(
-                "A Pterodactyl server is made from a product's configuration (egg, memory, "
-                "...): this custom service has none. Import an existing server instead."
-            )
-        try:
-            return self.clean_product_config(dict(service.product.module_config or {}))
-        except ValidationError as exc:
-            raise ModuleError(
-                f"The configuration of product {service.product} is invalid: "
-                f"{' '.join(exc.messages)}"
-            ) from exc
 
     @staticmethod
     def _server_id(api: PterodactylApi, service: Any) -> str | None:
@@ -236,7 +223,7 @@ class PterodactylModule(DeliveryModule):
     # Operations -------------------------------------------------------------------------
 
     def create(self, service: Any) -> ModuleResult:
-        config = self._config(service)
+        config = self.service_product_config(service)
         with self._api(service) as api:
             existing = api.server_by_external_id(str(service.uuid))
             if existing is not None:  # an earlier attempt made it; its answer was lost

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.proxmox.errors import PveError
 from tests.fakes.proxmox.routes import Reply, dispatch
 from tests.fakes.proxmox.state import AUTH_FAILED, FakeProxmox, Fault
+from tests.fakes.serving import serving
 
 JSON_TYPE = "application/json;charset=UTF-8"
 SERVER = "pve-api-daemon/3.0"
@@ -120,13 +120,6 @@ def _phrase(status: int) -> str:
         return "injected fault"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Quiet: a client that gave up waiting (a timeout test) is no error of the fake."""
-
-
 @contextmanager
 def serve(
     *, port: int = 0, seed: bool = True, demo: bool = False, **options: Any
@@ -141,15 +134,5 @@ def serve(
         fake.seed_demo()
     elif seed:
         fake.seed()
-    server = _Server(("127.0.0.1", port), _handler(fake))
-    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    # A short poll so that leaving the block (``shutdown()``) takes milliseconds, not 0.5 s.
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
+    with serving(fake, _handler(fake), port):
         yield fake
-    finally:
-        fake.stopping.set()  # hung answers end now
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

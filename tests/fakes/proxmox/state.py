@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from tests.fakes.proxmox.errors import PveError, TaskFailed, die, permission_denied
 from tests.fakes.proxmox.vm import GiB, Vm, new_mac
+from tests.fakes.serving import FaultRule
 
 TOKEN_ID = "clientxcms@pve!billing"
 TOKEN_SECRET = "6f1c2a9e-4b7d-4e3a-9f20-8c5d1b7e3a41"
@@ -137,34 +138,11 @@ class Task:
 
 
 @dataclass
-class Fault:
-    """What to do to requests on paths (under ``/api2/json``) matching the glob ``pattern``.
+class Fault(FaultRule):
+    """A fault of the node, on paths under ``/api2/json``: ``status`` comes with
+    ``message`` as its reason (401 has PVE's empty body)."""
 
-    ``latency`` seconds first; then, in place of the answer, ``status`` (with ``message``
-    as its reason; 401 has PVE's empty body) or a ``hang`` of that many seconds: before the
-    fake acts, or ``after`` it acted (the answer is lost). ``times``: how many requests.
-    """
-
-    pattern: str
-    method: str | None = None
-    latency: float = 0.0
-    status: int | None = None
     message: str | None = None
-    hang: float | None = None
-    after: bool = False
-    times: int | None = None
-    hits: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        return (
-            (self.times is None or self.hits < self.times)
-            and (self.method is None or self.method == method)
-            and fnmatch.fnmatchcase(path, self.pattern)
-        )
-
-    @property
-    def replaces_answer(self) -> bool:
-        return self.status is not None or self.hang is not None
 
 
 @dataclass

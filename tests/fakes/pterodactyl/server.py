@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.pterodactyl.routes import dispatch
 from tests.fakes.pterodactyl.state import UNEXPECTED, FakePterodactyl, Fault, Received, Request
+from tests.fakes.serving import serving
 
 MALFORMED = "The JSON data passed in the request appears to be malformed: Syntax error"
 
@@ -93,13 +93,6 @@ def _handler(fake: FakePterodactyl) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Quiet: a client that gave up waiting (a timeout test) is no error of the fake."""
-
-
 @contextmanager
 def serve(
     *, port: int = 0, seed: bool = True, demo: bool = False, **options: Any
@@ -114,15 +107,5 @@ def serve(
         fake.seed_demo()
     elif seed:
         fake.seed()
-    server = _Server(("127.0.0.1", port), _handler(fake))
-    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    # A short poll so that leaving the block (``shutdown()``) takes milliseconds, not 0.5 s.
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
+    with serving(fake, _handler(fake), port):
         yield fake
-    finally:
-        fake.stopping.set()  # hung answers end now
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.fakes.serving import FaultRule
+
 # A 16-character identifier (its prefix included) then a 32-character secret (ApiKey.php).
 APPLICATION_KEY = "ptla_fakeapp0001" + "Zk9yVGVzdHNPbmx5QXBwbGljYXRpb24x"
 CLIENT_KEY = "ptlc_fakeclt0001" + "Zk9yVGVzdHNPbmx5Q2xpZW50S2V5MDAx"
@@ -179,35 +181,12 @@ class ApiKey:
 
 
 @dataclass
-class Fault:
-    """What to do to the requests matching ``pattern`` (a glob on the path) and ``method``.
+class Fault(FaultRule):
+    """A fault of the game panel: ``status`` comes with ``retry_after`` as ``Retry-After``
+    and ``body`` as its JSON; a ``hang`` ends in a 504."""
 
-    ``latency`` seconds first; then ``status`` (with ``retry_after`` as ``Retry-After``) or a
-    ``hang`` of that many seconds (then a 504), in place of the answer: before the panel acts,
-    or ``after`` it acted (the answer is lost). ``times``: how many requests it hits.
-    """
-
-    pattern: str
-    method: str | None = None
-    latency: float = 0.0
-    status: int | None = None
     retry_after: int | None = None
-    hang: float | None = None
-    after: bool = False
-    times: int | None = None
     body: Any = None
-    hits: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        return (
-            (self.times is None or self.hits < self.times)
-            and (self.method is None or self.method == method)
-            and fnmatch.fnmatchcase(path, self.pattern)
-        )
-
-    @property
-    def replaces_answer(self) -> bool:
-        return self.status is not None or self.hang is not None
 
 
 @dataclass
