@@ -15,9 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from customers.models import Customer, User
 from delivery.models import Server
+from delivery.registry import UnknownModule, get_module
 from products.choices import BillingCycle
 from products.models import Product
 from services import lifecycle
@@ -41,6 +43,44 @@ def listening(host: str, port: int, wait: float) -> bool:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class PanelSeed:
+    """What seeding a demo panel did: ``skipped`` with why, or the rows it made or found."""
+
+    skipped: str = ""
+    server: Server | None = None
+    product: Product | None = None
+    service: Service | None = None
+    done: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Address:
+    scheme: str
+    host: str
+    port: int
+
+
+def reach(url: str, *, module: str, wait: float, nobody: str, fake: str) -> Address | str:
+    """Where the demo panel of ``module`` at ``url`` answers, within ``wait`` seconds; or
+    why its seeding is skipped (``nobody``: who does not answer; ``fake``: the fake's
+    package, started by ``make run``)."""
+    try:
+        get_module(module)
+    except UnknownModule:
+        return f"the {module} module is not installed."
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s) address."
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if not listening(parts.hostname, port, wait):
+        return (
+            f"no {nobody} answers at {url}. `make run` starts the fake one; alone: "
+            f"`python -m {fake} --port {port} --demo`."
+        )
+    return Address(parts.scheme, parts.hostname, port)
 
 
 def staff() -> dict[str, Any]:

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from delivery.models import Server
 from delivery.modules.base import ModuleError
-from delivery.registry import UnknownModule, get_module
+from delivery.registry import get_module
 from products.models import Product
 from services import lifecycle
 from services.models import Service
@@ -40,7 +38,7 @@ from .catalogue import (
     PROXMOX_URL,
     PROXMOX_VM,
 )
-from .panels import DemoService, delivered_service, listening
+from .panels import DemoService, PanelSeed, delivered_service, reach
 from .seed import create_product
 
 MODULE = PROXMOX_MODULE
@@ -60,48 +58,27 @@ def demo_url() -> str:
     return os.environ.get(URL_VARIABLE) or PROXMOX_URL
 
 
-@dataclass(frozen=True)
-class ProxmoxSeed:
-    """What the seeding did: ``skipped`` with why, or the rows it made or found."""
-
-    skipped: str = ""
-    server: Server | None = None
-    product: Product | None = None
-    service: Service | None = None
-    done: tuple[str, ...] = ()
-
-
 def seed_proxmox(
     *, url: str, wait: float = 0.0, note: Callable[[str], None] = lambda message: None
-) -> ProxmoxSeed:
+) -> PanelSeed:
     """Seed the demo's VPS node at ``url``, waiting up to ``wait`` seconds for it.
 
     Idempotent: what exists is kept. A node that is down, or a failure of its module, is
     reported in ``skipped`` and never raised; the base demo must load without it. Runs no
     transaction of its own, as the lifecycle calls panels outside transactions.
     """
-    try:
-        get_module(MODULE)
-    except UnknownModule:
-        return ProxmoxSeed(skipped="the Proxmox VE module is not installed.")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return ProxmoxSeed(skipped=f"{url!r} is not an http(s) address.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    if not listening(parts.hostname, port, wait):
-        return ProxmoxSeed(
-            skipped=f"no Proxmox VE answers at {url}. `make run` starts the fake one; alone: "
-            f"`python -m tests.fakes.proxmox --port {port} --demo`."
-        )
+    address = reach(url, module=MODULE, wait=wait, nobody="Proxmox VE", fake="tests.fakes.proxmox")
+    if isinstance(address, str):
+        return PanelSeed(skipped=address)
     done: list[str] = []
     try:
-        server = _server(f"{parts.scheme}://{parts.hostname}:{port}", port, done)
+        server = _server(f"{address.scheme}://{address.host}:{address.port}", address.port, done)
         product = _product(done)
         service = delivered_service(SERVICE, server, product, done, note)
     except (ModuleError, lifecycle.LifecycleError, ValidationError) as exc:
         message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [str(exc)]))
-        return ProxmoxSeed(skipped=f"the node at {url} failed: {message}", done=tuple(done))
-    return ProxmoxSeed(server=server, product=product, service=service, done=tuple(done))
+        return PanelSeed(skipped=f"the node at {url} failed: {message}", done=tuple(done))
+    return PanelSeed(server=server, product=product, service=service, done=tuple(done))
 
 
 def _server(address: str, port: int, done: list[str]) -> Server:

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from delivery.models import Server
 from delivery.modules.base import Audience, ModuleError
-from delivery.registry import UnknownModule, get_module
+from delivery.registry import get_module
 from products.models import Product
 from services import lifecycle
 from services.choices import ServiceStatus
@@ -45,7 +43,7 @@ from .catalogue import (
     PTERODACTYL_SERVER,
     PTERODACTYL_URL,
 )
-from .panels import DemoService, delivered_service, listening
+from .panels import DemoService, PanelSeed, delivered_service, reach
 from .seed import create_product
 
 MODULE = PTERODACTYL_MODULE
@@ -66,48 +64,27 @@ def demo_url() -> str:
     return os.environ.get(URL_VARIABLE) or PTERODACTYL_URL
 
 
-@dataclass(frozen=True)
-class PterodactylSeed:
-    """What the seeding did: ``skipped`` with why, or the rows it made or found."""
-
-    skipped: str = ""
-    server: Server | None = None
-    product: Product | None = None
-    service: Service | None = None
-    done: tuple[str, ...] = ()
-
-
 def seed_pterodactyl(
     *, url: str, wait: float = 0.0, note: Callable[[str], None] = lambda message: None
-) -> PterodactylSeed:
+) -> PanelSeed:
     """Seed the demo's game panel at ``url``, waiting up to ``wait`` seconds for it.
 
     Idempotent: what exists is kept. A panel that is down, or a failure of its module, is
     reported in ``skipped`` and never raised; the base demo must load without it. Runs no
     transaction of its own, as the lifecycle calls panels outside transactions.
     """
-    try:
-        get_module(MODULE)
-    except UnknownModule:
-        return PterodactylSeed(skipped="the Pterodactyl module is not installed.")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return PterodactylSeed(skipped=f"{url!r} is not an http(s) address.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    if not listening(parts.hostname, port, wait):
-        return PterodactylSeed(
-            skipped=f"no panel answers at {url}. `make run` starts the fake one; alone: "
-            f"`python -m tests.fakes.pterodactyl --port {port} --demo`."
-        )
+    address = reach(url, module=MODULE, wait=wait, nobody="panel", fake="tests.fakes.pterodactyl")
+    if isinstance(address, str):
+        return PanelSeed(skipped=address)
     done: list[str] = []
     try:
-        server = _server(parts.scheme, parts.hostname, port, done)
+        server = _server(address.scheme, address.host, address.port, done)
         product = _product(server, done)
         service = delivered_service(SERVICE, server, product, done, note)
     except (ModuleError, lifecycle.LifecycleError, ValidationError) as exc:
         message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", [str(exc)]))
-        return PterodactylSeed(skipped=f"the panel at {url} failed: {message}", done=tuple(done))
-    return PterodactylSeed(server=server, product=product, service=service, done=tuple(done))
+        return PanelSeed(skipped=f"the panel at {url} failed: {message}", done=tuple(done))
+    return PanelSeed(server=server, product=product, service=service, done=tuple(done))
 
 
 def _server(scheme: str, host: str, port: int, done: list[str]) -> Server:

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from demo import bench, billing, catalogue, proxmox, pterodactyl, seed
+from demo.panels import PanelSeed
 
 
 class Command(BaseCommand):
@@ -130,7 +131,7 @@ class Command(BaseCommand):
         self,
         what: str,
         url: str,
-        result: pterodactyl.PterodactylSeed | proxmox.ProxmoxSeed,
+        result: PanelSeed,
         others: str,
     ) -> None:
         """What a panel's seeding did; skipped with a word when the panel is not there, as
