@@ -54,3 +54,22 @@ class BalanceEntryKind(models.TextChoices):
     OVERPAYMENT = "overpayment", "Overpayment"
     REFUND = "refund", "Refund to balance"
     PAYMENT = "payment", "Paid from balance"
+
+
+class FacturXProfile(models.TextChoices):
+    """The Factur-X profile of the XML embedded in every issued invoice (issue 17): EN 16931
+    carries the whole European standard; BASIC is a subset some receivers prefer."""
+
+    EN16931 = "en16931", "EN 16931 (Factur-X EN 16931)"
+    BASIC = "basic", "Factur-X BASIC"
+
+
+class LegalIdentifierScheme(models.TextChoices):
+    """The register a company's legal identifier belongs to, by its ISO 6523 code, as the
+    e-invoice names it (``schemeID``); "Other" sends the number without one."""
+
+    SIREN = "0002", "SIREN (France, 9 digits)"
+    BELGIAN_ENTERPRISE = "0208", "Enterprise number (Belgium, KBO/BCE)"
+    DUNS = "0060", "DUNS number"
+    GLN = "0088", "GLN (GS1)"
+    OTHER = "", "Other national register (no scheme)"

@@ -25,7 +25,7 @@ from services import rules
 from services.choices import ServiceAction
 from services.models import Service
 
-from . import notifications
+from . import einvoice, notifications
 from .choices import (
     BalanceEntryKind,
     InvoiceKind,
@@ -196,12 +196,30 @@ def _snapshot(invoice: Invoice) -> None:
     )
     invoice.billing_country = customer.country
     invoice.billing_vat_number = customer.vat_number
+    invoice.billing_legal_identifier = customer.legal_identifier
+
+
+def _check_einvoice(invoice: Invoice, company: CompanyProfile) -> None:
+    """Refuse to issue what cannot be a valid Factur-X document (issue 17), naming every
+    field that is missing; asked before a number is taken, so a refusal consumes none."""
+    missing = einvoice.missing_fields(invoice, company)
+    if not missing:
+        return
+    fields = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+    seller = any(field.startswith("the company's") for field in missing)
+    where = " (Billing › Company details)" if seller else ""
+    raise BillingError(
+        f"{invoice} cannot be issued: its e-invoice ({einvoice.profile_label(company)}) "
+        f"needs {fields}{where}."
+    )
 
 
 def issue(invoice: InvoiceRef, *, actor: User | None, notify: bool = True) -> Invoice:
     """Number the draft, freeze its lines, taxes and the customer's details; it is now owed.
 
     A credit note keeps the rates of the invoice it corrects and is settled when issued.
+    Refused, before any number is taken, while a detail its e-invoice requires is missing
+    (``einvoice.missing_fields``).
     """
     with transaction.atomic():
         inv = _lock(invoice)
@@ -220,6 +238,7 @@ def issue(invoice: InvoiceRef, *, actor: User | None, notify: bool = True) -> In
         inv.subtotal = sum((line.subtotal for line in lines), ZERO)
         inv.tax_total = sum((line.tax_amount for line in lines), ZERO)
         inv.total = inv.subtotal + inv.tax_total
+        _check_einvoice(inv, company)
         inv.number, inv.year, inv.sequence = _next_number(inv.kind, now, company)
         inv.issued_at = now
         if inv.due_at is None:
@@ -299,6 +318,7 @@ def refund(
             billing_address=inv.billing_address,
             billing_country=inv.billing_country,
             billing_vat_number=inv.billing_vat_number,
+            billing_legal_identifier=inv.billing_legal_identifier,
             reverse_charge=inv.reverse_charge,
             tax_note=inv.tax_note,
         )
@@ -370,8 +390,11 @@ def renewal_invoice(
         period_start=start,
         period_end=end,
     )
-    draft = create_draft(service.customer, actor=actor, lines=[line], currency=service.currency)
-    if due_at is not None:
-        draft.due_at = due_at
-        draft.save(update_fields=["due_at", "updated_at"])
-    return issue(draft, actor=actor)
+    # One transaction: a draft that cannot be issued (a detail the e-invoice needs is
+    # missing) is not left behind, holding the service's one open renewal line.
+    with transaction.atomic():
+        draft = create_draft(service.customer, actor=actor, lines=[line], currency=service.currency)
+        if due_at is not None:
+            draft.due_at = due_at
+            draft.save(update_fields=["due_at", "updated_at"])
+        return issue(draft, actor=actor)

@@ -29,8 +29,10 @@ from services.models import Service
 from .choices import (
     INVOICE_BADGES,
     BalanceEntryKind,
+    FacturXProfile,
     InvoiceKind,
     InvoiceStatus,
+    LegalIdentifierScheme,
     LineKind,
     OrderStatus,
     PaymentStatus,
@@ -44,6 +46,15 @@ class ImmutableInvoice(Exception):
     """An issued invoice or its lines were about to change."""
 
 
+#: The short name of each register, printed before the number.
+LEGAL_IDENTIFIER_LABELS: dict[str, str] = {
+    LegalIdentifierScheme.SIREN: "SIREN",
+    LegalIdentifierScheme.BELGIAN_ENTERPRISE: "Enterprise number",
+    LegalIdentifierScheme.DUNS: "DUNS",
+    LegalIdentifierScheme.GLN: "GLN",
+}
+
+
 class CompanyProfile(models.Model):
     """The seller on every invoice, and the invoicing settings: one row, edited by staff."""
 
@@ -52,7 +63,37 @@ class CompanyProfile(models.Model):
     country = CountryField(default="FR")
     vat_number = models.CharField("VAT number", max_length=32, blank=True)
     legal_identifier = models.CharField(
-        "legal identifier", max_length=64, blank=True, help_text="SIREN/SIRET, company number."
+        "legal identifier",
+        max_length=64,
+        blank=True,
+        help_text=(
+            "The company's registration number: in France the SIREN (9 digits); elsewhere "
+            "the number of the trade register. Required on French invoices and e-invoices."
+        ),
+    )
+    legal_identifier_scheme = models.CharField(
+        "legal identifier's register",
+        max_length=4,
+        blank=True,
+        choices=LegalIdentifierScheme.choices,
+        default=LegalIdentifierScheme.SIREN,
+        help_text="Which register the legal identifier is from, as the e-invoice names it.",
+    )
+    siret = models.CharField(
+        "SIRET",
+        max_length=20,
+        blank=True,
+        help_text="France: the SIRET of the establishment that invoices (14 digits), optional.",
+    )
+    facturx_profile = models.CharField(
+        "e-invoice profile",
+        max_length=16,
+        choices=FacturXProfile.choices,
+        default=FacturXProfile.EN16931,
+        help_text=(
+            "The Factur-X profile of the XML embedded in every invoice PDF. EN 16931 is the "
+            "European standard; choose BASIC only if your customers' software asks for it."
+        ),
     )
     email = models.EmailField(blank=True)
     bank_details = models.TextField(
@@ -69,6 +110,11 @@ class CompanyProfile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def legal_identifier_label(self) -> str:
+        """What the legal identifier is called on the invoice: its register's short name."""
+        return LEGAL_IDENTIFIER_LABELS.get(self.legal_identifier_scheme, "Company number")
 
     @classmethod
     def current(cls) -> CompanyProfile:
@@ -187,6 +233,8 @@ class Invoice(models.Model):
     billing_address = models.TextField(blank=True, editable=False)
     billing_country = CountryField(blank=True, editable=False)
     billing_vat_number = models.CharField(max_length=32, blank=True, editable=False)
+    #: The customer's company registration number (a SIREN in France), when they gave one.
+    billing_legal_identifier = models.CharField(max_length=64, blank=True, editable=False)
     reverse_charge = models.BooleanField(default=False, editable=False)
     tax_note = models.CharField(max_length=300, blank=True, editable=False)
     subtotal = models.DecimalField(**MONEY, default=ZERO, editable=False)
@@ -277,6 +325,7 @@ FROZEN_FIELDS = (
     "billing_address",
     "billing_country",
     "billing_vat_number",
+    "billing_legal_identifier",
     "reverse_charge",
     "subtotal",
     "tax_total",

@@ -25,6 +25,7 @@ from django.contrib.staticfiles import finders
 from django.core.exceptions import SuspiciousFileOperation
 from django.template.loader import render_to_string
 
+from . import einvoice
 from .choices import InvoiceKind
 from .models import ZERO, CompanyProfile, Invoice
 
@@ -49,6 +50,7 @@ class BillTo:
     address: str
     country: str
     vat_number: str
+    legal_identifier: str = ""
 
 
 def bill_to(invoice: Invoice) -> BillTo:
@@ -61,6 +63,7 @@ def bill_to(invoice: Invoice) -> BillTo:
             address=invoice.billing_address,
             country=invoice.billing_country.name if invoice.billing_country else "",
             vat_number=invoice.billing_vat_number,
+            legal_identifier=invoice.billing_legal_identifier,
         )
     customer = invoice.customer
     lines = [customer.address_line1, customer.address_line2]
@@ -73,6 +76,7 @@ def bill_to(invoice: Invoice) -> BillTo:
         address="\n".join(line for line in lines if line),
         country=customer.country.name if customer.country else "",
         vat_number=customer.vat_number,
+        legal_identifier=customer.legal_identifier,
     )
 
 
@@ -123,7 +127,8 @@ def render_invoice_html(invoice: Invoice, company: CompanyProfile | None = None)
 
 
 def render_invoice_pdf(invoice: Invoice) -> bytes:
-    """The invoice (or credit note) as PDF bytes."""
+    """The invoice (or credit note) as PDF bytes: for an issued document a Factur-X PDF/A-3
+    with its XML embedded (``einvoice``, issue 17); a draft's preview is a plain PDF."""
     # Imported here: importing WeasyPrint loads pango and takes a good part of a second,
     # which processes that never draw a PDF need not pay.
     import weasyprint  # type: ignore[import-untyped]  # ships neither stubs nor py.typed
@@ -141,9 +146,15 @@ def render_invoice_pdf(invoice: Invoice) -> bytes:
 
     html = render_to_string(TEMPLATE, context)
     fetcher = LogoOnlyFetcher(allowed_protocols=("file",))
-    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher).write_pdf()
-    assert pdf is not None  # without a target, write_pdf returns the bytes
-    return bytes(pdf)
+    document = weasyprint.HTML(string=html, url_fetcher=fetcher)
+    if invoice.is_draft:
+        pdf = document.write_pdf()
+        assert pdf is not None  # without a target, write_pdf returns the bytes
+        return bytes(pdf)
+    # PDF/A-3 is the archival PDF that may carry files: Factur-X requires it.
+    pdf = document.write_pdf(pdf_variant="pdf/a-3b")
+    assert pdf is not None
+    return einvoice.embed(bytes(pdf), invoice, context["company"])
 
 
 def pdf_filename(invoice: Invoice) -> str:

@@ -2,7 +2,10 @@
 
 The rate is the customer's country's, else the default rate. A business customer with a
 VAT number in another EU country than the company's pays no VAT: the invoice says that
-the customer accounts for it (reverse charge, article 196 of the VAT directive).
+the customer accounts for it (reverse charge, article 196 of the VAT directive). The
+number must have passed its checks (``customers.vat.number_passes``): with the VIES check
+on, VIES said it is valid; with it off, its format and check digit are right. Otherwise
+the invoice carries the country's VAT, and the customer's page tells staff why.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from customers import vat
 from customers.models import Customer
 
 from .models import ZERO, CompanyProfile, TaxRate
@@ -39,7 +43,8 @@ def rate_for_country(country: str) -> Decimal:
 
 
 def tax_for(customer: Customer, company: CompanyProfile | None = None) -> TaxDecision:
-    """The tax of an invoice for ``customer`` sold by ``company``."""
+    """The tax of an invoice for ``customer`` sold by ``company``: reverse charge only for a
+    VAT number that passed its checks (module docstring)."""
     company = company or CompanyProfile.current()
     country, seller = str(customer.country), str(company.country)
     if (
@@ -47,6 +52,7 @@ def tax_for(customer: Customer, company: CompanyProfile | None = None) -> TaxDec
         and country in EU_COUNTRIES
         and seller in EU_COUNTRIES
         and country != seller
+        and vat.number_passes(customer)
     ):
         return TaxDecision(rate=ZERO, reverse_charge=True, note=REVERSE_CHARGE_NOTE)
     return TaxDecision(rate=rate_for_country(country))

@@ -132,9 +132,14 @@ def _invoice_renewal(service: Service) -> object:
     ).exists():
         return SKIPPED
     assert service.expires_at is not None  # due_renewals asks for an expiration
-    invoice = invoices.renewal_invoice(
-        service, actor=None, due_at=max(service.expires_at, timezone.now())
-    )
+    try:
+        invoice = invoices.renewal_invoice(
+            service, actor=None, due_at=max(service.expires_at, timezone.now())
+        )
+    except invoices.BillingError as exc:
+        # A refusal with its reason (a company detail the e-invoice needs, say): the run's
+        # failure for staff to read, not a crash to trace.
+        raise StepFailed(exc.message) from exc
     _pay_if_balance_covers(invoice)
     return invoice
 

@@ -350,6 +350,12 @@ PAYMENT_GATEWAYS: dict[str, str] = {}
 # Where the stripe library sends its API calls: Stripe's, or a fake of it in the tests.
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
 
+# The European Commission's VIES service, which tells whether an EU VAT number is registered
+# (customers.vies): its REST API, or a fake of it in the tests. ``VIES_CHECK`` is the default
+# of the switch staff turn on and off in the panel (customers.vies_check, off by default).
+VIES_URL = os.environ.get("VIES_URL", "https://ec.europa.eu/taxation_customs/vies/rest-api")
+VIES_CHECK = env_bool("VIES_CHECK")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

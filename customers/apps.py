@@ -7,4 +7,7 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         # Staff sign-ins and lockouts go to the staff activity log (customers.signals).
-        from . import signals  # noqa: F401
+        # The VIES switch joins the settings staff change in the panel (customers.vat).
+        from . import signals, vat  # noqa: F401
+
+        vat.register()

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 
 from clientxcms.forms import StyledFormMixin
 
-from .forms import CustomerPasswordResetForm
+from .forms import BusinessDetailsMixin, CustomerPasswordResetForm
 from .models import Customer, User
 
 #: Said when the address of a new account or of an e-mail change is already a login's.
@@ -101,8 +101,12 @@ class ResendConfirmationForm(StyledFormMixin, forms.Form):
     )
 
 
-class ProfileForm(StyledFormMixin, forms.ModelForm):
-    """What a customer keeps up to date about themselves; the login's name follows."""
+class ProfileForm(BusinessDetailsMixin, StyledFormMixin, forms.ModelForm):
+    """What a customer keeps up to date about themselves; the login's name follows.
+
+    The business details (company, VAT number, legal identifier) are checked as on the
+    staff form (``BusinessDetailsMixin``); the VAT number's check status is staff's to see.
+    """
 
     class Meta:
         model = Customer
@@ -111,6 +115,7 @@ class ProfileForm(StyledFormMixin, forms.ModelForm):
             "last_name",
             "company",
             "vat_number",
+            "legal_identifier",
             "phone",
             "address_line1",
             "address_line2",
@@ -123,10 +128,14 @@ class ProfileForm(StyledFormMixin, forms.ModelForm):
 
     @transaction.atomic
     def save(self, commit: bool = True) -> Customer:
-        customer: Customer = super().save(commit=commit)
+        customer: Customer = super().save(commit=False)
+        vat_changed = self.note_vat_change(customer)
         if commit:
+            customer.save()
             customer.user.full_name = customer.full_name
             customer.user.save(update_fields=["full_name"])
+            if vat_changed:
+                self.queue_vat_check(customer)
         return customer
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.auth.forms import (
@@ -20,6 +20,7 @@ from django.http import HttpRequest
 
 from clientxcms.forms import StyledFormMixin
 
+from . import vat
 from .mail import send_to_customer
 from .models import Customer, User
 
@@ -106,7 +107,57 @@ class CustomerAuthenticationForm(AreaAuthenticationForm):
 DUPLICATE_EMAIL = "An account with this e-mail address already exists."
 
 
-class CustomerForm(StyledFormMixin, forms.ModelForm):
+if TYPE_CHECKING:
+    # Always mixed into a customer's ModelForm: say so to the type checker only.
+    _CustomerFormBase = forms.ModelForm
+else:
+    _CustomerFormBase = object
+
+
+class BusinessDetailsMixin(_CustomerFormBase):
+    """A customer's VAT number and legal identifier, checked against the country chosen in
+    the same form (``customers.vat``), for the staff form and the client-area profile alike.
+
+    ``note_vat_change`` (before saving) gives a changed number or country a new status,
+    and ``queue_vat_check`` (after) asks VIES about it once the change is committed.
+    """
+
+    instance: Customer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._vat_before = (self.instance.vat_number, str(self.instance.country))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        country = str(cleaned.get("country") or "")
+        if "vat_number" in cleaned and not self.has_error("country"):
+            try:
+                cleaned["vat_number"] = vat.normalise(cleaned["vat_number"], country)
+            except ValidationError as error:
+                self.add_error("vat_number", error)
+        if "legal_identifier" in cleaned and not self.has_error("country"):
+            try:
+                cleaned["legal_identifier"] = vat.normalise_legal_id(
+                    cleaned["legal_identifier"], country
+                )
+            except ValidationError as error:
+                self.add_error("legal_identifier", error)
+        return cleaned
+
+    def note_vat_change(self, customer: Customer) -> bool:
+        """Reset the number's status when the number or the country changed (not saved)."""
+        if (customer.vat_number, str(customer.country)) == self._vat_before:
+            return False
+        vat.reset_status(customer)
+        return True
+
+    def queue_vat_check(self, customer: Customer) -> bool:
+        """Queue the VIES check of a changed number (inside the saving transaction)."""
+        return vat.queue_check(customer)
+
+
+class CustomerForm(BusinessDetailsMixin, StyledFormMixin, forms.ModelForm):
     """A customer's profile and the e-mail address of their login, edited together.
 
     The address lives on the ``User`` (it is the login); it is compared without case,
@@ -121,6 +172,8 @@ class CustomerForm(StyledFormMixin, forms.ModelForm):
             "first_name",
             "last_name",
             "company",
+            "vat_number",
+            "legal_identifier",
             "phone",
             "address_line1",
             "address_line2",
@@ -166,7 +219,10 @@ class CustomerForm(StyledFormMixin, forms.ModelForm):
         """Save the login and the profile in one transaction."""
         customer = super().save(commit=False)
         customer.user = self.save_user(customer)
+        vat_changed = self.note_vat_change(customer)
         customer.save()
+        if vat_changed:
+            self.queue_vat_check(customer)
         return customer
 
     def save_user(self, customer: Customer) -> User:

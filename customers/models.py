@@ -12,6 +12,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django_countries.fields import CountryField
 
+from .choices import VatStatus
+
 
 class UserManager(BaseUserManager["User"]):
     """Creates users with a normalised e-mail and finds them case-insensitively."""
@@ -114,8 +116,32 @@ class Customer(models.Model):
     state = models.CharField("state or region", max_length=100, blank=True)
     country = CountryField(blank=True)
     vat_number = models.CharField(
-        "VAT number", max_length=32, blank=True, help_text="For a business: printed on invoices."
+        "VAT number",
+        max_length=32,
+        blank=True,
+        help_text="For a business: printed on invoices. With the country prefix, e.g. DE123456789.",
     )
+    legal_identifier = models.CharField(
+        "legal identifier",
+        max_length=32,
+        blank=True,
+        help_text="For a business: its registration number, such as a SIREN or SIRET in France.",
+    )
+    # The last check of the VAT number (customers.vat): which number it was about, so that
+    # a number changed by any path is never taken for checked, and what it found.
+    vat_status = models.CharField(
+        "VAT number check",
+        max_length=20,
+        choices=VatStatus.choices,
+        default=VatStatus.UNCHECKED,
+        editable=False,
+    )
+    vat_checked_number = models.CharField(max_length=32, blank=True, editable=False)
+    vat_checked_at = models.DateTimeField("VAT number checked at", null=True, editable=False)
+    vat_check_message = models.CharField(max_length=300, blank=True, editable=False)
+    #: What VIES returned for a valid number, when the member state shares it.
+    vat_registered_name = models.CharField(max_length=200, blank=True, editable=False)
+    vat_registered_address = models.TextField(blank=True, editable=False)
     language = models.CharField(
         "preferred language", max_length=8, choices=settings.LANGUAGES, default="en"
     )
@@ -167,6 +193,17 @@ class Customer(models.Model):
     def email(self) -> str:
         """The customer's e-mail is their login's: one address, never two to keep in sync."""
         return self.user.email
+
+    @property
+    def current_vat_status(self) -> str:
+        """The status of the VAT number as it is now: a check of another number (before a
+        change made by any path, an import or a script included) does not count."""
+        if not self.vat_number or self.vat_checked_number != self.vat_number:
+            return VatStatus.UNCHECKED
+        return self.vat_status
+
+    def get_current_vat_status_display(self) -> str:
+        return str(VatStatus(self.current_vat_status).label)
 
 
 class StaffActivity(models.Model):

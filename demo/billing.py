@@ -31,8 +31,11 @@ COMPANY = {
     "name": "Demo Hosting SAS",
     "address": "8 rue des Serveurs\n69003 Lyon",
     "country": "FR",
-    "vat_number": "FR40123456789",
-    "legal_identifier": "SIREN 123 456 789",
+    # A made-up SIREN and its French VAT number, both with valid check digits: with the
+    # name, address and country, all that the company's Factur-X invoices need (issue 17).
+    "vat_number": "FR11123456782",
+    "legal_identifier": "123456782",
+    "legal_identifier_scheme": "0002",
     "email": "billing@demo-hosting.example",
     "bank_details": "IBAN FR76 3000 6000 0112 3456 7890 189\nBIC AGRIFRPP",
 }

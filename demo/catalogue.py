@@ -60,7 +60,7 @@ PEOPLE = (
     Person(
         "bob@example.com", "Bob", "Schneider", "DE", "de", "+49 30 901820",
         "Berlin", "10115", "Invalidenstraße 42", company="Schneider Gaming GmbH",
-        vat_number="DE123456789",
+        vat_number="DE136695976",
     ),
     Person(
         "carol@example.com", "Carol", "Díaz", "ES", "es", "+34 612 345 678",

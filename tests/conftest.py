@@ -21,6 +21,7 @@ from tests.factories import (
     ProductFactory,
     ServiceFactory,
     StaffFactory,
+    complete_company,
 )
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -56,6 +57,22 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _complete_company(request: pytest.FixtureRequest) -> None:
+    """Every test that uses the database sells as a complete French company (``COMPANY`` in
+    tests/factories.py): an invoice is refused while a detail its e-invoice needs is missing
+    (issue 17). Tests without the database are left alone."""
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None and not names & {"db", "transactional_db", "live_server"}:
+        return
+    transactional = bool(names & {"transactional_db", "live_server"}) or bool(
+        marker and marker.kwargs.get("transaction")
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    complete_company()
 
 
 @pytest.fixture

@@ -8,16 +8,19 @@ that it may run and refuses with a message the page shows.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
+from stdnum.fr import siren, siret
 
 from clientxcms.forms import StyledForm, StyledFormMixin
 from clientxcms.text import parse_id
 from customers.models import Customer
 
+from ..choices import LegalIdentifierScheme
 from ..models import CompanyProfile, TaxRate
 
 MAX_LINE_AMOUNT = Decimal("9999999.99")
@@ -181,6 +184,8 @@ class CompanyProfileForm(StyledFormMixin, forms.ModelForm):
             "country",
             "vat_number",
             "legal_identifier",
+            "legal_identifier_scheme",
+            "siret",
             "email",
             "bank_details",
             "logo_url",
@@ -188,11 +193,38 @@ class CompanyProfileForm(StyledFormMixin, forms.ModelForm):
             "credit_note_prefix",
             "payment_terms_days",
             "prices_include_tax",
+            "facturx_profile",
         ]
         widgets = {
             "address": forms.Textarea(attrs={"rows": 3}),
             "bank_details": forms.Textarea(attrs={"rows": 3}),
         }
+
+    def clean(self) -> dict[str, Any]:
+        """A SIREN and a SIRET are checked (length and check digit) and kept as digits; the
+        SIRET must be an establishment of the SIREN: the e-invoice carries both."""
+        super().clean()
+        data = self.cleaned_data
+        identifier = (data.get("legal_identifier") or "").strip()
+        if identifier and data.get("legal_identifier_scheme") == LegalIdentifierScheme.SIREN:
+            digits = re.sub(r"\D", "", identifier)
+            if not siren.is_valid(digits):
+                self.add_error(
+                    "legal_identifier",
+                    "This is not a valid SIREN: 9 digits with a check digit (e.g. 732 829 320).",
+                )
+            else:
+                data["legal_identifier"] = digits
+        siret_value = re.sub(r"\s", "", data.get("siret") or "")
+        if siret_value:
+            if not siret.is_valid(siret_value):
+                self.add_error("siret", "This is not a valid SIRET: 14 digits with a check digit.")
+            elif data.get("legal_identifier") and not siret_value.startswith(
+                re.sub(r"\D", "", data["legal_identifier"])
+            ):
+                self.add_error("siret", "A SIRET starts with the company's SIREN.")
+            data["siret"] = siret_value
+        return data
 
     def clean_logo_url(self) -> str:
         """A path under /static/: the PDF loads no other file and no remote address."""

@@ -15,6 +15,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("invoices/<int:pk>/", admin_invoices.InvoiceDetailView.as_view(), name="invoice_detail"),
     path("invoices/<int:pk>/pdf/", admin_invoices.InvoicePdfView.as_view(), name="invoice_pdf"),
     path(
+        "invoices/<int:pk>/facturx.xml",
+        admin_invoices.InvoiceFacturXView.as_view(),
+        name="invoice_facturx",
+    ),
+    path(
         "invoices/<int:pk>/issue/", admin_invoices.InvoiceIssueView.as_view(), name="invoice_issue"
     ),
     path(

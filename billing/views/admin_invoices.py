@@ -1,5 +1,5 @@
-"""Staff pages of invoices: the list, one invoice with its actions, its PDF, and a manual
-invoice (issue 10, points 6, 7 and 9).
+"""Staff pages of invoices: the list, one invoice with its actions, its PDF and its
+Factur-X XML, and a manual invoice (issue 10, points 6, 7 and 9; issue 17).
 
 Each action is a POST behind its own permission (a support agent reads, a billing agent
 acts) and calls one operation of ``billing.invoices`` or ``billing.payments``, which
@@ -24,7 +24,7 @@ from clientxcms.text import clean_search_term
 from customers import activity
 from customers.search import search_customers
 
-from .. import invoices, payments
+from .. import einvoice, invoices, payments
 from ..choices import InvoiceStatus, PaymentStatus
 from ..filters import InvoiceFilterSet
 from ..forms.admin import (
@@ -247,6 +247,24 @@ class InvoicePdfView(StaffRequiredMixin, View):
         )
         response = HttpResponse(render_invoice_pdf(invoice), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{pdf_filename(invoice)}"'
+        return response
+
+
+class InvoiceFacturXView(StaffRequiredMixin, View):
+    """``/admin/invoices/<pk>/facturx.xml``: the e-invoice alone, the XML embedded in the PDF
+    (for an accounting system that imports it); a draft has none (404)."""
+
+    permission_required = "billing.view_invoice"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        invoice = get_object_or_404(
+            Invoice.objects.select_related("customer__user", "credit_note_for").exclude(
+                status=InvoiceStatus.DRAFT
+            ),
+            pk=pk,
+        )
+        response = HttpResponse(einvoice.build_xml(invoice), content_type="application/xml")
+        response["Content-Disposition"] = f'attachment; filename="{einvoice.xml_filename(invoice)}"'
         return response
 
 

@@ -27,6 +27,11 @@ urlpatterns = [
         name="customer_emails",
     ),
     path(
+        "customers/<int:pk>/vat-check/",
+        admin.CustomerVatCheckView.as_view(),
+        name="customer_vat_check",
+    ),
+    path(
         "customers/<int:pk>/password-reset/",
         admin.CustomerPasswordResetView.as_view(),
         name="customer_password_reset",

@@ -23,7 +23,8 @@ from django.views.generic import CreateView, DetailView, ListView, UpdateView
 from clientxcms import panels
 from clientxcms.access import StaffRequiredMixin
 from clientxcms.pagination import WindowPaginationMixin
-from customers import activity
+from customers import activity, vat
+from customers.choices import VAT_STATUS_BADGES
 from customers.filters import CustomerFilterSet
 from customers.forms import (
     DUPLICATE_EMAIL,
@@ -88,6 +89,9 @@ class CustomerDetailView(StaffRequiredMixin, DetailView):
             panels=bound,
             emails=latest_emails(self.object),
             now=timezone.now(),  # whether a hold agreed with the customer is over
+            vat_badge=VAT_STATUS_BADGES[self.object.current_vat_status],
+            vat_in_vies=vat.in_vies(self.object),
+            vat_passes=vat.number_passes(self.object),
             **kwargs,
         )
 
@@ -165,6 +169,34 @@ class CustomerUpdateView(StaffRequiredMixin, UpdateView):
 
     def get_success_url(self) -> str:
         return reverse("admin:customer_detail", args=[self.object.pk])
+
+
+class CustomerVatCheckView(StaffRequiredMixin, View):
+    """POST ``/admin/customers/<pk>/vat-check/``: asks VIES about the customer's VAT number
+    again (``customers.vat``), whether or not the automatic check is on; the answer comes
+    from a task and shows on the customer's page."""
+
+    permission_required = "customers.change_customer"
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        customer = get_object_or_404(Customer, pk=pk)
+        with transaction.atomic():
+            queued = vat.queue_check(customer, force=True)
+            if queued:
+                activity.record(
+                    action="customer VAT number check asked",
+                    target=customer,
+                    request=request,
+                )
+        if queued:
+            messages.success(
+                request,
+                f"Asked VIES about {customer.vat_number}: the answer shows here in a moment.",
+            )
+        else:
+            messages.error(request, "VIES checks EU VAT numbers only: nothing to check here.")
+        return redirect("admin:customer_detail", pk=customer.pk)
 
 
 class CustomerPasswordResetView(StaffRequiredMixin, View):

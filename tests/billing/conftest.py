@@ -16,7 +16,7 @@ from django.db.models import Q
 from billing import invoices
 from billing.invoices import LineSpec
 from billing.models import CompanyProfile, Invoice
-from tests.factories import StaffFactory
+from tests.factories import BANK_DETAILS, StaffFactory, complete_company
 
 
 @pytest.fixture
@@ -35,16 +35,9 @@ def billing_agent(db):
 
 @pytest.fixture
 def seller(db) -> CompanyProfile:
-    """The company on the invoices: French, with bank details, selling without tax."""
-    profile = CompanyProfile.current()
-    profile.name = "Hosting SAS"
-    profile.address = "1 rue du Serveur\n75001 Paris"
-    profile.country = "FR"
-    profile.vat_number = "FR12345678901"
-    profile.legal_identifier = "SIREN 123 456 789"
-    profile.bank_details = "IBAN FR76 3000 6000 0112 3456 7890 189 · BIC AGRIFRPP"
-    profile.save()
-    return profile
+    """The company on the invoices: French, with its SIREN, VAT number and bank details,
+    selling without tax (no rate set); complete for its e-invoices (tests/factories.py)."""
+    return complete_company(bank_details=BANK_DETAILS)
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ PAGES = [
     ("get", "admin:invoice_list", None, VIEW, None),
     ("get", "admin:invoice_detail", "paid", VIEW, None),
     ("get", "admin:invoice_pdf", "paid", VIEW, None),
+    ("get", "admin:invoice_facturx", "paid", VIEW, None),
     ("get", "admin:order_list", None, VIEW, None),
     ("get", "admin:order_detail", "order", VIEW, None),
     ("get", "admin:payment_list", None, VIEW, None),

@@ -124,21 +124,24 @@ def test_staff_edit_the_company_details(agent_client):
         "country": "FR",
         "vat_number": "FR99",
         "legal_identifier": "SIREN 999",
+        "legal_identifier_scheme": "",
         "bank_details": "IBAN FR00",
         "invoice_prefix": "FAC",
         "credit_note_prefix": "AV",
         "payment_terms_days": "30",
+        "facturx_profile": "basic",
     }
 
     response = agent_client.post(reverse("admin:billing_company"), data)
 
     company = CompanyProfile.current()
     assert response.status_code == 302
-    assert (company.name, company.invoice_prefix, company.payment_terms_days) == (
-        "Nimbus SARL",
-        "FAC",
-        30,
-    )
+    assert (
+        company.name,
+        company.invoice_prefix,
+        company.payment_terms_days,
+        company.facturx_profile,
+    ) == ("Nimbus SARL", "FAC", 30, "basic")
 
 
 def test_staff_add_edit_and_delete_a_tax_rate(agent_client):

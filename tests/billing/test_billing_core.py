@@ -132,7 +132,7 @@ def test_fifty_concurrent_issues_get_fifty_distinct_consecutive_numbers():
     ("country", "vat_number", "rate", "tax", "note"),
     [
         ("FR", "", Decimal("20.00"), Decimal("2.00"), ""),
-        ("DE", "DE123456789", Decimal("0.00"), Decimal("0.00"), REVERSE_CHARGE_NOTE),
+        ("DE", "DE136695976", Decimal("0.00"), Decimal("0.00"), REVERSE_CHARGE_NOTE),
         ("DE", "", Decimal("19.00"), Decimal("1.90"), ""),
         ("US", "", Decimal("0.00"), Decimal("0.00"), ""),
     ],

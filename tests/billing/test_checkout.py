@@ -130,7 +130,7 @@ def test_the_invoice_says_what_the_checkout_showed_for_a_french_customer(bob, pr
 def test_a_german_business_sees_the_reverse_charge_and_is_invoiced_without_vat(
     client, company, product
 ):
-    german = CustomerFactory(country="DE", company="Spiele GmbH", vat_number="DE123456789")
+    german = CustomerFactory(country="DE", company="Spiele GmbH", vat_number="DE136695976")
     client.force_login(german.user)
 
     response = client.get(CHECKOUT, {"product": product.slug, "billing_cycle": "monthly"})
@@ -147,7 +147,7 @@ def test_a_german_business_sees_the_reverse_charge_and_is_invoiced_without_vat(
 def test_the_product_page_mentions_the_reverse_charge_to_a_german_business(
     client, company, product
 ):
-    german = CustomerFactory(country="DE", vat_number="DE123456789")
+    german = CustomerFactory(country="DE", vat_number="DE136695976")
     client.force_login(german.user)
 
     html = client.get(reverse("client:catalogue_product", args=[product.slug])).content.decode()

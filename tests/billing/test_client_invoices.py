@@ -218,14 +218,14 @@ def test_the_details_show_lines_taxes_totals_and_payments(bob, customer):
 
 
 def test_a_reverse_charge_invoice_carries_the_mention(client, company):
-    german_business = CustomerFactory(country="DE", vat_number="DE123456789", company="GmbH")
+    german_business = CustomerFactory(country="DE", vat_number="DE136695976", company="GmbH")
     invoice = issued(german_business)
     client.force_login(german_business.user)
 
     response = client.get(detail(invoice))
 
     assert REVERSE_CHARGE_NOTE in response.text
-    assert "VAT number: DE123456789" in response.text
+    assert "VAT number: DE136695976" in response.text
     assert 'id="invoice-total">10.00 EUR' in response.text
 
 

@@ -26,7 +26,7 @@ def profile_data(**overrides: str) -> dict[str, str]:
         "first_name": "Robert",
         "last_name": "Owner",
         "company": "Owner SARL",
-        "vat_number": "FR12345678901",
+        "vat_number": "FR40303265045",
         "phone": "+33 1 23 45 67 89",
         "address_line1": "1 rue de la Paix",
         "address_line2": "",
@@ -73,7 +73,7 @@ def test_the_profile_update_saves_every_field_and_the_logins_name(client, signed
     assert (customer.first_name, customer.company, customer.vat_number) == (
         "Robert",
         "Owner SARL",
-        "FR12345678901",
+        "FR40303265045",
     )
     assert (customer.city, customer.country.code, customer.language) == ("Paris", "FR", "fr")
     assert customer.user.full_name == "Robert Owner"

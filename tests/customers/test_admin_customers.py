@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from customers.models import Customer, User
 from services.choices import EventSource, ServiceStatus
@@ -58,6 +59,7 @@ def edit_data(customer: Customer, **changes: str) -> dict[str, str]:
         ("get", "admin:customer_edit", FORM),
         ("post", "admin:customer_edit", FORM),
         ("post", "admin:customer_password_reset", ACTION),
+        ("post", "admin:customer_vat_check", ACTION),
     ],
 )
 def test_who_may_open_the_customer_pages(
@@ -345,7 +347,7 @@ def test_the_details_show_the_profile_services_renewals_history_and_notes(
     assert "bob-vps" in text
     assert "charlie-vps" not in text
     assert '<span class="badge text-bg-danger" data-status="suspended">Suspended</span>' in text
-    assert soon.strftime("%Y-%m-%d") in text
+    assert date_format(timezone.localtime(soon), "DATE_FORMAT") in text
     assert "12.50 EUR" in text
     assert "Unpaid invoice" in text
     assert "Active → Suspended" in text

@@ -181,7 +181,7 @@ def test_the_german_business_gets_a_reverse_charged_invoice(first_output):
     invoice = Invoice.objects.get(customer=bob)
 
     assert invoice.reverse_charge
-    assert invoice.billing_vat_number == "DE123456789"
+    assert invoice.billing_vat_number == "DE136695976"
     assert invoice.tax_total == Decimal("0.00")
 
 
