@@ -43,8 +43,12 @@ run: install ## Run the panel with demo data at http://127.0.0.1:8000 (and fake 
 	{ $(MANAGE) automation --every 60 > "$${VAR_DIR:-var}/automation.log" 2>&1 & tick=$$!; } && \
 	$(MANAGE) runserver $(ADDR)
 
+# One pytest worker per core (pytest-xdist); the slowest tests are handed out first come,
+# first served, so one long test does not leave a core idle at the end.
+TEST_WORKERS ?= auto
+
 test: install ## Run the tests (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set); PYTEST_ARGS=...
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install ## Check style and formatting with ruff
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,23 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.setdefault("FIELD_ENCRYPTION_KEY", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDAwMDA=")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
+
+def _redis_of_this_worker(url: str, worker: str) -> str:
+    """``url`` moved to a database of its own for pytest-xdist's worker ``gwN`` (N after
+    the one given): every test empties the cache, which on Redis empties the database,
+    and a worker must not empty the queue or the cache of another."""
+    if not url or not worker.startswith("gw"):
+        return url
+    base, _, db = url.rpartition("/")
+    return f"{base}/{(int(db or 0) + int(worker[2:])) % 16}"
+
+
+# Once per process tree: a worker or beat started by a test inherits both variables.
+if not os.environ.get("REDIS_URL_OF_WORKER"):
+    os.environ["REDIS_URL"] = os.environ["REDIS_URL_OF_WORKER"] = _redis_of_this_worker(
+        os.environ.get("REDIS_URL", ""), os.environ.get("PYTEST_XDIST_WORKER", "")
+    )
+
 from .settings import *  # noqa: E402,F403
 from .settings import BASE_DIR, REDIS_URL, TEMPLATES  # noqa: E402
 

@@ -16,6 +16,7 @@ database rather than by Python.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from django.apps import apps
 from django.contrib.auth.tokens import default_token_generator
-from django.db.models import Model
+from django.db import connection
 from django.test import Client
 from django.urls import NoReverseMatch, Resolver404, URLPattern, URLResolver, get_resolver, reverse
 from django.urls import resolve as resolve_path
@@ -85,7 +86,7 @@ DIRECT_GET_PARAMETERS = (
     "next",
 )
 #: The apps whose tables a refused form must leave untouched.
-OUR_APPS = ("customers", "products", "delivery", "services", "billing")
+OUR_APPS = ("customers", "products", "delivery", "services", "billing", "automation")
 #: Written on purpose when a form is refused: sign-in attempts are audited.
 AUDIT_MODELS = {"StaffActivity"}
 #: Columns that change by themselves (signing the persona in again).
@@ -306,23 +307,42 @@ def fill(endpoint: Endpoint, world: dict) -> dict[str, Any] | None:
     return kwargs
 
 
-def snapshot() -> dict[str, list[dict[str, Any]]]:
-    """Every row of our tables, to tell whether a request wrote anything."""
-    rows: dict[str, list[dict[str, Any]]] = {}
+def snapshot() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of our tables, to tell whether a request wrote anything.
+
+    Read with one plain SELECT per table rather than through the ORM: the walk takes two
+    snapshots around each of thousands of POSTs, and building model values was half the
+    time of the whole test."""
+    with connection.cursor() as cursor:
+        rows = {}
+        for label, sql in _snapshot_queries():
+            cursor.execute(sql)
+            rows[label] = cursor.fetchall()
+        return rows
+
+
+@functools.cache
+def _snapshot_queries() -> list[tuple[str, str]]:
+    """``(model label, SELECT of its columns but the volatile ones, in key order)``."""
+    quote = connection.ops.quote_name
+    queries = []
     for app in OUR_APPS:
         with contextlib.suppress(LookupError):
             for model in apps.get_app_config(app).get_models():
                 if model.__name__ in AUDIT_MODELS:
                     continue
-                rows[model._meta.label] = [
-                    {k: v for k, v in row.items() if k not in VOLATILE_COLUMNS}
-                    for row in _ordered(model).values()
-                ]
-    return rows
-
-
-def _ordered(model: type[Model]) -> Any:
-    return model._default_manager.order_by("pk")
+                meta = model._meta
+                columns = ", ".join(
+                    quote(f.column) for f in meta.concrete_fields if f.name not in VOLATILE_COLUMNS
+                )
+                queries.append(
+                    (
+                        meta.label,
+                        f"SELECT {columns} FROM {quote(meta.db_table)} "
+                        f"ORDER BY {quote(meta.pk.column)}",
+                    )
+                )
+    return queries
 
 
 # The walk --------------------------------------------------------------------------------
