@@ -120,6 +120,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # The panel's queries are short and read indexes; PostgreSQL's JIT compiles a query the
+    # planner misestimates as large (an empty sweep at a million services) and spent 60 to
+    # 290 ms doing so, more than the query itself (docs/performance.md, "Sweeps").
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "customers.User"
