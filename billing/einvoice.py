@@ -11,8 +11,10 @@ its dict changed shape in every release since, while the CII structure is a fixe
 standard, and the checks before issue (``missing_fields``) need the same reading of the
 invoice as the XML anyway.
 
-What the document says comes from the invoice as it was issued (its frozen ``billing_*``
-fields, lines, rates and totals) and from the company's current details, as the PDF does.
+What the document says comes from the invoice as it was issued: its frozen customer
+(``billing_*``) and seller (``seller``, the company's details on the day of issue), lines,
+rates and totals, as the PDF does; the company's settings as they are today play no part,
+so changing them never changes a document already issued.
 
 Amounts: a credit note is stored with negative lines and totals (``invoices.refund``);
 EN 16931 wants a credit note (type 381) with positive amounts, the sign being the
@@ -45,7 +47,7 @@ from lxml import etree
 from stdnum import iban as iban_number
 
 from .choices import FacturXProfile, InvoiceKind, LegalIdentifierScheme
-from .models import ZERO, CompanyProfile, Invoice, InvoiceLine
+from .models import ZERO, CompanyProfile, Invoice, InvoiceLine, Seller
 from .taxes import CENT, EU_COUNTRIES, REVERSE_CHARGE_NOTE
 
 #: The name of the embedded file that the Factur-X specification fixes.
@@ -102,17 +104,57 @@ def vat_category(invoice: Invoice, line: InvoiceLine) -> VatCategory:
     return VatCategory(ZERO_RATED, ZERO)
 
 
-def profile_label(company: CompanyProfile) -> str:
-    return str(FacturXProfile(company.facturx_profile).label)
+def profile_label(seller: Seller | CompanyProfile) -> str:
+    return str(FacturXProfile(seller.facturx_profile).label)
 
 
 # What the profile requires -------------------------------------------------------------
 
+#: How every missing detail of the company is named starts: what tells them from the
+#: customer's (``invoices`` sends staff, not a customer, to the company's settings).
+COMPANY_DETAIL = "the company's"
+COMPANY_VAT_NUMBER = f"{COMPANY_DETAIL} VAT number"
 
-def missing_fields(invoice: Invoice, company: CompanyProfile) -> list[str]:
-    """What the e-invoice of ``invoice`` needs and does not have, each named for a person;
-    [] when it can be issued. ``invoice`` carries its customer's details and its rates
-    already (``invoices.issue`` asks after freezing them, before taking a number).
+
+def _missing_seller(seller: Seller) -> list[str]:
+    """The seller's details every e-invoice needs, whoever it is for."""
+    missing: list[str] = []
+    if not seller.name.strip():
+        missing.append(f"{COMPANY_DETAIL} name")
+    if not seller.address.strip():
+        missing.append(f"{COMPANY_DETAIL} address")
+    if not seller.country:
+        missing.append(f"{COMPANY_DETAIL} country")
+    if not seller.legal_identifier.strip():
+        if seller.country == "FR":
+            missing.append(f"{COMPANY_DETAIL} legal identifier (SIREN)")
+        elif not seller.vat_number.strip():
+            missing.append(f"{COMPANY_DETAIL} legal identifier or VAT number")
+    return missing
+
+
+def missing_company_details(company: CompanyProfile | None = None) -> list[str]:
+    """The company's details that stop invoices from being issued, each named for a person;
+    [] when the company is complete. One query (the company's row), for a warning on staff
+    pages: an order a customer places is refused while one is missing.
+
+    The VAT number is named for a company in the EU: every sale to a customer in the EU
+    (taxed, zero-rated or reverse charged) needs it, so such a company cannot do without
+    it; a company outside the EU needs it only for some invoices, which ``missing_fields``
+    names when one is issued.
+    """
+    seller = (company or CompanyProfile.current()).as_seller()
+    missing = _missing_seller(seller)
+    if seller.country in EU_COUNTRIES and not seller.vat_number.strip():
+        missing.append(COMPANY_VAT_NUMBER)
+    return missing
+
+
+def missing_fields(invoice: Invoice, seller: Seller) -> list[str]:
+    """What the e-invoice of ``invoice`` sold by ``seller`` needs and does not have, each
+    named for a person; [] when it can be issued. ``invoice`` carries its customer's
+    details and its rates already (``invoices.issue`` asks after freezing them, before
+    taking a number).
 
     The rules are EN 16931's (the same for the BASIC profile), and French law's for a
     French seller: a name and an address with its country for both parties (BT-27,
@@ -120,22 +162,10 @@ def missing_fields(invoice: Invoice, company: CompanyProfile) -> list[str]:
     BR-CO-26), the seller's VAT number when a line is taxed or reverse charged
     (BR-S-02, BR-Z-02, BR-AE-02), and the buyer's under reverse charge (BR-AE-02).
     """
-    missing: list[str] = []
-    seller_country = str(company.country or "")
-    if not company.name.strip():
-        missing.append("the company's name")
-    if not company.address.strip():
-        missing.append("the company's address")
-    if not seller_country:
-        missing.append("the company's country")
-    if not company.legal_identifier.strip():
-        if seller_country == "FR":
-            missing.append("the company's legal identifier (SIREN)")
-        elif not company.vat_number.strip():
-            missing.append("the company's legal identifier or VAT number")
+    missing = _missing_seller(seller)
     codes = {vat_category(invoice, line).code for line in invoice.lines.all()}
-    if codes & {STANDARD, ZERO_RATED, REVERSE_CHARGE} and not company.vat_number.strip():
-        missing.append("the company's VAT number")
+    if codes & {STANDARD, ZERO_RATED, REVERSE_CHARGE} and not seller.vat_number.strip():
+        missing.append(COMPANY_VAT_NUMBER)
     if not (invoice.billing_company.strip() or invoice.billing_name.strip()):
         missing.append("the customer's name")
     if not invoice.billing_country:
@@ -218,7 +248,7 @@ def _legal_organization(parent: Any, identifier: str, scheme: str) -> None:
         _sub(organization, "ID", identifier)
 
 
-def _seller(agreement: Any, company: CompanyProfile, *, with_vat: bool) -> None:
+def _seller(agreement: Any, company: Seller, *, with_vat: bool) -> None:
     seller = _sub(agreement, "SellerTradeParty")
     siret = _digits(company.siret)
     if siret:
@@ -229,7 +259,7 @@ def _seller(agreement: Any, company: CompanyProfile, *, with_vat: bool) -> None:
     if scheme == LegalIdentifierScheme.SIREN:
         identifier = _digits(identifier)
     _legal_organization(seller, identifier, scheme)
-    _address(seller, company.address, str(company.country))
+    _address(seller, company.address, company.country)
     if company.email:
         communication = _sub(seller, "URIUniversalCommunication")
         _sub(communication, "URIID", company.email, schemeID="EM")
@@ -288,11 +318,12 @@ class _Breakdown:
     tax: Decimal = ZERO
 
 
-def build_xml(invoice: Invoice, company: CompanyProfile | None = None) -> bytes:
-    """The CII XML of the issued ``invoice`` in the company's profile, as UTF-8 bytes."""
+def build_xml(invoice: Invoice) -> bytes:
+    """The CII XML of the issued ``invoice``, in the profile and with the seller frozen at
+    its issue, as UTF-8 bytes."""
     if invoice.is_draft or not invoice.number or invoice.issued_at is None:
         raise ValueError(f"{invoice} is a draft: only an issued document has an e-invoice.")
-    company = company or CompanyProfile.current()
+    company = invoice.seller_details()
     profile = company.facturx_profile
     credit_note = invoice.kind == InvoiceKind.CREDIT_NOTE
     sign = Decimal(-1) if credit_note else Decimal(1)
@@ -351,7 +382,7 @@ def build_xml(invoice: Invoice, company: CompanyProfile | None = None) -> bytes:
         assert invoice.credit_note_for is not None  # a database constraint
         _sub(terms, "Description", f"Credit note for invoice {invoice.credit_note_for.number}.")
     else:
-        _sub(terms, "Description", _terms(invoice, company))
+        _sub(terms, "Description", _terms(invoice))
         if invoice.due_at is not None:
             _date(terms, "DueDateDateTime", invoice.due_at)
 
@@ -374,9 +405,11 @@ def build_xml(invoice: Invoice, company: CompanyProfile | None = None) -> bytes:
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
-def _terms(invoice: Invoice, company: CompanyProfile) -> str:
+def _terms(invoice: Invoice) -> str:
+    # Issuing sets the due date from the company's payment terms: an issued invoice has one
+    # (staff may not clear it); the company's current terms are not the invoice's.
     if invoice.due_at is None:
-        return f"Payable within {company.payment_terms_days} days."
+        return "Payable on receipt."
     return f"Payable by {timezone.localdate(invoice.due_at).isoformat()}."
 
 
@@ -441,19 +474,18 @@ def validate(xml: bytes, profile: str) -> None:
     facturx.xml_check_xsd(xml, flavor="factur-x", level=profile)
 
 
-def embed(pdf: bytes, invoice: Invoice, company: CompanyProfile | None = None) -> bytes:
+def embed(pdf: bytes, invoice: Invoice) -> bytes:
     """The PDF/A-3 ``pdf`` of ``invoice`` with its XML embedded as ``factur-x.xml`` and the
-    Factur-X metadata: checked against the profile's XSD on the way, so a document that
-    breaks the schema is never handed out."""
+    Factur-X metadata: checked against the XSD of the profile frozen at issue on the way,
+    so a document that breaks the schema is never handed out."""
     import facturx
 
-    company = company or CompanyProfile.current()
-    xml = build_xml(invoice, company)
+    xml = build_xml(invoice)
     result = facturx.generate_from_binary(
         pdf,
         xml,
         flavor="factur-x",
-        level=company.facturx_profile,
+        level=invoice.seller_details().facturx_profile,
         check_xsd=True,
         lang=_language(invoice),
     )

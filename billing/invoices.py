@@ -6,15 +6,23 @@ person can read. Issuing takes the next number of the year under a lock on the s
 row (``InvoiceSequence``), in the same transaction that freezes the invoice: an issue
 that rolls back gives its number back, so numbers never skip, and two issues at once
 wait for each other, so they never share one.
+
+A refusal because the company's own details are incomplete (``CompanyIncomplete``) is
+staff's to fix: its message sends staff to the company's settings; a customer whose order
+it refuses is shown ``customer_message`` instead, and staff learn of it from the log and
+from the warning on their billing pages (``einvoice.missing_company_details``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import logging
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -42,10 +50,23 @@ from .models import (
     InvoiceLine,
     InvoiceSequence,
     OrderItem,
+    Seller,
 )
 from .taxes import CENT, rate_for_country, tax_for
 
+logger = logging.getLogger(__name__)
+
 InvoiceRef = Invoice | int
+
+#: What a customer is told when the company's details stop their order: nothing for them
+#: to fix, and nothing about the panel's settings.
+ORDERS_UNAVAILABLE = "Orders cannot be taken at the moment; please try again later or contact us."
+RENEWALS_UNAVAILABLE = (
+    "Renewals cannot be invoiced at the moment; please try again later or contact us."
+)
+#: How long the error logged for an incomplete company stays logged once (seconds): every
+#: refused customer would otherwise log it again.
+COMPANY_INCOMPLETE_LOG_SECONDS = 3600
 
 
 class BillingError(Exception):
@@ -54,6 +75,32 @@ class BillingError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class CompanyIncomplete(BillingError):
+    """Refused because the company's settings lack details every e-invoice needs: staff
+    must complete them. The message is for staff; ``missing`` names the details."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+def customer_message(exc: BillingError, *, unavailable: str = ORDERS_UNAVAILABLE) -> str:
+    """What a customer is shown for ``exc``: its message, but when the company's details
+    are incomplete, ``unavailable`` (the customer can do nothing about it, and the staff
+    message names the panel's settings), the incident being logged as an error once per
+    ``COMPANY_INCOMPLETE_LOG_SECONDS`` for each set of missing details."""
+    if not isinstance(exc, CompanyIncomplete):
+        return exc.message
+    digest = hashlib.sha256("|".join(sorted(exc.missing)).encode()).hexdigest()[:16]
+    try:
+        first = cache.add(f"billing:company-incomplete:{digest}", 1, COMPANY_INCOMPLETE_LOG_SECONDS)
+    except Exception:  # the cache is down: logging twice beats a customer's error page
+        first = True
+    if first:
+        logger.error("A customer's order or renewal was refused: %s", exc.message)
+    return unavailable
 
 
 @dataclass(frozen=True)
@@ -179,6 +226,14 @@ def _freeze_taxes(invoice: Invoice, lines: list[InvoiceLine], company: CompanyPr
     invoice.tax_note = decision.note
 
 
+def _snapshot_seller(invoice: Invoice, company: CompanyProfile) -> Seller:
+    """Copy the company's details as they are today onto the invoice or credit note: its
+    PDF and e-invoice read these from now on, whatever the company's settings become."""
+    seller = company.as_seller()
+    invoice.seller = seller.as_dict()
+    return seller
+
+
 def _snapshot(invoice: Invoice) -> None:
     """Copy the customer's billing details as they are today onto the invoice."""
     customer = invoice.customer
@@ -199,25 +254,31 @@ def _snapshot(invoice: Invoice) -> None:
     invoice.billing_legal_identifier = customer.legal_identifier
 
 
-def _check_einvoice(invoice: Invoice, company: CompanyProfile) -> None:
+def _check_einvoice(invoice: Invoice, seller: Seller) -> None:
     """Refuse to issue what cannot be a valid Factur-X document (issue 17), naming every
-    field that is missing; asked before a number is taken, so a refusal consumes none."""
-    missing = einvoice.missing_fields(invoice, company)
+    field that is missing; asked before a number is taken, so a refusal consumes none.
+    A detail of the company's missing is ``CompanyIncomplete``: staff's to fix."""
+    missing = einvoice.missing_fields(invoice, seller)
     if not missing:
         return
     fields = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
-    seller = any(field.startswith("the company's") for field in missing)
-    where = " (Billing › Company details)" if seller else ""
-    raise BillingError(
-        f"{invoice} cannot be issued: its e-invoice ({einvoice.profile_label(company)}) "
+    company = [field for field in missing if field.startswith(einvoice.COMPANY_DETAIL)]
+    where = " (Billing › Company details)" if company else ""
+    message = (
+        f"{invoice} cannot be issued: its e-invoice ({einvoice.profile_label(seller)}) "
         f"needs {fields}{where}."
     )
+    if company:
+        raise CompanyIncomplete(message, company)
+    raise BillingError(message)
 
 
 def issue(invoice: InvoiceRef, *, actor: User | None, notify: bool = True) -> Invoice:
-    """Number the draft, freeze its lines, taxes and the customer's details; it is now owed.
+    """Number the draft, freeze its lines, taxes, the seller's (the company's) and the
+    customer's details; it is now owed.
 
-    A credit note keeps the rates of the invoice it corrects and is settled when issued.
+    A credit note keeps the rates and the customer of the invoice it corrects, names the
+    seller as it is at its own issue, and is settled when issued.
     Refused, before any number is taken, while a detail its e-invoice requires is missing
     (``einvoice.missing_fields``).
     """
@@ -230,6 +291,7 @@ def issue(invoice: InvoiceRef, *, actor: User | None, notify: bool = True) -> In
             raise BillingError("An invoice needs at least one line.")
         company = CompanyProfile.current()
         now = timezone.now()
+        seller = _snapshot_seller(inv, company)
         if inv.kind == InvoiceKind.INVOICE:
             _snapshot(inv)
             _freeze_taxes(inv, lines, company)
@@ -238,7 +300,7 @@ def issue(invoice: InvoiceRef, *, actor: User | None, notify: bool = True) -> In
         inv.subtotal = sum((line.subtotal for line in lines), ZERO)
         inv.tax_total = sum((line.tax_amount for line in lines), ZERO)
         inv.total = inv.subtotal + inv.tax_total
-        _check_einvoice(inv, company)
+        _check_einvoice(inv, seller)
         inv.number, inv.year, inv.sequence = _next_number(inv.kind, now, company)
         inv.issued_at = now
         if inv.due_at is None:

@@ -3,13 +3,15 @@ billing details and the payment gateways' settings (DESIGN.md, "Billing").
 
 Money is a ``Decimal`` with two places. An invoice is a draft until it is issued; issuing
 gives it the next number of its year (``InvoiceSequence``, taken under a lock) and freezes
-its lines, taxes and the customer's billing details: an issued invoice never changes
-(``save`` refuses it), corrections and refunds are credit notes. A customer's balance is
-the sum of a ledger of entries, never a number kept on its own.
+its lines, taxes, and the seller's and the customer's details: an issued invoice never
+changes (``save`` refuses it), corrections and refunds are credit notes. A customer's
+balance is the sum of a ledger of entries, never a number kept on its own.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +20,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django_countries import countries
 from django_countries.fields import CountryField
 
 from customers.models import Customer
@@ -120,6 +123,60 @@ class CompanyProfile(models.Model):
     def current(cls) -> CompanyProfile:
         profile, _created = cls.objects.get_or_create(pk=1)
         return profile
+
+    def as_seller(self) -> Seller:
+        """The seller's details as they are now: what an invoice issued now freezes."""
+        return Seller(
+            name=self.name,
+            address=self.address,
+            country=str(self.country or ""),
+            vat_number=self.vat_number,
+            legal_identifier=self.legal_identifier,
+            legal_identifier_scheme=self.legal_identifier_scheme,
+            siret=self.siret,
+            email=self.email,
+            bank_details=self.bank_details,
+            facturx_profile=self.facturx_profile,
+        )
+
+
+@dataclass(frozen=True)
+class Seller:
+    """Who sells, as a document says it: the company's details an issued invoice or credit
+    note carries (``Invoice.seller``, frozen at issue), so that changing the company's
+    settings later never changes a document already issued. A draft has none yet and
+    shows the company as it is (``Invoice.seller_details``)."""
+
+    name: str = ""
+    address: str = ""
+    #: The ISO 3166 code ("FR"), or "".
+    country: str = ""
+    vat_number: str = ""
+    legal_identifier: str = ""
+    legal_identifier_scheme: str = ""
+    siret: str = ""
+    email: str = ""
+    bank_details: str = ""
+    facturx_profile: str = FacturXProfile.EN16931
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Seller:
+        """The seller an invoice stored; a key it lacks (a detail added to the company
+        since) keeps its default, a key no longer known is left out."""
+        known = {field.name for field in dataclass_fields(cls)}
+        return cls(**{key: str(value) for key, value in data.items() if key in known})
+
+    def as_dict(self) -> dict[str, str]:
+        return {key: str(value) for key, value in asdict(self).items()}
+
+    @property
+    def country_name(self) -> str:
+        return str(countries.name(self.country)) if self.country else ""
+
+    @property
+    def legal_identifier_label(self) -> str:
+        """What the legal identifier is called on the invoice: its register's short name."""
+        return LEGAL_IDENTIFIER_LABELS.get(self.legal_identifier_scheme, "Company number")
 
 
 class TaxRate(models.Model):
@@ -235,6 +292,10 @@ class Invoice(models.Model):
     billing_vat_number = models.CharField(max_length=32, blank=True, editable=False)
     #: The customer's company registration number (a SIREN in France), when they gave one.
     billing_legal_identifier = models.CharField(max_length=64, blank=True, editable=False)
+    #: The seller's details, frozen when the invoice is issued (``Seller.as_dict``): the
+    #: PDF and the e-invoice of an issued document read them, never the company's current
+    #: settings. Empty on a draft.
+    seller = models.JSONField(default=dict, blank=True, editable=False)
     reverse_charge = models.BooleanField(default=False, editable=False)
     tax_note = models.CharField(max_length=300, blank=True, editable=False)
     subtotal = models.DecimalField(**MONEY, default=ZERO, editable=False)
@@ -296,6 +357,15 @@ class Invoice(models.Model):
             and self.due_at < timezone.now()
         )
 
+    def seller_details(self) -> Seller:
+        """The seller the document names: frozen at issue for an issued one; for a draft
+        (whose PDF is a preview) the company as it is now. An issued document without a
+        frozen seller (none should be: migration 0004 filled those issued before) shows
+        the company as it is now as well, the best information there is."""
+        if self.is_draft or not self.seller:
+            return CompanyProfile.current().as_seller()
+        return Seller.from_dict(self.seller)
+
     def amount_paid(self) -> Decimal:
         paid = self.payments.filter(status=PaymentStatus.SUCCEEDED).aggregate(s=Sum("amount"))
         return paid["s"] or ZERO
@@ -326,6 +396,7 @@ FROZEN_FIELDS = (
     "billing_country",
     "billing_vat_number",
     "billing_legal_identifier",
+    "seller",
     "reverse_charge",
     "subtotal",
     "tax_total",

@@ -104,14 +104,20 @@ def logo_path(company: CompanyProfile) -> Path | None:
     return Path(found)
 
 
-def invoice_context(invoice: Invoice, company: CompanyProfile | None = None) -> dict[str, Any]:
-    """What the PDF template shows: the document, its seller, its buyer, lines and taxes."""
-    company = company or CompanyProfile.current()
+def invoice_context(invoice: Invoice) -> dict[str, Any]:
+    """What the PDF template shows: the document, its seller, its buyer, lines and taxes.
+
+    The seller is the one frozen at issue (``Invoice.seller_details``; a draft's is the
+    company as it is now), so changing the company's settings never changes the PDF of a
+    document already issued. The logo is the exception: a file under the static files,
+    read as it is now (its path is a setting of the panel's look, not a detail the law
+    asks of an invoice).
+    """
     lines = list(invoice.lines.all())
-    logo = logo_path(company)
+    logo = logo_path(CompanyProfile.current())
     return {
         "invoice": invoice,
-        "company": company,
+        "seller": invoice.seller_details(),
         "bill_to": bill_to(invoice),
         "lines": lines,
         "taxes": tax_summary(lines),
@@ -121,9 +127,9 @@ def invoice_context(invoice: Invoice, company: CompanyProfile | None = None) -> 
     }
 
 
-def render_invoice_html(invoice: Invoice, company: CompanyProfile | None = None) -> str:
+def render_invoice_html(invoice: Invoice) -> str:
     """The document as HTML, before layout (tests and previews read this)."""
-    return render_to_string(TEMPLATE, invoice_context(invoice, company))
+    return render_to_string(TEMPLATE, invoice_context(invoice))
 
 
 def render_invoice_pdf(invoice: Invoice) -> bytes:
@@ -154,7 +160,7 @@ def render_invoice_pdf(invoice: Invoice) -> bytes:
     # PDF/A-3 is the archival PDF that may carry files: Factur-X requires it.
     pdf = document.write_pdf(pdf_variant="pdf/a-3b")
     assert pdf is not None
-    return einvoice.embed(bytes(pdf), invoice, context["company"])
+    return einvoice.embed(bytes(pdf), invoice)
 
 
 def pdf_filename(invoice: Invoice) -> str:

@@ -72,7 +72,11 @@ class InvoiceListView(StaffRequiredMixin, WindowPaginationMixin, ListView):
         return self.filterset.qs
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(filterset=self.filterset, **kwargs)
+        return super().get_context_data(
+            filterset=self.filterset,
+            company_missing=einvoice.missing_company_details(),
+            **kwargs,
+        )
 
 
 class InvoiceDetailView(StaffRequiredMixin, View):

@@ -21,7 +21,7 @@ from customers import activity
 from customers.models import Customer
 from services.models import Service
 
-from .. import balance, invoices
+from .. import balance, einvoice, invoices
 from ..forms.admin import (
     BalanceAdjustForm,
     CompanyProfileForm,
@@ -109,6 +109,12 @@ class CompanyProfileView(StaffRequiredMixin, UpdateView):
 
     def get_object(self, queryset: QuerySet[CompanyProfile] | None = None) -> CompanyProfile:
         return CompanyProfile.current()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        # What the company lacks as saved (not as typed in a form being corrected).
+        return super().get_context_data(
+            company_missing=einvoice.missing_company_details(CompanyProfile.current()), **kwargs
+        )
 
     def form_valid(self, form: CompanyProfileForm) -> HttpResponse:
         before = activity.snapshot(CompanyProfile.current(), CompanyProfileForm.Meta.fields)

@@ -4,6 +4,11 @@ The product page posts its order form here; a GET with ``?product=<slug>`` shows
 form on its own. A valid order becomes one order and its issued invoice
 (``orders.place_order``), and the customer is sent to that invoice's page, where they
 choose how to pay. A product that cannot be delivered is refused before any form is read.
+
+A refused order leaves nothing behind (``place_order`` is one transaction) and shows the
+form again as the customer filled it in. A refusal the customer can do nothing about (the
+company's own details are incomplete) is told in plain words, staff learning of it from
+the log and their billing pages (``invoices.customer_message``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from clientxcms.access import CustomerRequiredMixin, signed_in_user
 
 from .. import orders
 from ..forms.checkout import CheckoutForm
-from ..invoices import BillingError
+from ..invoices import BillingError, customer_message
 from .catalogue import Offer, offer, product_on_sale, unavailable_message
 
 
@@ -55,7 +60,7 @@ class CheckoutView(CustomerRequiredMixin, View):
         try:
             order = orders.place_order(self.customer, items=[item], actor=signed_in_user(request))
         except BillingError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(None, customer_message(exc))
             return self.render(current, form)
         assert order.invoice is not None  # place_order always issues one
         messages.success(

@@ -21,7 +21,13 @@ from services.models import Service
 
 from ..choices import InvoiceStatus
 from ..forms.renew import RenewForm
-from ..invoices import BillingError, open_renewal_invoices, renewal_invoice
+from ..invoices import (
+    RENEWALS_UNAVAILABLE,
+    BillingError,
+    customer_message,
+    open_renewal_invoices,
+    renewal_invoice,
+)
 from ..models import Invoice
 from ..renewals import decide_renewal, renewal_options
 
@@ -57,7 +63,7 @@ class ServiceRenewView(CustomerRequiredMixin, View):
             existing = open_renewal_invoice(service)
             if existing is not None:
                 return redirect("client:invoice_detail", pk=existing.pk)
-            messages.error(request, exc.message)
+            messages.error(request, customer_message(exc, unavailable=RENEWALS_UNAVAILABLE))
             return redirect("client:service_renew", pk=service.pk)
         return redirect("client:invoice_detail", pk=invoice.pk)
 
