@@ -23,11 +23,13 @@ def _redis_of_this_worker(url: str, worker: str) -> str:
     return f"{base}/{(int(db or 0) + int(worker[2:])) % 16}"
 
 
-# Once per process tree: a worker or beat started by a test inherits both variables.
-if not os.environ.get("REDIS_URL_OF_WORKER"):
-    os.environ["REDIS_URL"] = os.environ["REDIS_URL_OF_WORKER"] = _redis_of_this_worker(
-        os.environ.get("REDIS_URL", ""), os.environ.get("PYTEST_XDIST_WORKER", "")
-    )
+# Always from the URL given to pytest's first process, which every process it starts
+# inherits (xdist's workers, and the Celery workers and beat the tests start), so that a
+# process moved already is not moved again, and a worker is not left on its parent's.
+os.environ.setdefault("REDIS_URL_GIVEN", os.environ.get("REDIS_URL", ""))
+os.environ["REDIS_URL"] = _redis_of_this_worker(
+    os.environ["REDIS_URL_GIVEN"], os.environ.get("PYTEST_XDIST_WORKER", "")
+)
 
 from .settings import *  # noqa: E402,F403
 from .settings import BASE_DIR, REDIS_URL, TEMPLATES  # noqa: E402
