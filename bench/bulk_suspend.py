@@ -23,7 +23,7 @@ SERVICES = 10_000
 
 
 def _start_worker(queue: str) -> subprocess.Popen:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "clientxcms.settings"}
+    env = {**os.environ, **common.production_env()}
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "clientxcms", "worker", "-Q", queue,
          "--pool=solo", "--without-heartbeat", "--without-mingle", "--without-gossip",

@@ -25,8 +25,6 @@ The rows are deleted afterwards (and at the start, when a previous run was inter
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import subprocess
 import sys
@@ -69,30 +67,9 @@ class Run:
         return self.services / self.seconds
 
 
-def _encryption_keys() -> str:
-    """The credential keys this process uses, for the worker (same rule as
-    ``delivery.crypto``: derived from ``SECRET_KEY`` when none is set, DEBUG only)."""
-    from django.conf import settings
-
-    if settings.FIELD_ENCRYPTION_KEYS:
-        return ",".join(settings.FIELD_ENCRYPTION_KEYS)
-    digest = hashlib.sha256(f"field-encryption:{settings.SECRET_KEY}".encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode()
-
-
 def _start_worker(queue: str, logs: Path, **env: str) -> subprocess.Popen:
     """A Celery worker on ``queue`` with production settings (DEBUG off) and ``env``."""
-    from django.conf import settings
-
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "clientxcms.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "FIELD_ENCRYPTION_KEY": _encryption_keys(),
-        "LOG_LEVEL": "WARNING",
-        **env,
-    }
+    environment = {**os.environ, **common.production_env(), **env}
     log = (logs / f"worker-{queue}.log").open("w")
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "clientxcms", "worker", "-Q", queue,

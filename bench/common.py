@@ -32,14 +32,50 @@ class BenchContext:
     customers: int
 
 
+#: The key ``clientxcms/settings.py`` falls back to with ``DEBUG`` on. The bench runs with
+#: ``DEBUG`` off, which needs a key: this one unless ``SECRET_KEY`` is set, so that a bench
+#: database seeded by an earlier bench (``DEBUG`` on) still decrypts its servers' credentials.
+BENCH_SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+
+def production_env() -> dict[str, str]:
+    """The environment of the bench's processes: production settings (``DEBUG`` off).
+
+    ``configure_django`` applies it to this process, and child processes (the sweeps'
+    child, the Celery workers of the bulk benches) inherit it or are given it. With
+    ``DEBUG`` off the settings need a ``SECRET_KEY`` and a ``FIELD_ENCRYPTION_KEY``: those
+    set in the environment, else ``BENCH_SECRET_KEY`` and the field key that
+    ``delivery.crypto`` derives from the secret key when none is set (``DEBUG`` on), so that
+    the credentials written by any bench, then or now, decrypt in every process.
+    """
+    secret = os.environ.get("SECRET_KEY") or BENCH_SECRET_KEY
+    keys = os.environ.get("FIELD_ENCRYPTION_KEY")
+    if not keys:
+        digest = hashlib.sha256(f"field-encryption:{secret}".encode()).digest()
+        keys = base64.urlsafe_b64encode(digest).decode()
+    return {
+        "DJANGO_SETTINGS_MODULE": "clientxcms.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": secret,
+        "FIELD_ENCRYPTION_KEY": keys,
+        "LOG_LEVEL": "WARNING",
+        # The test client's host, besides the defaults.
+        "ALLOWED_HOSTS": os.environ.get("ALLOWED_HOSTS") or "testserver,127.0.0.1,localhost",
+    }
+
+
 def configure_django() -> None:
-    """Point Django at the bench database (created if missing) and set it up."""
+    """Point Django at the bench database (created if missing), production settings, set up.
+
+    The settings are ``bench.settings``: production's (``production_env``: ``DEBUG`` off,
+    so cached templates and no query log) plus Django's admin app, which
+    ``bench/list_views.py`` compares the service list with. ``DEBUG`` is forced off even
+    if the caller's environment turns it on: figures taken with it on are not production's.
+    """
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clientxcms.settings")
-    os.environ.setdefault("DEBUG", "true")
+    os.environ.update(production_env())
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    # The test client's host, besides the defaults.
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     if not os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
         raise SystemExit("The benchmarks run on PostgreSQL: set DATABASE_URL=postgres://...")
     create_database_if_missing(os.environ["DATABASE_URL"])
@@ -47,6 +83,29 @@ def configure_django() -> None:
     import django
 
     django.setup()
+    collect_static()
+
+
+def collect_static() -> None:
+    """Collect the static files into ``bench.settings.STATIC_ROOT`` when they changed.
+
+    Production's manifest storage renders ``{% static %}`` from the manifest that
+    ``collectstatic`` writes; the bench collects into a folder of its own (``var/``), again
+    only when a source file is newer than the manifest.
+    """
+    from django.conf import settings
+    from django.core.management import call_command
+
+    manifest = Path(settings.STATIC_ROOT or "staticfiles") / "staticfiles.json"
+    if manifest.exists():
+        sources = [Path(folder) for folder in settings.STATICFILES_DIRS]
+        newest = max(
+            (f.stat().st_mtime for folder in sources for f in folder.rglob("*") if f.is_file()),
+            default=0.0,
+        )
+        if newest <= manifest.stat().st_mtime:
+            return
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def create_database_if_missing(url: str) -> None:
@@ -87,28 +146,6 @@ def prepare_data(context: BenchContext) -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(f"{Service.objects.count():,} services in the database.\n")
-
-
-def production_env() -> dict[str, str]:
-    """The environment of a bench child process with production settings (``DEBUG`` off).
-
-    It keeps this process's keys: with ``DEBUG`` on and no ``FIELD_ENCRYPTION_KEY``, the
-    field key is derived from ``SECRET_KEY`` (``delivery.crypto``), and the child must
-    read the server credentials this process wrote.
-    """
-    from django.conf import settings
-
-    keys = list(settings.FIELD_ENCRYPTION_KEYS)
-    if not keys:
-        digest = hashlib.sha256(f"field-encryption:{settings.SECRET_KEY}".encode()).digest()
-        keys = [base64.urlsafe_b64encode(digest).decode()]
-    return {
-        "DJANGO_SETTINGS_MODULE": "clientxcms.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "FIELD_ENCRYPTION_KEY": ",".join(keys),
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 def bench_superuser() -> Any:

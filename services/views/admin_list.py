@@ -22,6 +22,7 @@ from django.views import View
 from clientxcms.access import StaffRequiredMixin, signed_in_user
 from clientxcms.text import parse_id
 from services.choices import BulkAction, ServiceStatus
+from services.export import XLSX_MAX_ROWS
 from services.filters import (
     SORT_COLUMNS,
     ServiceFilterSet,
@@ -156,6 +157,8 @@ class ServiceListView(StaffRequiredMixin, View):
             # Each bulk action checks its own permission again when it is confirmed.
             "can_bulk": user.has_perm("services.change_service"),
             "bulk_actions": actions,
+            # The export menu states XLSX's cap (the export refuses above it).
+            "xlsx_max_rows": XLSX_MAX_ROWS,
             "query": request.GET.urlencode(),
         }
 

@@ -177,7 +177,7 @@ def test_an_unknown_format_sends_back_to_the_list(client, admin_user):
 
 
 def test_an_xlsx_export_above_the_cap_is_refused(client, admin_user, monkeypatch):
-    monkeypatch.setattr("services.views.admin_export.XLSX_MAX_ROWS", 2)
+    monkeypatch.setattr("services.export.XLSX_MAX_ROWS", 2)
     ServiceFactory.create_batch(3)
     client.force_login(admin_user)
 
@@ -185,6 +185,26 @@ def test_an_xlsx_export_above_the_cap_is_refused(client, admin_user, monkeypatch
 
     assert "XLSX exports stop at 2 services" in response.text
     assert len(csv_rows(client.get(URL, {"format": "csv"}))) == 4  # CSV has no cap
+
+
+def test_an_xlsx_export_at_the_cap_is_given(client, admin_user, monkeypatch):
+    monkeypatch.setattr("services.export.XLSX_MAX_ROWS", 3)
+    ServiceFactory.create_batch(3)
+    client.force_login(admin_user)
+
+    response = client.get(URL, {"format": "xlsx"})
+
+    assert response.status_code == 200
+    assert len(xlsx_rows(response)) == 4
+
+
+def test_the_export_menu_states_the_xlsx_cap(client, admin_user, monkeypatch):
+    monkeypatch.setattr("services.views.admin_list.XLSX_MAX_ROWS", 12_345)
+    client.force_login(admin_user)
+
+    response = client.get("/admin/services/")
+
+    assert "XLSX (up to 12,345 services; use CSV beyond)" in response.text
 
 
 def test_the_list_links_to_the_export_with_its_filters(client, admin_user):
