@@ -331,7 +331,7 @@ def process(operation_id: int) -> None:
     BulkOperation.objects.filter(pk=operation_id).update(
         status=BulkStatus.DONE, finished_at=timezone.now(), abandoned=False, error=""
     )
-    stats.forget_status_counts()
+    stats.fold_status_counts()
 
 
 def retry_failed(operation: BulkOperation) -> int:

@@ -9,10 +9,9 @@ point for all three.
 Everything here must stay fast at a million services on PostgreSQL:
 
 * an id or uuid typed in the search box is an exact, indexed lookup and nothing else;
-* the text search looks customers and products up in their own (small) tables first and
-  matches services by indexed foreign key (``customer_id IN (...)``); only the service's
-  own name is a ``LIKE`` over the services table, which a pg_trgm index on
-  ``UPPER(name)`` would turn into an index scan (not added yet: docs/performance.md);
+* the text search looks customers and products up in their own (small) tables first,
+  once, by trigram indexes, and matches services by indexed foreign key
+  (``customer_id IN (...)``) or by the pg_trgm index on the service's ``UPPER(name)``;
 * every filter maps onto an indexed column or a small related table.
 """
 
@@ -26,8 +25,9 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.core.exceptions import EmptyResultSet, PermissionDenied
+from django.db import connections
+from django.db.models import BooleanField, F, Func, Q, QuerySet
 from django.forms.utils import ErrorDict
 from django.http import QueryDict
 from django.utils import timezone
@@ -46,8 +46,8 @@ from .pagination import order_expressions
 
 VIEW_PERMISSION = "services.view_service"
 SEARCH_MAX_LENGTH = 200
-#: A search term matching more customers than this is "common" (see ``search_services``).
-SELECTIVE_CUSTOMERS = 1_000
+#: The most customers a search writes into its query by id (see ``search_services``).
+CUSTOMER_IDS = 10_000
 #: The largest id PostgreSQL's bigint holds; a longer number is not an id.
 MAX_ID = 2**63 - 1
 
@@ -117,17 +117,123 @@ def parse_identifier(term: str) -> int | uuid.UUID | None:
     return None
 
 
+class AnyOf(Func):
+    """``column IN (ids)`` with the ids as one array parameter on PostgreSQL: a search can
+    write thousands of customer ids into its query, and one parameter is adapted at once
+    where thousands are each formatted.
+
+    A few ids are ``column = ANY(%s)``, which an index answers (and a bitmap combines with
+    the other arms of the search's ``OR``). Many are ``column IN (SELECT unnest(%s))``, a
+    hashed lookup per row: the planner costs ``= ANY`` as one comparison per element, so
+    with thousands of ids it would rather read every match by the index (123,000 for
+    "Dubois" at a million services, 41 ms) than read the newest services in order and
+    stop at the page's or the capped count's end (a few thousand, a few ms).
+    """
+
+    output_field = BooleanField()
+    conditional = True
+    #: Up to this many ids, ``= ANY``; beyond, the hashed ``IN``.
+    INDEXED = 1_000
+
+    def __init__(self, column: str, ids: list[int]) -> None:
+        super().__init__(F(column))
+        self.ids = list(ids)
+
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, list[Any]]:
+        if not self.ids:
+            raise EmptyResultSet  # an OR drops this arm; alone, nothing matches
+        column, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            if len(self.ids) <= self.INDEXED:
+                return f"{column} = ANY(%s)", [*params, self.ids]
+            return f"{column} IN (SELECT unnest(%s::bigint[]))", [*params, self.ids]
+        marks = ", ".join(["%s"] * len(self.ids))
+        return f"{column} IN ({marks})", [*params, *self.ids]
+
+
+def _customer_matches(term: str) -> QuerySet[Customer, Any]:
+    """The customers ``term`` finds: each word in a name, the company or the e-mail (all
+    words for "bob owner"), an e-mail (a term with "@") in the e-mail only.
+
+    Each table is matched on its own, through the trigram indexes of migration
+    ``services/0009`` on PostgreSQL: the customers' names and company in one bitmap, the
+    users' e-mails in another, joined by the customers' unique user index. An ``OR``
+    across the join of the two tables would read every customer.
+    """
+    if "@" in term:
+        # No name or company has an "@": only the e-mails are searched.
+        users = User.objects.filter(email__icontains=term).values("pk")
+        return Customer.objects.filter(user__in=users)
+    per_word = []
+    for word in term.split():
+        by_name = Customer.objects.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(company__icontains=word)
+        )
+        users = User.objects.filter(email__icontains=word).values("pk")
+        by_email = Customer.objects.filter(user__in=users)
+        per_word.append(by_name.order_by().values("pk").union(by_email.order_by().values("pk")))
+    if len(per_word) == 1:
+        # Most searches: the union as it is. (Wrapped in "pk IN (...)", PostgreSQL hashed
+        # it against every customer: 27 ms at 50,000.)
+        return per_word[0]
+    customers = Customer.objects.all()
+    for words in per_word:
+        customers = customers.filter(pk__in=words)
+    return customers
+
+
+def _probe(
+    products: QuerySet[Product], customers: QuerySet[Customer, Any]
+) -> tuple[list[int], list[int]]:
+    """The ids of ``products`` and of at most ``CUSTOMER_IDS + 1`` of ``customers``, in one
+    query: two derived tables under a ``UNION ALL``, tagged 0 and 1.
+
+    (Django cannot express a ``LIMIT`` inside one arm of a ``UNION`` on SQLite; a derived
+    table can, on both databases.)
+    """
+    arms = [products.order_by().values_list("pk"), customers.order_by().values_list("pk")]
+    arms[1] = arms[1][: CUSTOMER_IDS + 1]
+    parts, params = [], []
+    for tag, arm in enumerate(arms):
+        try:
+            sql, arm_params = arm.query.get_compiler(using=arm.db).as_sql()
+        except EmptyResultSet:  # .none(): nothing to ask
+            continue
+        parts.append(f"SELECT {tag} AS tag, matched.* FROM ({sql}) AS matched")
+        params.extend(arm_params)
+    with connections[arms[0].db].cursor() as cursor:
+        rows = []
+        if parts:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            rows = cursor.fetchall()
+    return [pk for tag, pk in rows if tag == 0], [pk for tag, pk in rows if tag == 1]
+
+
 def search_services(queryset: QuerySet[Service], term: str) -> QuerySet[Service]:
     """Services whose id, uuid, name, product name, or customer name or e-mail match.
 
     An id or uuid is exact and short-circuits the text search: it is one index lookup,
     and a person who pastes an id means that service. (Digits that are no service's id
     are searched as text, so "2024" still finds "Backup 2024".) Customers and products
-    are matched in their own tables, word by word for customers ("bob owner" finds Bob
-    Owner), and services by their indexed foreign keys; a term with an "@" is an e-mail
-    and searches the customers' e-mails only. Knowing first how many customers and
-    products a term matches (two small queries) chooses how to find the services: see
-    docs/performance.md for the figures behind ``SELECTIVE_CUSTOMERS``.
+    are matched once, in their own tables, by one query that returns their ids
+    (``_probe``); the services are then one ``OR`` over the services' own columns with
+    those ids written in: ``customer_id IN (...)`` (the customer index), ``product_id IN
+    (...)`` and the name's trigram index. Each arm can be read by an index, so PostgreSQL
+    chooses from its estimates: a bitmap of the few matches for a rare term, the newest
+    services read in order for a common one (the first page stops early), and the page and
+    its capped count never match the customers again. A term matching more than
+    ``CUSTOMER_IDS`` customers keeps them as a subquery (such a term is dense, and the
+    services read in order meet matches at once). See docs/performance.md.
     """
     term = clean_search_term(term)
     if not term:
@@ -138,37 +244,21 @@ def search_services(queryset: QuerySet[Service], term: str) -> QuerySet[Service]
     if identifier is not None and Service.objects.filter(pk=identifier).exists():
         return queryset.filter(pk=identifier)
 
+    customers = _customer_matches(term)
     if "@" in term:
-        # An e-mail address: no service or product name has one, so only the customers'
-        # e-mails are searched, and services are found through the customer index alone.
-        customers = Customer.objects.filter(user__email__icontains=term)
-        return queryset.filter(customer__in=customers.values("pk"))
-
-    customers = Customer.objects.all()
-    for word in term.split():
-        customers = customers.filter(
-            Q(first_name__icontains=word)
-            | Q(last_name__icontains=word)
-            | Q(company__icontains=word)
-            | Q(user__email__icontains=word)
-        )
-    product_ids = list(Product.objects.filter(name__icontains=term).values_list("pk", flat=True))
-    customer_ids = list(
-        customers.order_by().values_list("pk", flat=True)[: SELECTIVE_CUSTOMERS + 1]
+        # An e-mail address: no service or product name has one.
+        products = Product.objects.none()
+    else:
+        products = Product.objects.filter(name__icontains=term)
+    product_ids, customer_ids = _probe(products, customers)
+    by_customer = (
+        Q(customer__in=customers.order_by().values("pk"))
+        if len(customer_ids) > CUSTOMER_IDS
+        else Q(AnyOf("customer_id", customer_ids))
     )
-    if product_ids or len(customer_ids) > SELECTIVE_CUSTOMERS:
-        # A common term: matches are dense, so the newest come soon when the services are
-        # read in order, and the first page stops early.
-        return queryset.filter(
-            Q(customer__in=customers.values("pk"))
-            | Q(product__in=product_ids)
-            | Q(name__icontains=term)
-        )
-    # A rare term: the few matches are gathered by index (the customers' services, and the
-    # names through their trigram index on PostgreSQL). An OR would read every service.
-    by_customer = Service.objects.filter(customer__in=customer_ids).order_by().values("pk")
-    by_name = Service.objects.filter(name__icontains=term).order_by().values("pk")
-    return queryset.filter(pk__in=by_customer.union(by_name))
+    if "@" in term:
+        return queryset.filter(by_customer)
+    return queryset.filter(by_customer | Q(product_id__in=product_ids) | Q(name__icontains=term))
 
 
 # The FilterSet -----------------------------------------------------------------------------
@@ -259,7 +349,8 @@ class ServiceFilterSet(django_filters.FilterSet):
         empty_label="Any product",
     )
     server = django_filters.ModelChoiceFilter(
-        queryset=Server.objects.order_by("name", "id"),
+        # Names only: each server's credentials would be decrypted to fill the menu.
+        queryset=Server.objects.defer("credentials").order_by("name", "id"),
         null_label="No server",
         empty_label="Any server",
     )

@@ -59,6 +59,13 @@ MONEY: dict[str, Any] = {
 }
 
 
+#: A service staff should look at (the dashboard, ``services.retries``): an operation in
+#: flight, or a delivery that failed (pending with the module's error kept). One
+#: definition for the query and for the partial index that serves it: PostgreSQL uses a
+#: partial index only when it can prove the query's WHERE implies the index's.
+NEEDS_ATTENTION = ~Q(operation="") | (Q(status=ServiceStatus.PENDING) & ~Q(last_delivery_error=""))
+
+
 class ServiceQuerySet(models.QuerySet["Service"]):
     def for_customer(self, customer: Customer) -> ServiceQuerySet:
         """The services a customer may see: every client-area query starts here."""
@@ -190,6 +197,13 @@ class Service(models.Model):
                 name="service_operation_due_idx",
                 condition=Q(operation_due_at__isnull=False),
             ),
+            # The dashboard's "needing attention", latest first: a few rows, where the
+            # same condition without the index reads every pending service.
+            models.Index(
+                fields=["updated_at", "id"],
+                name="service_attention_idx",
+                condition=NEEDS_ATTENTION,
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="service_price_gte_0"),
@@ -270,6 +284,23 @@ class ServiceRenewal(models.Model):
 
     def __str__(self) -> str:
         return f"Renewal of {self.service_id} to {self.new_expires_at:%Y-%m-%d}"
+
+
+class StatusCountChange(models.Model):
+    """A change in the number of services of one status, written by the database.
+
+    Triggers on ``services_service`` (migration ``0009``, ``services.stats``) add one row
+    per status whose number a statement changed, in that statement's transaction, so no
+    path that creates, deletes or moves services can forget the counts, and writers never
+    wait on one another (rows are only added). The counts are the sums per status; reading
+    them folds the rows into one per status once there are many.
+    """
+
+    status = models.CharField(max_length=16, choices=ServiceStatus.choices)
+    delta = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.delta:+d}"
 
 
 class ServiceEvent(models.Model):

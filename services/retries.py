@@ -13,15 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from clientxcms.claims import ClaimResult
 from delivery.modules.base import ModuleError
 
 from . import lifecycle
-from .choices import ServiceStatus
 from .lifecycle import LifecycleError
-from .models import Service
+from .models import NEEDS_ATTENTION, Service
 
 logger = logging.getLogger(__name__)
 
@@ -60,5 +59,5 @@ def resume_due(now: dt.datetime, *, limit: int = 1000) -> ClaimResult:
 def needing_attention() -> QuerySet[Service]:
     """Services staff should look at: an operation in flight, or a delivery that failed
     (pending with the module's error kept)."""
-    failed_delivery = Q(status=ServiceStatus.PENDING) & ~Q(last_delivery_error="")
-    return Service.objects.filter(~Q(operation="") | failed_delivery)
+    # The condition of the partial index service_attention_idx, word for word.
+    return Service.objects.filter(NEEDS_ATTENTION)

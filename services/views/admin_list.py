@@ -2,14 +2,15 @@
 
 Built to cost the same on every page at a million services (DESIGN.md, "Data and
 scale"): one query for the rows, with every column joined in; keyset pages instead of
-``OFFSET``; the status tabs' counts cached for a few seconds; and the "matching" count
-bounded, so nothing counts the whole table on every view. htmx requests (sorting,
-paging) get only the results fragment, NetBox style.
+``OFFSET``; the status tabs' counts kept by the database (``services.stats``); and the
+"matching" count bounded, so nothing counts the whole table on every view. htmx requests
+(sorting, paging) get only the results fragment, NetBox style.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.contrib import messages
@@ -31,7 +32,7 @@ from services.filters import (
     service_filterset,
 )
 from services.pagination import InvalidCursor, KeysetPage, KeysetPaginator
-from services.stats import cached_status_counts
+from services.stats import status_counts
 
 #: What the rows show, joined in the page's one query whatever its size.
 LIST_RELATED = ("customer__user", "product", "server")
@@ -40,7 +41,7 @@ PAGE_SIZES = (25, 50, 100)
 #: bulk confirmation page gives the exact number.) Counting stops at the cap, but a filter
 #: that matches fewer rows still reads every candidate, so the cap is kept small.
 MATCHING_COUNT_CAP = 1_000
-#: Parameters that the status tabs' cached counts already answer for.
+#: Parameters that the status tabs' counts already answer for.
 COUNTED_BY_TABS = {"status", "sort"}
 
 
@@ -84,12 +85,19 @@ class ServiceListView(StaffRequiredMixin, View):
             return render(request, self.fragment_template_name, context)
         return render(request, self.template_name, context)
 
+    @cached_property
+    def _status_counts(self) -> list[dict[str, Any]]:
+        """The counts per status the database keeps (``services.stats``): exact, one small
+        query, read once per request for the tabs and for "N matching"."""
+        return status_counts()
+
     def _per_page(self, request: HttpRequest) -> int:
         value = parse_id(request.GET.get("per_page"))
         return value if value in PAGE_SIZES else PAGE_SIZES[0]
 
     def _page(self, request: HttpRequest, filterset: ServiceFilterSet, per_page: int) -> KeysetPage:
-        queryset = filterset.qs.select_related(*LIST_RELATED)
+        # The servers' credentials are encrypted: loading them would decrypt one per row.
+        queryset = filterset.qs.select_related(*LIST_RELATED).defer("server__credentials")
         paginator = KeysetPaginator(queryset, ordering_for(filterset.sort_value), per_page)
         try:
             return paginator.page(request.GET.get("cursor"))
@@ -115,13 +123,13 @@ class ServiceListView(StaffRequiredMixin, View):
 
     def _matching(self, filterset: ServiceFilterSet, page: KeysetPage) -> Matching:
         """How many services match: free when they fit on one page or when only statuses
-        are chosen (the tabs' cached counts say it), otherwise counted up to the cap."""
+        are chosen (the tabs' counts say it), otherwise counted up to the cap."""
         if not page.has_next and not page.has_previous:
             return Matching(len(page.rows))
         data = filterset.form.cleaned_data
         if all(data[name] in EMPTY_VALUES for name in data.keys() - COUNTED_BY_TABS):
             statuses = set(data.get("status") or ServiceStatus.values)
-            rows = cached_status_counts()
+            rows = self._status_counts
             return Matching(sum(row["count"] for row in rows if row["status"] in statuses))
         counted = filterset.qs.order_by().values("pk")[: MATCHING_COUNT_CAP + 1].count()
         if counted > MATCHING_COUNT_CAP:
@@ -149,6 +157,8 @@ class ServiceListView(StaffRequiredMixin, View):
             "services": page.rows if page else [],
             "per_page": per_page,
             "page_sizes": PAGE_SIZES,
+            # The export menu states XLSX's cap (the export refuses above it).
+            "xlsx_max_rows": XLSX_MAX_ROWS,
             "matching": matching,
             "sort": filterset.sort_value,
             "columns": SORT_COLUMNS,
@@ -157,14 +167,12 @@ class ServiceListView(StaffRequiredMixin, View):
             # Each bulk action checks its own permission again when it is confirmed.
             "can_bulk": user.has_perm("services.change_service"),
             "bulk_actions": actions,
-            # The export menu states XLSX's cap (the export refuses above it).
-            "xlsx_max_rows": XLSX_MAX_ROWS,
             "query": request.GET.urlencode(),
         }
 
     def _tabs(self, request: HttpRequest) -> list[dict[str, Any]]:
         selected = request.GET.getlist("status")
-        statuses = cached_status_counts()
+        statuses = self._status_counts
         all_tab = {
             "status": None,
             "label": "All",
