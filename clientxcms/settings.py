@@ -173,6 +173,8 @@ LANGUAGES = [("en", "English"), ("fr", "Français"), ("de", "Deutsch"), ("es", "
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# One date format per locale: pages use the format names, the panel's overrides live here.
+FORMAT_MODULE_PATH = ["clientxcms.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT: Path | None = BASE_DIR / "staticfiles"

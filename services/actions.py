@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from .choices import ServiceAction
 from .forms.actions import (
@@ -70,10 +74,15 @@ class ActionSpec:
         return f"Service #{service.pk} {done}."
 
 
+def _day(moment: datetime | None) -> str:
+    """A date in a message as on every page: the local day, in the locale's format."""
+    return "" if moment is None else date_format(localtime(moment), "DATE_FORMAT")
+
+
 def _cancelled(service: Service) -> str:
     if service.cancel_at is None:
         return "cancelled"
-    return f"will be cancelled at the end of its paid period ({service.cancel_at:%Y-%m-%d})"
+    return f"will be cancelled at the end of its paid period ({_day(service.cancel_at)})"
 
 
 _SPECS = [
@@ -133,7 +142,7 @@ _SPECS = [
             confirm="The expiration moves forward by the number of cycles, from the current "
             "expiration date.",
             form_class=RenewForm,
-            done=lambda s: f"renewed until {s.expires_at:%Y-%m-%d}",
+            done=lambda s: f"renewed until {_day(s.expires_at)}",
         ),
         bulk_fields=("cycles", "notify"),
     ),
@@ -146,7 +155,7 @@ _SPECS = [
             style="secondary",
             confirm="The expiration date moves by this many days. This is not a renewal.",
             form_class=ShiftExpirationForm,
-            done=lambda s: f"now expires on {s.expires_at:%Y-%m-%d}",
+            done=lambda s: f"now expires on {_day(s.expires_at)}",
         ),
         bulk_fields=("days", "reason"),
     ),

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils.translation import ngettext
 
 from automation import registry
 from clientxcms.claims import ClaimResult
@@ -50,10 +51,12 @@ def describe_expiration(service: Service) -> str:
 
 
 def describe_termination(service: Service) -> str:
-    return (
-        f"{describe(service)} is terminated (expiration date {when(service.expires_at)}, "
-        f"not renewed within {periods.termination_days()} days)"
-    )
+    days = periods.termination_days()
+    within = ngettext(
+        "not renewed within %(count)d day", "not renewed within %(count)d days", days
+    ) % {"count": days}
+    expiration = when(service.expires_at)
+    return f"{describe(service)} is terminated (expiration date {expiration}, {within})"
 
 
 def describe_notice(service: Service) -> str:

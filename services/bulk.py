@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from clientxcms.claims import Claimer
 from delivery.modules.base import ModuleError
@@ -122,6 +123,23 @@ def plan(services: QuerySet[Service], action: str, params: dict[str, Any]) -> Pl
         if row["rule_message"]:
             skipped.append((row["rule_message"], row["n"]))
     return Plan(total=total, skipped=skipped)
+
+
+#: The bulk actions whose confirmation names the services they change: those that end a
+#: service or remove it, where staff must see what they are about to lose.
+NAMED_ACTIONS = frozenset({BulkAction.TERMINATE, BulkAction.CANCEL, BulkAction.DELETE})
+
+
+def changing(
+    services: QuerySet[Service], action: str, params: dict[str, Any], limit: int
+) -> list[Service]:
+    """The first ``limit`` services ``action`` would change, by id, with their customer.
+
+    One query whatever ``limit``: the rule book's reason is filtered on in SQL, the customer
+    joined in. ``Plan.changing`` says how many there are in all.
+    """
+    rows = _with_skip_reason(services, action, params).filter(rule_message="")
+    return list(rows.select_related("customer__user").order_by("pk")[:limit])
 
 
 def selection(operation: BulkOperation) -> QuerySet[Service]:
@@ -448,11 +466,16 @@ def resume(operation: BulkOperation, *, automatic: bool = False) -> bool:
 
 def abandon(operation: BulkOperation) -> bool:
     """Mark a stalled operation finished with an error, once the automatic resumes ran out."""
-    minutes = f"{settings.BULK_STALL_MINUTES:g}"
-    error = (
-        f"It made no progress for {minutes} minutes, {operation.resumes} times in a row: "
-        "its workers may be down. Resume it once they are running."
-    )
+    minutes = settings.BULK_STALL_MINUTES
+    stalled = ngettext(
+        "It made no progress for %(minutes)s minute,",
+        "It made no progress for %(minutes)s minutes,",
+        1 if minutes == 1 else 2,
+    ) % {"minutes": f"{minutes:g}"}
+    times = ngettext("%(count)d time in a row:", "%(count)d times in a row:", operation.resumes) % {
+        "count": operation.resumes
+    }
+    error = f"{stalled} {times} its workers may be down. Resume it once they are running."
     return bool(
         BulkOperation.objects.filter(_is_stalled(), pk=operation.pk).update(
             status=BulkStatus.DONE, finished_at=timezone.now(), abandoned=True, error=error

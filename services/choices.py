@@ -18,7 +18,9 @@ STATUS_BADGES: dict[str, str] = {
     ServiceStatus.ACTIVE: "success",
     ServiceStatus.SUSPENDED: "danger",
     ServiceStatus.EXPIRED: "secondary",
-    ServiceStatus.CANCELLED: "dark",
+    # Distinct at a glance: cancelled (stopped on request) is outlined light, terminated
+    # (removed from its server, final) solid dark; each status has its own style.
+    ServiceStatus.CANCELLED: "light",
     ServiceStatus.TERMINATED: "dark",
 }
 

@@ -50,6 +50,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from customers.models import User
 from delivery.calllog import calling, link_to_service
@@ -650,12 +651,21 @@ def _limit_reached(service: Service, *, follow: bool, now: dt.datetime) -> str:
         limit = dt.timedelta(minutes=settings.OPERATION_FOLLOW_LIMIT_MINUTES)
         started = service.operation_started_at or now
         if now - started > limit:
-            minutes = f"{settings.OPERATION_FOLLOW_LIMIT_MINUTES:g}"
-            return f"The panel had not finished after {minutes} minutes."
+            minutes = settings.OPERATION_FOLLOW_LIMIT_MINUTES
+            return ngettext(
+                "The panel had not finished after %(minutes)s minute.",
+                "The panel had not finished after %(minutes)s minutes.",
+                1 if minutes == 1 else 2,
+            ) % {"minutes": f"{minutes:g}"}
         return ""
     if service.operation_attempts >= settings.OPERATION_MAX_ATTEMPTS:
         last = service.last_delivery_error or "it was interrupted every time"
-        return f"Given up after {service.operation_attempts} attempts: {last}"
+        attempts = service.operation_attempts
+        return ngettext(
+            "Given up after %(count)d attempt: %(last)s",
+            "Given up after %(count)d attempts: %(last)s",
+            attempts,
+        ) % {"count": attempts, "last": last}
     return ""
 
 
@@ -1344,8 +1354,12 @@ def update(
             )
         if svc.max_renewals is not None and svc.max_renewals < svc.renewal_count:
             raise op.refuse(
-                f"it has already been renewed {svc.renewal_count} times, "
-                f"more than a maximum of {svc.max_renewals}."
+                ngettext(
+                    "it has already been renewed %(count)d time, more than a maximum of %(max)d.",
+                    "it has already been renewed %(count)d times, more than a maximum of %(max)d.",
+                    svc.renewal_count,
+                )
+                % {"count": svc.renewal_count, "max": svc.max_renewals}
             )
         if "status" in changes and svc.status != op.from_status:
             op.target = svc.status

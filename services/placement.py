@@ -26,6 +26,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import ngettext
 
 from clientxcms.queries import subquery_count
 from customers.models import User
@@ -191,7 +192,14 @@ def create_on_server(
             limit = locked.get(pk=server.pk).max_accounts
             used = _live_counts([server.pk]).get(server.pk, 0)
             if limit is not None and used >= limit:
-                raise NoRoom(f"{server} is full ({used} of {limit} services): choose another one.")
+                raise NoRoom(
+                    ngettext(
+                        "%(server)s is full (%(used)d of %(limit)d service): choose another one.",
+                        "%(server)s is full (%(used)d of %(limit)d services): choose another one.",
+                        limit,
+                    )
+                    % {"server": server, "used": used, "limit": limit}
+                )
         return lifecycle.create(actor=actor, source=source, server=server, **fields)
 
 

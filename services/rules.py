@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from django.db.models import Case, CharField, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from products.choices import BillingCycle
 
@@ -213,7 +214,12 @@ def _renew(context: Context) -> list[Rule]:
         Rule(
             StatusIn({S.EXPIRED}) & Before("expires_at", context.moment - dt.timedelta(days=grace)),
             Verdict.REFUSED,
-            f"it expired more than {grace} days ago",
+            ngettext(
+                "it expired more than %(count)d day ago",
+                "it expired more than %(count)d days ago",
+                grace,
+            )
+            % {"count": grace},
         ),
     ]
 

@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 from django.db.models import CharField, Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import ngettext
 
 from clientxcms.claims import SKIPPED, ClaimResult, hand_over_each_due
 from customers.models import Customer, User
@@ -149,7 +151,12 @@ def terminate(now: dt.datetime) -> ClaimResult:
         terminate_due(now),
         lambda service: lifecycle.terminate(
             service.pk,
-            reason=f"Not renewed within {days} days of its expiration.",
+            reason=ngettext(
+                "Not renewed within %(count)d day of its expiration.",
+                "Not renewed within %(count)d days of its expiration.",
+                days,
+            )
+            % {"count": days},
             actor=None,
             source=AUTOMATION,
         ),
@@ -181,5 +188,5 @@ def describe(service: Service) -> str:
 
 
 def when(moment: dt.datetime | None) -> str:
-    """A moment as the dry run writes it, in the panel's time zone."""
-    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "never"
+    """A moment as the dry run writes it: in the panel's time zone, as every page does."""
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else "never"

@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import ListView
 
@@ -24,6 +25,8 @@ from services.models import BulkOperation, Service
 from services.tasks import run_bulk_operation
 
 ITEMS_PER_PAGE = 50
+#: How many of the services a terminate, cancel or delete would change its confirmation names.
+NAMED_ON_CONFIRM = 50
 
 
 def _selected_services(selection: dict[str, Any], user: Any) -> QuerySet[Service]:
@@ -80,6 +83,10 @@ class BulkConfirmView(StaffRequiredMixin, View):
             _enqueue(operation)
             messages.success(request, f"{operation} is queued.")
             return redirect("admin:bulk_detail", pk=operation.pk)
+        plan = bulk.plan(services, action, params)
+        named: list[Service] = []
+        if action in bulk.NAMED_ACTIONS and plan.changing:
+            named = bulk.changing(services, action, params, NAMED_ON_CONFIRM)
         return render(
             request,
             "services/admin/bulk_confirm.html",
@@ -88,7 +95,9 @@ class BulkConfirmView(StaffRequiredMixin, View):
                 "selection_form": selection_form,
                 "selection": selection,
                 "settings_form": settings_form,
-                "plan": bulk.plan(services, action, params),
+                "plan": plan,
+                "named": named,
+                "named_more": max(plan.changing - len(named), 0),
                 "back_url": back_url,
             },
         )
@@ -157,7 +166,15 @@ class BulkRetryView(_OperationActionView):
         count = bulk.retry_failed(operation)
         if count:
             _enqueue(operation)
-            messages.success(request, f"{count} failed services are queued again.")
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d failed service is queued again.",
+                    "%(count)d failed services are queued again.",
+                    count,
+                )
+                % {"count": count},
+            )
         else:
             messages.info(request, "There is no failed service to retry.")
         return redirect("admin:bulk_detail", pk=operation.pk)

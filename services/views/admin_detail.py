@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.views.generic import DetailView, UpdateView
 
 from clientxcms import panels
@@ -58,7 +59,7 @@ def _display(field: str, value: Any) -> str:
     if isinstance(value, str) and (moment := parse_datetime(value)) is not None:
         if timezone.is_aware(moment):
             moment = timezone.localtime(moment)
-        return moment.strftime("%Y-%m-%d %H:%M")
+        return date_format(moment, "DATETIME_FORMAT")
     return str(value)
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from services.choices import ServiceStatus
 from services.models import Service, ServiceEvent
@@ -199,7 +200,7 @@ def test_cancelling_at_the_end_of_the_period_can_be_undone(client, staff, make_s
         (
             "success",
             f"Service #{service.pk} will be cancelled at the end of its paid period "
-            f"({service.expires_at:%Y-%m-%d}).",
+            f"({date_format(timezone.localtime(service.expires_at), 'DATE_FORMAT')}).",
         )
     ]
     assert "uncancel" in offered(client, service)

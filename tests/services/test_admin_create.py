@@ -237,7 +237,7 @@ def test_a_full_server_is_refused_on_its_field_and_nothing_is_created(client, st
 
     assert response.status_code == 200
     assert response.context["form"].errors["server"] == [
-        "node-full is full (1 of 1 services): choose another one."
+        "node-full is full (1 of 1 service): choose another one."
     ]
     assert Service.objects.filter(server=full).count() == 1
 

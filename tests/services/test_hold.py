@@ -191,7 +191,7 @@ def test_staff_set_a_services_hold_in_its_edit_form_and_it_is_in_its_history(
     assert (event.actor, event.reason) == (admin_user, "Agreed")
     assert event.changes == {"hold_until": [None, "2027-01-15T10:00:00Z"]}
     page = client.get(reverse("admin:service_detail", args=[service.pk])).text
-    assert "Agreed for this service until 2027-01-15 10:00" in page
+    assert "Agreed for this service until Jan. 15, 2027, 10:00" in page
     assert "Do not suspend or terminate until" in page  # the history's label
 
 
@@ -202,7 +202,7 @@ def test_the_service_page_shows_its_customers_hold(client, admin_user, make_serv
 
     page = client.get(reverse("admin:service_detail", args=[service.pk])).text
 
-    assert "Agreed for this customer until 2099-01-15 10:00" in page
+    assert "Agreed for this customer until Jan. 15, 2099, 10:00" in page
     assert "Agreed for this service" not in page
 
 

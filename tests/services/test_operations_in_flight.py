@@ -17,6 +17,7 @@ import time_machine
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from automation import registry
 from delivery.modules.base import ModuleError, ModuleResult
@@ -346,7 +347,7 @@ def test_the_operations_page_lists_what_is_in_flight_with_its_next_try(
     assert [s.pk for s in response.context["services"]] == [retrying.pk, failed.pk]
     assert quiet.pk not in [s.pk for s in response.context["services"]]
     assert "Failed, will be retried" in response.text
-    assert retrying.operation_due_at.strftime("%Y-%m-%d %H:%M") in response.text
+    assert date_format(retrying.operation_due_at, "DATETIME_FORMAT") in response.text
     assert "No allocation left." in response.text
     detail = client.get(reverse("admin:service_detail", args=[retrying.pk]))
     assert 'id="operation-in-flight"' in detail.text

@@ -238,13 +238,13 @@ def test_the_dry_run_names_each_service_and_why(make_service, customer, settings
 
     assert expire.describe(row) == (
         f"Service #{expired.pk} 'Minecraft' of {customer.email} expires "
-        "(expiration date 2026-12-01 10:00)"
+        "(expiration date Dec. 1, 2026, 10:00)"
     )
     Service.objects.filter(pk=expired.pk).update(status=S.EXPIRED)
     [row] = registry.find("services.terminate").due(now + timedelta(days=14))
     assert registry.find("services.terminate").describe(row) == (
         f"Service #{expired.pk} 'Minecraft' of {customer.email} is terminated "
-        "(expiration date 2026-12-01 10:00, not renewed within 14 days)"
+        "(expiration date Dec. 1, 2026, 10:00, not renewed within 14 days)"
     )
 
 
