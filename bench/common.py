@@ -7,20 +7,26 @@ in this folder defines ``run(context)``; ``bench/run.py`` finds and runs them.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
+import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench"
+#: The figures of a bench measured at two sizes (a dataclass of its module).
+F = TypeVar("F")
 
 
 @dataclass(frozen=True)
@@ -208,3 +214,64 @@ def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         print("| " + " | ".join(row) + " |")
     print()
+
+
+# Benches measured at two sizes, each in a child process with production settings -------
+
+
+def figures_of_child(module: str, url: str, services: int, customers: int, runs: int) -> Any:
+    """Run ``python -m bench.<module>`` on the database ``url`` with production settings
+    (``child_main`` there seeds it if needed and measures); the figures it wrote, as JSON."""
+    with tempfile.TemporaryDirectory() as folder:
+        results = Path(folder) / "figures.json"
+        sizes = ["--services", str(services), "--customers", str(customers)]
+        command = [sys.executable, "-m", f"bench.{module}", *sizes, "--runs", str(runs)]
+        command += ["--results", str(results)]
+        env = {**os.environ, **production_env(), "DATABASE_URL": url}
+        subprocess.run(command, cwd=ROOT, env=env, check=True)
+        return json.loads(results.read_text())
+
+
+def at_two_sizes(
+    context: BenchContext,
+    *,
+    module: str,
+    prefix: str,
+    load: Callable[[Any], F],
+    compare: Callable[[F, F], None],
+) -> None:
+    """Measure ``module`` on ``DATABASE_URL`` at the context's size, then, when
+    ``<prefix>_LARGE_DATABASE_URL`` names another database, at a million services (or
+    ``<prefix>_LARGE_SERVICES``/``_CUSTOMERS``) there, and ``compare`` the two."""
+    small_url = os.environ["DATABASE_URL"]
+    sizes = (context.services, context.customers, context.runs)
+    small = load(figures_of_child(module, small_url, *sizes))
+    large_url = os.environ.get(f"{prefix}_LARGE_DATABASE_URL", "")
+    if not large_url or large_url == small_url:
+        print(f"{module}: set {prefix}_LARGE_DATABASE_URL to measure a million services too.\n")
+        return
+    services = int(os.environ.get(f"{prefix}_LARGE_SERVICES", "1000000"))
+    customers = int(os.environ.get(f"{prefix}_LARGE_CUSTOMERS", "50000"))
+    large = load(figures_of_child(module, large_url, services, customers, context.runs))
+    compare(small, large)
+
+
+def child_main(
+    description: str | None,
+    measure: Callable[[BenchContext], Any],
+    print_figures: Callable[[Any, int], None],
+) -> None:
+    """The child of ``at_two_sizes``: seed if needed, measure, print, and write the figures
+    (a dataclass) for the parent."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--services", type=int, required=True)
+    parser.add_argument("--customers", type=int, required=True)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--results", type=Path, required=True)
+    args = parser.parse_args()
+    configure_django()
+    context = BenchContext(runs=args.runs, services=args.services, customers=args.customers)
+    prepare_data(context)
+    figures = measure(context)
+    print_figures(figures, args.runs)
+    args.results.write_text(json.dumps(asdict(figures)))

@@ -34,13 +34,10 @@ the second, seeded once with ``READS_LARGE_SERVICES`` (1,000,000) services and
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,7 +50,6 @@ if __package__ in (None, ""):  # run as a script: python bench/reads.py
 
 from bench import common
 
-LARGE_URL = "READS_LARGE_DATABASE_URL"
 SEARCH_TARGET_MS = 40.0
 CONFIRM_TARGET_MS = 60.0
 DASHBOARD_TARGET_MS = 40.0
@@ -462,44 +458,19 @@ def _ms(text: str, index: int) -> float:
 # The processes -------------------------------------------------------------------------
 
 
-def _in_child(url: str, services: int, customers: int, runs: int) -> Figures:
-    """Measure on ``url`` in a process with production settings; its figures."""
-    with tempfile.TemporaryDirectory() as folder:
-        results = Path(folder) / "figures.json"
-        sizes = ["--services", str(services), "--customers", str(customers)]
-        command = [sys.executable, "-m", "bench.reads", *sizes, "--runs", str(runs)]
-        command += ["--results", str(results)]
-        env = {**os.environ, **common.production_env(), "DATABASE_URL": url}
-        subprocess.run(command, cwd=common.ROOT, env=env, check=True)
-        return Figures(**json.loads(results.read_text()))
-
-
 def run(context: common.BenchContext) -> None:
-    small = _in_child(os.environ["DATABASE_URL"], context.services, context.customers, context.runs)
-    large_url = os.environ.get(LARGE_URL, "")
-    if not large_url or large_url == os.environ["DATABASE_URL"]:
-        print(f"Reads: set {LARGE_URL} to measure at 1,000,000 services too.\n")
-        return
-    services = int(os.environ.get("READS_LARGE_SERVICES", "1000000"))
-    customers = int(os.environ.get("READS_LARGE_CUSTOMERS", "50000"))
-    large = _in_child(large_url, services, customers, context.runs)
-    print_comparison(small, large)
+    common.at_two_sizes(
+        context,
+        module="reads",
+        prefix="READS",
+        load=lambda data: Figures(**data),
+        compare=print_comparison,
+    )
 
 
 def main() -> None:
     """The child: seed if needed, measure, print, and write the figures for the parent."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--services", type=int, required=True)
-    parser.add_argument("--customers", type=int, required=True)
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--results", type=Path, required=True)
-    args = parser.parse_args()
-    common.configure_django()
-    context = common.BenchContext(runs=args.runs, services=args.services, customers=args.customers)
-    common.prepare_data(context)
-    figures = measure(context)
-    print_figures(figures, args.runs)
-    args.results.write_text(json.dumps(asdict(figures)))
+    common.child_main(__doc__, measure, print_figures)
 
 
 if __name__ == "__main__":

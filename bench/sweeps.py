@@ -36,18 +36,15 @@ comma-separated; ``none`` for none) limits the sweeps measured: they take minute
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +58,6 @@ SERVICES = 10_000
 SAVED = "bench_sweeps_saved"
 MARKS = "bench_sweeps_marks"
 DUMMY_EMAIL = "django.core.mail.backends.dummy.EmailBackend"
-LARGE_URL = "SWEEPS_LARGE_DATABASE_URL"
 #: More rows of services than this read by a query that finds nothing: it reads the table.
 WALKED = 1_000
 #: Task keys, comma-separated: measure the sweeps of these only.
@@ -730,18 +726,6 @@ def _compare_idle(title: str, small: list[Idle], large: list[Idle]) -> None:
 # The processes -------------------------------------------------------------------------
 
 
-def _in_child(url: str, services: int, customers: int, runs: int) -> Figures:
-    """Measure on ``url`` in a process with production settings; its figures."""
-    with tempfile.TemporaryDirectory() as folder:
-        results = Path(folder) / "figures.json"
-        sizes = ["--services", str(services), "--customers", str(customers)]
-        command = [sys.executable, "-m", "bench.sweeps", *sizes, "--runs", str(runs)]
-        command += ["--results", str(results)]
-        env = {**os.environ, **common.production_env(), "DATABASE_URL": url}
-        subprocess.run(command, cwd=common.ROOT, env=env, check=True)
-        return _load(json.loads(results.read_text()))
-
-
 def _load(data: dict[str, Any]) -> Figures:
     """The figures a child wrote (``asdict``), as dataclasses again."""
 
@@ -766,31 +750,14 @@ def _load(data: dict[str, Any]) -> Figures:
 
 
 def run(context: common.BenchContext) -> None:
-    small = _in_child(os.environ["DATABASE_URL"], context.services, context.customers, context.runs)
-    large_url = os.environ.get(LARGE_URL, "")
-    if not large_url or large_url == os.environ["DATABASE_URL"]:
-        print(f"Sweeps: set {LARGE_URL} to measure at 1,000,000 services too.\n")
-        return
-    services = int(os.environ.get("SWEEPS_LARGE_SERVICES", "1000000"))
-    customers = int(os.environ.get("SWEEPS_LARGE_CUSTOMERS", "50000"))
-    large = _in_child(large_url, services, customers, context.runs)
-    print_comparison(small, large)
+    common.at_two_sizes(
+        context, module="sweeps", prefix="SWEEPS", load=_load, compare=print_comparison
+    )
 
 
 def main() -> None:
     """The child: seed if needed, measure, print, and write the figures for the parent."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--services", type=int, required=True)
-    parser.add_argument("--customers", type=int, required=True)
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--results", type=Path, required=True)
-    args = parser.parse_args()
-    common.configure_django()
-    context = common.BenchContext(runs=args.runs, services=args.services, customers=args.customers)
-    common.prepare_data(context)
-    figures = measure(context)
-    print_figures(figures, args.runs)
-    args.results.write_text(json.dumps(asdict(figures)))
+    common.child_main(__doc__, measure, print_figures)
 
 
 if __name__ == "__main__":
