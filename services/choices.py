@@ -97,6 +97,9 @@ class EventSource(models.TextChoices):
     CLIENT = "client", "Client area"
     AUTOMATION = "automation", "Automation"
     API = "api", "API"
+    #: Staff importing services from a CSV file (``services.csv_import``); the import of
+    #: one resource from its panel is an ``import`` action from the administration area.
+    CSV_IMPORT = "csv_import", "CSV import"
 
 
 class CancelWhen(models.TextChoices):

@@ -6,6 +6,7 @@ from services.views import (
     admin_actions,
     admin_bulk,
     admin_create,
+    admin_csv_import,
     admin_detail,
     admin_export,
     admin_list,
@@ -41,6 +42,21 @@ urlpatterns = [
         "services/create/customers/",
         admin_create.CustomerSearchView.as_view(),
         name="customer_search",
+    ),
+    path(
+        "services/import-csv/",
+        admin_csv_import.ServiceCsvImportView.as_view(),
+        name="service_csv_import",
+    ),
+    path(
+        "services/import-csv/confirm/",
+        admin_csv_import.ServiceCsvConfirmView.as_view(),
+        name="service_csv_confirm",
+    ),
+    path(
+        "services/import-csv/template/",
+        admin_csv_import.ServiceCsvTemplateView.as_view(),
+        name="service_csv_template",
     ),
     path("services/import/", admin_create.ServiceImportView.as_view(), name="service_import"),
     path(
