@@ -23,6 +23,8 @@ from services.models import Service, ServiceEvent
 from services.placement import group_usage, used_percent
 from services.stats import status_counts
 
+from . import charts
+
 EXPIRING_WITHIN = timedelta(days=7)
 #: Rows in each of the dashboard's lists; each list is one query with this LIMIT.
 DASHBOARD_ROWS = 10
@@ -106,8 +108,11 @@ class HomeView(StaffRequiredMixin, TemplateView):
     permission; what it shows about services needs ``services.view_service``. Its cost
     does not depend on the amount of data: the counts the database keeps per status
     (``services.stats``), then lists that are each read by an index and cut at
-    DASHBOARD_ROWS (one query per status for the expiring services), and the server
-    groups past their warning threshold (one query, for staff who may see servers).
+    DASHBOARD_ROWS (one query per status for the expiring services), the server
+    groups past their warning threshold (one query, for staff who may see servers), and
+    the charts: the counts per status above, and the others as the periodic task
+    ``dashboard.charts`` last stored them (one row, one query; the money for staff who
+    may see invoices), never computed here.
     """
 
     template_name = "dashboard/home.html"
@@ -122,6 +127,21 @@ class HomeView(StaffRequiredMixin, TemplateView):
         attention, attention_count = needing_attention()
         if self.request.user.has_perm("delivery.view_server"):
             kwargs["full_groups"] = groups_over_threshold()
+        # Money is billing's: staff who may not read invoices see no revenue.
+        snapshot = charts.load(money=self.request.user.has_perm("billing.view_invoice"))
+        service_charts = [charts.status_chart(statuses)]
+        if snapshot is None:
+            # A fresh install: the task has not run yet. Asked for, never computed here.
+            charts.refresh_soon()
+        else:
+            service_charts += snapshot.charts
+            kwargs["charts_computed_at"] = snapshot.computed_at
+            day = timezone.localdate(snapshot.computed_at)
+            # The day too when it is not today (the automation stopped, say).
+            kwargs["charts_computed_on"] = day if day != timezone.localdate() else None
+        kwargs["charts_pending"] = snapshot is None
+        kwargs["charts"] = service_charts
+        kwargs["chart_specs"] = [chart.spec() for chart in service_charts]
         return super().get_context_data(
             can_view_services=True,
             statuses=statuses,

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.models import Customer
@@ -187,6 +188,13 @@ class Service(models.Model):
             models.Index(fields=["customer", "status"], name="service_customer_status_idx"),
             models.Index(fields=["module", "status"], name="service_module_status_idx"),
             models.Index(fields=["created_at"], name="service_created_idx"),
+            # The dashboard's ended services per week (dashboard.charts.ENDED_AT): when the
+            # service stopped being live, for the ended ones only.
+            models.Index(
+                Coalesce("cancelled_at", "terminated_at"),
+                name="service_ended_idx",
+                condition=Q(cancelled_at__isnull=False) | Q(terminated_at__isnull=False),
+            ),
             models.Index(
                 fields=["cancel_at"],
                 name="service_cancel_at_idx",

@@ -29,6 +29,7 @@ TIMELINE = {
     "billing.unpaid_orders": "daily at 06:00",
     "delivery.prune_calls": "daily at 06:00",
     "automation.prune_runs": "daily at 06:00",
+    "dashboard.charts": "every 5 minutes",
 }
 
 

@@ -3,12 +3,16 @@ its cached counts; and its bounded query count."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard import charts
 from dashboard.views import DASHBOARD_ROWS
 from delivery.choices import ServerStatus
 from delivery.models import ServerGroup
@@ -18,6 +22,11 @@ from tests.admin_matrix import LOGIN, sign_in
 from tests.factories import ServerFactory, ServiceFactory
 
 S = ServiceStatus
+
+
+def shape(sql: str) -> str:
+    """A query without its values (the moments it was run at): the same query, another time."""
+    return re.sub(r"'[^']*'|\b\d+\b", "?", sql)
 
 
 def in_days(days: float):
@@ -155,16 +164,26 @@ def test_the_dashboard_query_count_does_not_grow_with_the_data(
         ServiceEvent.objects.create(service=service, source=EventSource.ADMIN, action="renew")
     client.force_login(admin_user)
 
+    with CaptureQueriesContext(connection) as task:
+        charts.refresh(timezone.now())  # the periodic task ran: the snapshot exists
+    chart_queries = {shape(q["sql"]) for q in task.captured_queries if "GROUP BY" in q["sql"]}
+    assert len(chart_queries) == 5  # weeks: new, ended; renewals; revenue; recurring
+
     # 1. the session; 2. the user; 3. beat's heartbeat (one row); 4. the counts per status
-    # the database keeps (services.stats, no cache: issue 15); 5. and 6. services expiring
-    # soon, with customers and products, one query per status (issue 15: each reads its
-    # index in order); 7. operations needing attention, the same; 8. how many they are,
-    # counted up to a cap; 9. the server groups past their warning threshold (issue 14:
-    # their room and live services in correlated subqueries); 10. the latest events, with
-    # services and actors.
+    # the database keeps (services.stats, no cache: issue 15), which the status chart
+    # reuses; 5. the server groups past their warning threshold (issue 14: their room and
+    # live services in correlated subqueries); 6. the charts' snapshot, one row stored by
+    # the task dashboard.charts (issue 16: no chart is computed here); 7. and 8. services
+    # expiring soon, with customers and products, one query per status (issue 15: each
+    # reads its index in order); 9. operations needing attention, the same; 10. how many
+    # they are, counted up to a cap; 11. the latest events, with services and actors.
+    # The same on every view, whatever the number of rows (2 or 30 of each).
     for _ in range(2):
-        with django_assert_num_queries(10):
+        with django_assert_num_queries(11) as captured:
             client.get(reverse("admin:home"))
+        # None of the charts' GROUP BY over services or invoices runs in the request.
+        assert not chart_queries & {shape(q["sql"]) for q in captured.captured_queries}
+        assert not [q for q in captured.captured_queries if "billing_invoice" in q["sql"]]
 
 
 # Server groups running out of room.
