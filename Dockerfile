@@ -8,10 +8,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# WeasyPrint (invoice PDFs) lays text out with pango and harfbuzz, and needs a font.
+# WeasyPrint (invoice PDFs) lays text out with pango and harfbuzz, and needs a font; GNU
+# gettext compiles the translations (locale/) below.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core \
+        gettext \
     && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first, read from pyproject.toml, so that code changes reuse this layer.
@@ -22,6 +24,9 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # The project runs from /app (templates/ and static/ are top-level directories).
 COPY . /app
+# Compile the translations (locale/*/LC_MESSAGES/django.po, kept in git) next to them, as
+# `make install` does.
+RUN for po in locale/*/LC_MESSAGES/django.po; do msgfmt --check-format -o "${po%.po}.mo" "$po"; done
 RUN pip install --no-cache-dir --no-deps -e . \
     && useradd --system --uid 1000 --user-group --no-log-init --home-dir /app app \
     && mkdir -p /app/var /app/staticfiles \

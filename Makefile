@@ -7,10 +7,18 @@ MANAGE := $(PY) manage.py
 ADDR   ?= 127.0.0.1:8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt typecheck check ci clean bench
+.PHONY: help install run test lint fmt typecheck check ci clean bench messages
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+# Translations: locale/<lang>/LC_MESSAGES/django.po is kept in git, its compiled .mo is built
+# here (GNU gettext's msgfmt, as Django's compilemessages runs it). `make messages` gathers
+# new strings into the .po files after a change; tests/test_translations.py fails while one
+# is untranslated.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po
+	msgfmt --check-format -o $@ $<
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +26,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed ## Create .venv and install the project with its dev tools
+install: $(VENV)/.installed $(CATALOGUES) ## Create .venv, install the project with its dev tools, compile the translations
+
+messages: $(VENV)/.installed ## Gather the translatable strings into locale/*/LC_MESSAGES/django.po
+	$(VENV)/bin/django-admin makemessages --all --no-wrap --ignore=tests --ignore=bench --ignore=staticfiles --ignore=var
 
 # Embedded mode: SQLite in var/, tasks in-process. DATABASE_URL / REDIS_URL apply if set.
 # The fake Pterodactyl panel of the tests (tests/fakes/pterodactyl) runs beside it on

@@ -87,6 +87,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After LocaleMiddleware (the browser's choice) and the user: a signed-in customer reads
+    # the client area in their language, a staff member the administration in theirs.
+    "customers.language.PreferredLanguageMiddleware",
     # Gives request.user.is_verified(): whether this session passed the two-factor step.
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -168,8 +171,11 @@ AXES_IPWARE_PROXY_ORDER = "right-most"
 STAFF_REQUIRE_2FA = env_bool("STAFF_REQUIRE_2FA")
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "ClientXCMS")
 
+# The panel speaks the languages it has a complete catalogue for (locale/, a test holds
+# French complete): a language without one would mix English text with its own dates.
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English"), ("fr", "Français"), ("de", "Deutsch"), ("es", "Español")]
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

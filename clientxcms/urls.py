@@ -3,6 +3,8 @@
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from customers.language import set_language
+
 admin_patterns = [
     path("", include("dashboard.urls")),
     path("", include("customers.urls.admin")),
@@ -21,5 +23,6 @@ client_patterns = [
 urlpatterns = [
     path("admin/", include((admin_patterns, "admin"))),
     path("client/", include((client_patterns, "client"))),
+    path("language/", set_language, name="set_language"),
     path("", RedirectView.as_view(pattern_name="client:home", permanent=False)),
 ]

@@ -10,6 +10,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_countries.fields import CountryField
 
 from .choices import VatStatus
@@ -44,15 +46,15 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractBaseUser, PermissionsMixin):
     """A login. Staff have ``is_staff``; customers have a ``customer`` profile instead."""
 
-    email = models.EmailField("e-mail address", max_length=254, unique=True)
+    email = models.EmailField(_("e-mail address"), max_length=254, unique=True)
     full_name = models.CharField(max_length=150, blank=True)
     is_staff = models.BooleanField(
-        default=False, help_text="Can log in to the administration area."
+        default=False, help_text=_("Can log in to the administration area.")
     )
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     two_factor_enabled = models.BooleanField(
-        "two-factor enabled",
+        _("two-factor enabled"),
         default=False,
         editable=False,
         help_text=(
@@ -60,6 +62,11 @@ class User(AbstractBaseUser, PermissionsMixin):
             "on the user so that every staff page knows whether to ask for a code without "
             "a query of its own (customers.two_factor)."
         ),
+    )
+    #: The administration's language for a staff member; blank follows their browser.
+    #: A customer's language is ``Customer.language`` (their e-mails and invoices too).
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, blank=True, default=""
     )
 
     objects = UserManager()
@@ -95,7 +102,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 phone_validator = RegexValidator(
-    r"^\+?[0-9 ().-]{6,20}$", "Enter a phone number: digits, spaces and + ( ) . - only."
+    r"^\+?[0-9 ().-]{6,20}$", _("Enter a phone number: digits, spaces and + ( ) . - only.")
 )
 
 
@@ -109,48 +116,52 @@ class Customer(models.Model):
     last_name = models.CharField(max_length=100)
     company = models.CharField(max_length=150, blank=True)
     phone = models.CharField(max_length=32, blank=True, validators=[phone_validator])
-    address_line1 = models.CharField("address", max_length=200, blank=True)
-    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    address_line1 = models.CharField(_("address"), max_length=200, blank=True)
+    address_line2 = models.CharField(_("address (line 2)"), max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
     postcode = models.CharField(max_length=20, blank=True)
-    state = models.CharField("state or region", max_length=100, blank=True)
+    state = models.CharField(_("state or region"), max_length=100, blank=True)
     country = CountryField(blank=True)
     vat_number = models.CharField(
-        "VAT number",
+        _("VAT number"),
         max_length=32,
         blank=True,
-        help_text="For a business: printed on invoices. With the country prefix, e.g. DE123456789.",
+        help_text=_(
+            "For a business: printed on invoices. With the country prefix, e.g. DE123456789."
+        ),
     )
     legal_identifier = models.CharField(
-        "legal identifier",
+        _("legal identifier"),
         max_length=32,
         blank=True,
-        help_text="For a business: its registration number, such as a SIREN or SIRET in France.",
+        help_text=_("For a business: its registration number, such as a SIREN or SIRET in France."),
     )
     # The last check of the VAT number (customers.vat): which number it was about, so that
     # a number changed by any path is never taken for checked, and what it found.
     vat_status = models.CharField(
-        "VAT number check",
+        _("VAT number check"),
         max_length=20,
         choices=VatStatus.choices,
         default=VatStatus.UNCHECKED,
         editable=False,
     )
     vat_checked_number = models.CharField(max_length=32, blank=True, editable=False)
-    vat_checked_at = models.DateTimeField("VAT number checked at", null=True, editable=False)
+    vat_checked_at = models.DateTimeField(_("VAT number checked at"), null=True, editable=False)
     vat_check_message = models.CharField(max_length=300, blank=True, editable=False)
     #: What VIES returned for a valid number, when the member state shares it.
     vat_registered_name = models.CharField(max_length=200, blank=True, editable=False)
     vat_registered_address = models.TextField(blank=True, editable=False)
     language = models.CharField(
-        "preferred language", max_length=8, choices=settings.LANGUAGES, default="en"
+        _("preferred language"), max_length=8, choices=settings.LANGUAGES, default="en"
     )
-    notes = models.TextField("staff notes", blank=True, help_text="Never shown to the customer.")
+    notes = models.TextField(
+        _("staff notes"), blank=True, help_text=_("Never shown to the customer.")
+    )
     hold_until = models.DateTimeField(
-        "do not suspend or terminate until",
+        _("do not suspend or terminate until"),
         null=True,
         blank=True,
-        help_text=(
+        help_text=_(
             "Agreed with the customer: until then the automation neither expires nor "
             "terminates any of their services, and the termination's grace period starts "
             "again from this date. Staff can still suspend or terminate by hand."
@@ -236,8 +247,8 @@ class StaffActivity(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        verbose_name = "staff activity"
-        verbose_name_plural = "staff activity"
+        verbose_name = _("staff activity")
+        verbose_name_plural = _("staff activity")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="staffactivity_recent_idx"),
@@ -253,9 +264,9 @@ class StaffActivity(models.Model):
 class EmailStatus(models.TextChoices):
     """Where one e-mail to a customer stands."""
 
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    SENDING = "sending", pgettext_lazy("e-mail", "Sending")
+    SENT = "sent", pgettext_lazy("e-mail", "Sent")
+    FAILED = "failed", pgettext_lazy("e-mail", "Failed")
 
 
 class EmailLog(models.Model):
@@ -270,7 +281,7 @@ class EmailLog(models.Model):
     """
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="email_logs")
-    to = models.EmailField("to", max_length=254)
+    to = models.EmailField(_("to"), max_length=254)
     subject = models.CharField(max_length=255)
     kind = models.CharField(max_length=40)
     reference = models.CharField(max_length=100, blank=True)
@@ -290,8 +301,8 @@ class EmailLog(models.Model):
     just_sent = False
 
     class Meta:
-        verbose_name = "e-mail log entry"
-        verbose_name_plural = "e-mail log"
+        verbose_name = _("e-mail log entry")
+        verbose_name_plural = _("e-mail log")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(

@@ -58,12 +58,12 @@ PEOPLE = (
         "London", "EC1A 1BB", "14 Long Lane",
     ),
     Person(
-        "bob@example.com", "Bob", "Schneider", "DE", "de", "+49 30 901820",
+        "bob@example.com", "Bob", "Schneider", "DE", "en", "+49 30 901820",
         "Berlin", "10115", "Invalidenstraße 42", company="Schneider Gaming GmbH",
         vat_number="DE136695976",
     ),
     Person(
-        "carol@example.com", "Carol", "Díaz", "ES", "es", "+34 612 345 678",
+        "carol@example.com", "Carol", "Díaz", "ES", "en", "+34 612 345 678",
         "Madrid", "28013", "Calle Mayor 7",
     ),
     Person(

@@ -13,29 +13,25 @@ axe-core comes from the npm registry (``tests/e2e/axe/package.json``) and is ven
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.urls import NoReverseMatch, Resolver404, reverse
+from django.urls import Resolver404, reverse
 from django.urls import resolve as resolve_path
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.test_hostile_input import build_world, endpoints, fill
+from tests.pages import pages_of
+from tests.test_hostile_input import build_world
 
 pytestmark = pytest.mark.browser
 
 AXE_SOURCE = (Path(__file__).parent / "axe" / "axe.min.js").read_text()
 #: The impacts that fail the test; "moderate" and "minor" are left to review.
 FAILING_IMPACTS = ("serious", "critical")
-#: URL names that are no page: sign-outs (they would end the walk's session), a webhook,
-#: files (PDF, XML, CSV).
-NOT_PAGES = ("logout", "webhook", "_pdf", "facturx", "export")
 #: Run in the page once axe is injected: the serious and critical WCAG 2 A/AA violations.
 RUN_AXE = """async impacts => {
     const result = await axe.run(document, {
@@ -49,30 +45,6 @@ RUN_AXE = """async impacts => {
             summary: n.failureSummary.split("\\n").slice(0, 2).join(" "),
         })));
 }"""
-
-
-def pages_of(area: str, world: dict) -> list[str]:
-    """The GET pages of ``area`` ("admin" or "client") whose path parameters the world fills."""
-    urls = []
-    for endpoint in endpoints():
-        if not endpoint.name.startswith(f"{area}:") or any(w in endpoint.name for w in NOT_PAGES):
-            continue
-        kwargs = fill(endpoint, world) if endpoint.parameters else {}
-        if kwargs is not None:
-            with contextlib.suppress(NoReverseMatch):
-                urls.append(reverse(endpoint.name, kwargs=kwargs))
-    # Each status of a service shows other actions and notices.
-    urls += [reverse(f"{area}:service_detail", args=[s.pk]) for s in world["services"]]
-    if area == "admin":
-        step2 = {"step": "2", "customer": world["customer"].pk, "product": world["product"].pk}
-        urls.append(f"{reverse('admin:service_create')}?{urlencode({**step2, 'module': 'test'})}")
-        urls.append(
-            f"{reverse('admin:service_import')}?"
-            f"{urlencode({**step2, 'module': 'test', 'server': world['server'].pk})}"
-        )
-    # A genuine link changing Bob's address: visited last, as it changes his account.
-    urls.sort(key=lambda url: "email/confirm" in url)
-    return urls
 
 
 def with_axe(context: BrowserContext) -> BrowserContext:
