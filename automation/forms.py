@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext as _
 
 from clientxcms.forms import StyledForm, style_fields
 
@@ -36,10 +37,13 @@ class NumbersField(forms.CharField):
             try:
                 number = int(part)
             except ValueError:
-                raise forms.ValidationError(f"{part!r} is not a whole number.") from None
+                raise forms.ValidationError(
+                    _("%(value)s is not a whole number.") % {"value": repr(part)}
+                ) from None
             if not self.minimum <= number <= self.maximum:
                 raise forms.ValidationError(
-                    f"{number} is outside {self.minimum} to {self.maximum}."
+                    _("%(number)s is outside %(minimum)s to %(maximum)s.")
+                    % {"number": number, "minimum": self.minimum, "maximum": self.maximum}
                 )
             numbers.append(number)
         return sorted(set(numbers))

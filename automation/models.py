@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OptionValue(models.Model):
@@ -39,16 +41,16 @@ class OptionChange(models.Model):
 
 
 class RunState(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    FINISHED = "finished", "Finished"
-    CRASHED = "crashed", "Crashed"
+    QUEUED = "queued", pgettext_lazy("automation run", "Queued")
+    RUNNING = "running", pgettext_lazy("automation run", "Running")
+    FINISHED = "finished", pgettext_lazy("automation run", "Finished")
+    CRASHED = "crashed", pgettext_lazy("automation run", "Crashed")
 
 
 class RunTrigger(models.TextChoices):
-    SCHEDULE = "schedule", "Schedule"
-    STAFF = "staff", "Staff"
-    COMMAND = "command", "Command"
+    SCHEDULE = "schedule", pgettext_lazy("run trigger", "Schedule")
+    STAFF = "staff", _("Staff")
+    COMMAND = "command", pgettext_lazy("run trigger", "Command")
 
 
 class TaskRun(models.Model):

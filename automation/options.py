@@ -12,11 +12,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
 from django.db import transaction
+from django.utils.translation import gettext_lazy
 
 from .models import OptionChange, OptionValue
 
@@ -24,6 +25,8 @@ CACHE_KEY = "automation:options"
 #: How long a process may keep the rows when the cache is not shared (the embedded mode's
 #: in-memory cache, one per process): a change reaches the automation process this late.
 CACHE_SECONDS = 60
+#: The heading of an option registered without a group (translated when shown).
+GENERAL = cast(str, gettext_lazy("General"))
 
 
 class Kind(enum.Enum):
@@ -46,7 +49,7 @@ class Option:
     minimum: int = 0
     maximum: int = 3650
     #: The heading it is listed under on the settings page.
-    group: str = "General"
+    group: str = GENERAL
 
 
 _OPTIONS: dict[str, Option] = {}

@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from clientxcms.claims import ClaimResult
 
@@ -65,7 +66,7 @@ def register(task: PeriodicTask) -> PeriodicTask:
             help_text=task.description,
             default=lambda: True,
             kind=options.Kind.SWITCH,
-            group="Tasks",
+            group=cast(str, gettext_lazy("Tasks")),
         )
     )
     return task

@@ -10,6 +10,8 @@ from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
@@ -34,15 +36,23 @@ def _task_or_404(key: str) -> registry.PeriodicTask:
 def describe_schedule(task: registry.PeriodicTask) -> str:
     """ "every 5 minutes", "daily at 06:00"."""
     if task.every is None:
-        return f"daily at {schedule.daily_hour():02d}:00"
+        return _("daily at %(hour)s") % {"hour": f"{schedule.daily_hour():02d}:00"}
     seconds = int(task.every.total_seconds())
     if seconds % 3600 == 0:
         hours = seconds // 3600
-        return "every hour" if hours == 1 else f"every {hours} hours"
+        if hours == 1:
+            return _("every hour")
+        return ngettext("every %(count)d hour", "every %(count)d hours", hours) % {"count": hours}
     if seconds % 60 == 0:
         minutes = seconds // 60
-        return "every minute" if minutes == 1 else f"every {minutes} minutes"
-    return f"every {seconds} seconds"
+        if minutes == 1:
+            return _("every minute")
+        return ngettext("every %(count)d minute", "every %(count)d minutes", minutes) % {
+            "count": minutes
+        }
+    return ngettext("every %(count)d second", "every %(count)d seconds", seconds) % {
+        "count": seconds
+    }
 
 
 class AutomationView(StaffRequiredMixin, TemplateView):
@@ -123,7 +133,10 @@ class RunNowView(StaffRequiredMixin, View):
     def post(self, request: HttpRequest, key: str) -> HttpResponse:
         task = _task_or_404(key)
         run = runner.queue(task.key)
-        messages.success(request, f"{task.label}: queued; this page shows the run as it goes.")
+        messages.success(
+            request,
+            _("%(task)s: queued; this page shows the run as it goes.") % {"task": task.label},
+        )
         return redirect("admin:automation_run", pk=run.pk)
 
 
@@ -146,12 +159,12 @@ class SettingsView(StaffRequiredMixin, FormView):
         if any(option.key == schedule.DAILY_HOUR for option in changed):
             schedule.reschedule_daily(timezone.now())
         if changed:
-            names = ", ".join(option.label for option in changed)
-            messages.success(self.request, f"Saved: {names}.")
+            names = ", ".join(str(option.label) for option in changed)
+            messages.success(self.request, _("Saved: %(names)s.") % {"names": names})
         else:
-            messages.info(self.request, "Nothing was changed.")
+            messages.info(self.request, _("Nothing was changed."))
         return redirect("admin:automation_settings")
 
     def form_invalid(self, form: OptionsForm) -> HttpResponse:
-        messages.error(self.request, "Nothing was saved: correct the fields in red.")
+        messages.error(self.request, _("Nothing was saved: correct the fields in red."))
         return super().form_invalid(form)

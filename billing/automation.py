@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop, ngettext
 
 from automation import options, registry
 from products.choices import CYCLE_MONTHS, WEEK_DAYS, BillingCycle
@@ -31,7 +33,11 @@ from services.models import Service
 
 from .models import Invoice, Order
 
-GROUP = "Billing"
+#: Marks the texts of the options and the tasks: translated when shown (lazy strings the
+#: options and tasks hold as ``str``).
+_ = cast(Callable[[str], str], gettext_lazy)
+
+GROUP = _("Billing")
 RENEWAL_DAYS = "billing.renewal_invoice_days"
 REMINDER_DAYS = "billing.invoice_reminder_days"
 UNPAID_ORDER_DAYS = "billing.order_unpaid_cancel_days"
@@ -77,18 +83,32 @@ def order_unpaid_cancel_days() -> int:
     return int(options.get(UNPAID_ORDER_DAYS))
 
 
+def _with_cycle(text: str, cycle: BillingCycle) -> str:
+    """``text`` (marked with ``gettext_noop``) with the cycle's label, both translated when
+    shown."""
+
+    def translated() -> str:
+        return gettext(text) % {"cycle": str(cycle.label).lower()}
+
+    return lazy(translated, str)()
+
+
 def _register_options() -> None:
     for cycle in renewing_cycles():
-        label = cycle.label.lower()
         options.register(
             options.Option(
                 key=f"{RENEWAL_DAYS}.{cycle.value}",
-                label=f"Renewal invoice, {label} services: days before expiry",
-                help_text=(
-                    f"How many days before a {label} service expires its renewal invoice is "
-                    "made and e-mailed. The invoice is due on the expiry date and is paid at "
-                    "once from the customer's credit balance when that covers it. 0 makes "
-                    "it on the expiry date itself."
+                label=_with_cycle(
+                    gettext_noop("Renewal invoice, %(cycle)s services: days before expiry"), cycle
+                ),
+                help_text=_with_cycle(
+                    gettext_noop(
+                        "How many days before a %(cycle)s service expires its renewal invoice is "
+                        "made and e-mailed. The invoice is due on the expiry date and is paid at "
+                        "once from the customer's credit balance when that covers it. 0 makes "
+                        "it on the expiry date itself."
+                    ),
+                    cycle,
                 ),
                 default=_environment_lead_time(cycle),
                 minimum=0,
@@ -99,8 +119,8 @@ def _register_options() -> None:
     options.register(
         options.Option(
             key=REMINDER_DAYS,
-            label="Payment reminders: days from the due date",
-            help_text=(
+            label=_("Payment reminders: days from the due date"),
+            help_text=_(
                 "When customers are reminded of an unpaid invoice, in days from its due "
                 "date: negative before it, positive after (-7, -3, -1, 1, 3 reminds a week, "
                 "three days and a day before, then a day and three days late). Each "
@@ -116,8 +136,8 @@ def _register_options() -> None:
     options.register(
         options.Option(
             key=UNPAID_ORDER_DAYS,
-            label="Unpaid new orders: days before they are cancelled",
-            help_text=(
+            label=_("Unpaid new orders: days before they are cancelled"),
+            help_text=_(
                 "A new order nobody has paid is cancelled, with its invoice, this many days "
                 "after it was placed. An order paid in part is left for staff to refund."
             ),
@@ -137,27 +157,56 @@ def _day(moment: dt.datetime | None) -> str:
 
 
 def describe_renewal(service: Service) -> str:
-    return (
-        f"Renewal invoice for service #{service.pk} {service.name!r} "
-        f"({service.customer.email}), {service.get_billing_cycle_display().lower()}, "
-        f"expires {_day(service.expires_at)}"
-    )
+    return gettext(
+        "Renewal invoice for service #%(id)s %(name)s (%(email)s), %(cycle)s, expires %(day)s"
+    ) % {
+        "id": service.pk,
+        "name": repr(service.name),
+        "email": service.customer.email,
+        "cycle": service.get_billing_cycle_display().lower(),
+        "day": _day(service.expires_at),
+    }
 
 
 def describe_reminder(invoice: Invoice) -> str:
     offset: int = invoice.reminder_offset  # type: ignore[attr-defined]  # annotated
-    days = f"{abs(offset)} day{'s' if abs(offset) != 1 else ''}"
-    when = "on the due date" if offset == 0 else f"{days} {'before' if offset < 0 else 'after'} due"
-    return f"Reminder {when} of invoice {invoice.number} to {invoice.customer.email}"
+    values = {"days": abs(offset), "number": invoice.number, "email": invoice.customer.email}
+    if offset == 0:
+        return gettext("Reminder on the due date of invoice %(number)s to %(email)s") % values
+    if offset < 0:
+        return (
+            ngettext(
+                "Reminder %(days)s day before due of invoice %(number)s to %(email)s",
+                "Reminder %(days)s days before due of invoice %(number)s to %(email)s",
+                abs(offset),
+            )
+            % values
+        )
+    return (
+        ngettext(
+            "Reminder %(days)s day after due of invoice %(number)s to %(email)s",
+            "Reminder %(days)s days after due of invoice %(number)s to %(email)s",
+            abs(offset),
+        )
+        % values
+    )
 
 
 def describe_unpaid_order(order: Order) -> str:
-    sentence = (
-        f"Order #{order.pk} of {order.customer.email} placed {_day(order.created_at)} cancelled"
-    )
+    values = {
+        "id": order.pk,
+        "email": order.customer.email,
+        "day": _day(order.created_at),
+        "invoice": order.invoice,
+    }
     if order.invoice is not None:
-        sentence += f", invoice {order.invoice} cancelled"
-    return sentence
+        return (
+            gettext(
+                "Order #%(id)s of %(email)s placed %(day)s cancelled, invoice %(invoice)s cancelled"
+            )
+            % values
+        )
+    return gettext("Order #%(id)s of %(email)s placed %(day)s cancelled") % values
 
 
 def _link(name: str) -> Callable[[int], str]:
@@ -183,8 +232,8 @@ def register() -> None:
     registry.register(
         registry.PeriodicTask(
             key="billing.renewal_invoices",
-            label="Renewal invoices",
-            description=(
+            label=_("Renewal invoices"),
+            description=_(
                 "Makes the renewal invoice of each service expiring within its billing "
                 "cycle's lead time, and pays it from the customer's credit when that covers it."
             ),
@@ -197,8 +246,8 @@ def register() -> None:
     registry.register(
         registry.PeriodicTask(
             key="billing.invoice_reminders",
-            label="Payment reminders",
-            description=(
+            label=_("Payment reminders"),
+            description=_(
                 "E-mails the customer of an unpaid invoice at each reminder day before and "
                 "after its due date, each reminder once."
             ),
@@ -211,8 +260,8 @@ def register() -> None:
     registry.register(
         registry.PeriodicTask(
             key="billing.unpaid_orders",
-            label="Unpaid new orders",
-            description=(
+            label=_("Unpaid new orders"),
+            description=_(
                 "Cancels the new orders left unpaid for the set number of days, and their invoices."
             ),
             run=timeline.cancel_unpaid_orders,

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 
 from customers.models import Customer, User
 
@@ -28,16 +29,23 @@ def adjust(
     and a payment from the balance at once cannot both spend the same credit.
     """
     if not amount:
-        raise BillingError("Add or remove an amount other than zero.")
+        raise BillingError(gettext("Add or remove an amount other than zero."))
     if not reason.strip():
-        raise BillingError("Say why the balance changes: the customer sees it.")
+        raise BillingError(gettext("Say why the balance changes: the customer sees it."))
     currency = currency or settings.DEFAULT_CURRENCY
     with transaction.atomic():
         Customer.objects.select_for_update().filter(pk=customer.pk).first()
         if amount < 0 and balance_of(customer, currency) + amount < 0:
             raise BillingError(
-                f"The balance is {balance_of(customer, currency)} {currency}: "
-                f"{-amount} {currency} cannot be removed."
+                gettext(
+                    "The balance is %(balance)s %(currency)s: %(amount)s %(currency)s cannot be "
+                    "removed."
+                )
+                % {
+                    "balance": balance_of(customer, currency),
+                    "currency": currency,
+                    "amount": -amount,
+                }
             )
         return BalanceEntry.objects.create(
             customer=customer,

@@ -1,25 +1,27 @@
 """Statuses and kinds of billing's records, with their badge colours."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OrderStatus(models.TextChoices):
-    PENDING = "pending", "Pending payment"
-    PAID = "paid", "Paid"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", pgettext_lazy("order status", "Pending payment")
+    PAID = "paid", pgettext_lazy("order status", "Paid")
+    CANCELLED = "cancelled", pgettext_lazy("order status", "Cancelled")
 
 
 class InvoiceKind(models.TextChoices):
-    INVOICE = "invoice", "Invoice"
-    CREDIT_NOTE = "credit_note", "Credit note"
+    INVOICE = "invoice", _("Invoice")
+    CREDIT_NOTE = "credit_note", _("Credit note")
 
 
 class InvoiceStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    UNPAID = "unpaid", "Unpaid"
-    PAID = "paid", "Paid"
-    CANCELLED = "cancelled", "Cancelled"
-    REFUNDED = "refunded", "Refunded"
+    DRAFT = "draft", pgettext_lazy("invoice status", "Draft")
+    UNPAID = "unpaid", pgettext_lazy("invoice status", "Unpaid")
+    PAID = "paid", pgettext_lazy("invoice status", "Paid")
+    CANCELLED = "cancelled", pgettext_lazy("invoice status", "Cancelled")
+    REFUNDED = "refunded", pgettext_lazy("invoice status", "Refunded")
 
 
 INVOICE_BADGES: dict[str, str] = {
@@ -34,26 +36,26 @@ OPEN_INVOICE = frozenset({InvoiceStatus.DRAFT, InvoiceStatus.UNPAID})
 
 
 class LineKind(models.TextChoices):
-    NEW_SERVICE = "new_service", "New service"
-    RENEWAL = "renewal", "Renewal"
-    SETUP_FEE = "setup_fee", "Setup fee"
-    MANUAL = "manual", "Manual"
-    CREDIT = "credit", "Credit"
+    NEW_SERVICE = "new_service", _("New service")
+    RENEWAL = "renewal", _("Renewal")
+    SETUP_FEE = "setup_fee", _("Setup fee")
+    MANUAL = "manual", pgettext_lazy("invoice line", "Manual")
+    CREDIT = "credit", _("Credit")
 
 
 class PaymentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    REFUNDED = "refunded", "Refunded"
+    PENDING = "pending", pgettext_lazy("payment status", "Pending")
+    SUCCEEDED = "succeeded", pgettext_lazy("payment status", "Succeeded")
+    FAILED = "failed", pgettext_lazy("payment status", "Failed")
+    REFUNDED = "refunded", pgettext_lazy("payment status", "Refunded")
 
 
 class BalanceEntryKind(models.TextChoices):
-    STAFF_CREDIT = "staff_credit", "Added by staff"
-    STAFF_DEBIT = "staff_debit", "Removed by staff"
-    OVERPAYMENT = "overpayment", "Overpayment"
-    REFUND = "refund", "Refund to balance"
-    PAYMENT = "payment", "Paid from balance"
+    STAFF_CREDIT = "staff_credit", _("Added by staff")
+    STAFF_DEBIT = "staff_debit", _("Removed by staff")
+    OVERPAYMENT = "overpayment", _("Overpayment")
+    REFUND = "refund", _("Refund to balance")
+    PAYMENT = "payment", _("Paid from balance")
 
 
 class FacturXProfile(models.TextChoices):
@@ -68,8 +70,8 @@ class LegalIdentifierScheme(models.TextChoices):
     """The register a company's legal identifier belongs to, by its ISO 6523 code, as the
     e-invoice names it (``schemeID``); "Other" sends the number without one."""
 
-    SIREN = "0002", "SIREN (France, 9 digits)"
-    BELGIAN_ENTERPRISE = "0208", "Enterprise number (Belgium, KBO/BCE)"
-    DUNS = "0060", "DUNS number"
+    SIREN = "0002", _("SIREN (France, 9 digits)")
+    BELGIAN_ENTERPRISE = "0208", _("Enterprise number (Belgium, KBO/BCE)")
+    DUNS = "0060", _("DUNS number")
     GLN = "0088", "GLN (GS1)"
-    OTHER = "", "Other national register (no scheme)"
+    OTHER = "", _("Other national register (no scheme)")

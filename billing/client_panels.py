@@ -9,12 +9,14 @@ overdue invoices) come in one query, three correlated subqueries on the customer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from clientxcms import panels
 from clientxcms.queries import subquery_count
@@ -26,6 +28,9 @@ from .models import Invoice, InvoiceLine
 from .panels import balance_annotation
 from .renewals import decide_renewal
 from .taxes import CENT
+
+#: Marks the panels' labels: translated when shown (lazy strings the panels hold as ``str``).
+_ = cast(Callable[[str], str], gettext_lazy)
 
 
 def home_figures(customer: Customer) -> dict[str, Any]:
@@ -80,7 +85,7 @@ def register() -> None:
         panels.Column(
             model=panels.CLIENT_SERVICE_ROWS,
             key="billing_renew",
-            label="Renew",
+            label=_("Renew"),
             order=10,
             template="billing/client/service_row_renew.html",
             context=service_renewal,
@@ -93,7 +98,7 @@ def register() -> None:
         panels.Panel(
             model=panels.CLIENT_SERVICE,
             key="billing_renew",
-            label="Renewal",
+            label=_("Renewal"),
             order=10,
             template="billing/client/service_renew_panel.html",
             context=service_renewal,
@@ -103,7 +108,7 @@ def register() -> None:
         panels.Panel(
             model=panels.CLIENT_HOME,
             key="billing",
-            label="Billing",
+            label=_("Billing"),
             order=10,
             template="billing/client/home_panel.html",
             context=home_figures,

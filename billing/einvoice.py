@@ -43,6 +43,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 from lxml import etree
 from stdnum import iban as iban_number
 
@@ -110,30 +112,51 @@ def profile_label(seller: Seller | CompanyProfile) -> str:
 
 # What the profile requires -------------------------------------------------------------
 
-#: How every missing detail of the company is named starts: what tells them from the
-#: customer's (``invoices`` sends staff, not a customer, to the company's settings).
-COMPANY_DETAIL = "the company's"
-COMPANY_VAT_NUMBER = f"{COMPANY_DETAIL} VAT number"
+#: Each missing detail is named for a person, in the language active when it is shown
+#: (lazy): the company's details, which staff complete (``invoices`` sends staff, not a
+#: customer, to the company's settings), then the customer's.
+COMPANY_NAME = _("the company's name")
+COMPANY_ADDRESS = _("the company's address")
+COMPANY_COUNTRY = _("the company's country")
+COMPANY_SIREN = _("the company's legal identifier (SIREN)")
+COMPANY_IDENTIFIER = _("the company's legal identifier or VAT number")
+COMPANY_VAT_NUMBER = _("the company's VAT number")
+COMPANY_DETAILS = (
+    COMPANY_NAME,
+    COMPANY_ADDRESS,
+    COMPANY_COUNTRY,
+    COMPANY_SIREN,
+    COMPANY_IDENTIFIER,
+    COMPANY_VAT_NUMBER,
+)
+CUSTOMER_NAME = _("the customer's name")
+CUSTOMER_COUNTRY = _("the customer's country")
+CUSTOMER_VAT_NUMBER = _("the customer's VAT number")
 
 
-def _missing_seller(seller: Seller) -> list[str]:
+def is_company_detail(detail: StrOrPromise) -> bool:
+    """Whether a missing detail named by ``missing_fields`` is the company's."""
+    return any(detail is known for known in COMPANY_DETAILS)
+
+
+def _missing_seller(seller: Seller) -> list[StrOrPromise]:
     """The seller's details every e-invoice needs, whoever it is for."""
-    missing: list[str] = []
+    missing: list[StrOrPromise] = []
     if not seller.name.strip():
-        missing.append(f"{COMPANY_DETAIL} name")
+        missing.append(COMPANY_NAME)
     if not seller.address.strip():
-        missing.append(f"{COMPANY_DETAIL} address")
+        missing.append(COMPANY_ADDRESS)
     if not seller.country:
-        missing.append(f"{COMPANY_DETAIL} country")
+        missing.append(COMPANY_COUNTRY)
     if not seller.legal_identifier.strip():
         if seller.country == "FR":
-            missing.append(f"{COMPANY_DETAIL} legal identifier (SIREN)")
+            missing.append(COMPANY_SIREN)
         elif not seller.vat_number.strip():
-            missing.append(f"{COMPANY_DETAIL} legal identifier or VAT number")
+            missing.append(COMPANY_IDENTIFIER)
     return missing
 
 
-def missing_company_details(company: CompanyProfile | None = None) -> list[str]:
+def missing_company_details(company: CompanyProfile | None = None) -> list[StrOrPromise]:
     """The company's details that stop invoices from being issued, each named for a person;
     [] when the company is complete. One query (the company's row), for a warning on staff
     pages: an order a customer places is refused while one is missing.
@@ -150,7 +173,7 @@ def missing_company_details(company: CompanyProfile | None = None) -> list[str]:
     return missing
 
 
-def missing_fields(invoice: Invoice, seller: Seller) -> list[str]:
+def missing_fields(invoice: Invoice, seller: Seller) -> list[StrOrPromise]:
     """What the e-invoice of ``invoice`` sold by ``seller`` needs and does not have, each
     named for a person; [] when it can be issued. ``invoice`` carries its customer's
     details and its rates already (``invoices.issue`` asks after freezing them, before
@@ -167,11 +190,11 @@ def missing_fields(invoice: Invoice, seller: Seller) -> list[str]:
     if codes & {STANDARD, ZERO_RATED, REVERSE_CHARGE} and not seller.vat_number.strip():
         missing.append(COMPANY_VAT_NUMBER)
     if not (invoice.billing_company.strip() or invoice.billing_name.strip()):
-        missing.append("the customer's name")
+        missing.append(CUSTOMER_NAME)
     if not invoice.billing_country:
-        missing.append("the customer's country")
+        missing.append(CUSTOMER_COUNTRY)
     if REVERSE_CHARGE in codes and not invoice.billing_vat_number.strip():
-        missing.append("the customer's VAT number")
+        missing.append(CUSTOMER_VAT_NUMBER)
     return missing
 
 

@@ -16,6 +16,7 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from clientxcms.forms import StyledForm
 from clientxcms.text import SearchFilter, clean_search_term
@@ -60,7 +61,7 @@ class DateRangeForm(StyledForm):
         data = self.cleaned_data
         start, end = data.get("issued_after"), data.get("issued_before")
         if start is not None and end is not None and start > end:
-            self.add_error("issued_before", "The date range ends before it starts.")
+            self.add_error("issued_before", _("The date range ends before it starts."))
         return data
 
 
@@ -68,36 +69,38 @@ class InvoiceFilterSet(django_filters.FilterSet):
     """``/admin/invoices/``: search, status, kind, customer, issue dates, gateway, overdue."""
 
     q = SearchFilter(
-        label="Search",
+        label=_("Search"),
         method="filter_search",
-        help_text="Invoice number, or the customer's name, company or e-mail.",
+        help_text=_("Invoice number, or the customer's name, company or e-mail."),
     )
-    status = django_filters.ChoiceFilter(choices=InvoiceStatus.choices, empty_label="Any status")
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=InvoiceStatus.choices, empty_label=_("Any status")
+    )
     kind = django_filters.ChoiceFilter(
-        label="Type", choices=InvoiceKind.choices, empty_label="Invoices and credit notes"
+        label=_("Type"), choices=InvoiceKind.choices, empty_label=_("Invoices and credit notes")
     )
     customer = django_filters.ModelChoiceFilter(
         queryset=Customer.objects.all(),
-        label="Customer id",
+        label=_("Customer id"),
         widget=forms.NumberInput(attrs={"min": 1}),
-        error_messages={"invalid_choice": "No customer has this id."},
+        error_messages={"invalid_choice": _("No customer has this id.")},
     )
     issued_after = DateFilter(
-        label="Issued from", method="filter_issued_after", widget=_date_widget()
+        label=_("Issued from"), method="filter_issued_after", widget=_date_widget()
     )
     issued_before = DateFilter(
-        label="Issued until", method="filter_issued_before", widget=_date_widget()
+        label=_("Issued until"), method="filter_issued_before", widget=_date_widget()
     )
     gateway = django_filters.ChoiceFilter(
-        label="Paid through",
+        label=_("Paid through"),
         choices=gateway_choices,
         method="filter_gateway",
-        empty_label="Any gateway",
+        empty_label=_("Any gateway"),
     )
     overdue = django_filters.BooleanFilter(
-        label="Overdue",
+        label=_("Overdue"),
         method="filter_overdue",
-        widget=forms.Select(choices=[("", "Any"), ("true", "Overdue only")]),
+        widget=forms.Select(choices=[("", _("Any")), ("true", _("Overdue only"))]),
     )
 
     class Meta:
@@ -107,7 +110,7 @@ class InvoiceFilterSet(django_filters.FilterSet):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.form.fields["q"].widget.attrs["placeholder"] = "Number, customer name or e-mail"
+        self.form.fields["q"].widget.attrs["placeholder"] = _("Number, customer name or e-mail")
 
     def filter_search(
         self, queryset: QuerySet[Invoice], name: str, value: str
@@ -146,12 +149,14 @@ class InvoiceFilterSet(django_filters.FilterSet):
 class OrderFilterSet(django_filters.FilterSet):
     """``/admin/orders/``: status and customer."""
 
-    status = django_filters.ChoiceFilter(choices=OrderStatus.choices, empty_label="Any status")
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=OrderStatus.choices, empty_label=_("Any status")
+    )
     customer = django_filters.ModelChoiceFilter(
         queryset=Customer.objects.all(),
-        label="Customer id",
+        label=_("Customer id"),
         widget=forms.NumberInput(attrs={"min": 1}),
-        error_messages={"invalid_choice": "No customer has this id."},
+        error_messages={"invalid_choice": _("No customer has this id.")},
     )
 
     class Meta:
@@ -163,8 +168,10 @@ class OrderFilterSet(django_filters.FilterSet):
 class PaymentFilterSet(django_filters.FilterSet):
     """``/admin/payments/``: gateway, and a search by reference or invoice number."""
 
-    q = SearchFilter(label="Search", method="filter_search")
-    gateway = django_filters.ChoiceFilter(choices=gateway_choices, empty_label="Any gateway")
+    q = SearchFilter(label=_("Search"), method="filter_search")
+    gateway = django_filters.ChoiceFilter(
+        label=_("Gateway"), choices=gateway_choices, empty_label=_("Any gateway")
+    )
 
     class Meta:
         model = Payment
@@ -173,7 +180,7 @@ class PaymentFilterSet(django_filters.FilterSet):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.form.fields["q"].widget.attrs["placeholder"] = "Reference or invoice number"
+        self.form.fields["q"].widget.attrs["placeholder"] = _("Reference or invoice number")
 
     def filter_search(
         self, queryset: QuerySet[Payment], name: str, value: str

@@ -26,6 +26,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
+from django_stubs_ext import StrOrPromise
 
 from customers.models import Customer, User
 from products.cycles import add_cycles
@@ -51,6 +53,7 @@ from .models import (
     InvoiceSequence,
     OrderItem,
     Seller,
+    in_language_of,
 )
 from .taxes import CENT, rate_for_country, tax_for
 
@@ -60,8 +63,11 @@ InvoiceRef = Invoice | int
 
 #: What a customer is told when the company's details stop their order: nothing for them
 #: to fix, and nothing about the panel's settings.
-ORDERS_UNAVAILABLE = "Orders cannot be taken at the moment; please try again later or contact us."
-RENEWALS_UNAVAILABLE = (
+#: In English here (``gettext_noop``), translated when shown (``customer_message``).
+ORDERS_UNAVAILABLE = gettext_noop(
+    "Orders cannot be taken at the moment; please try again later or contact us."
+)
+RENEWALS_UNAVAILABLE = gettext_noop(
     "Renewals cannot be invoiced at the moment; please try again later or contact us."
 )
 #: How long the error logged for an incomplete company stays logged once (seconds): every
@@ -81,7 +87,7 @@ class CompanyIncomplete(BillingError):
     """Refused because the company's settings lack details every e-invoice needs: staff
     must complete them. The message is for staff; ``missing`` names the details."""
 
-    def __init__(self, message: str, missing: list[str]) -> None:
+    def __init__(self, message: str, missing: list[StrOrPromise]) -> None:
         super().__init__(message)
         self.missing = missing
 
@@ -93,14 +99,14 @@ def customer_message(exc: BillingError, *, unavailable: str = ORDERS_UNAVAILABLE
     ``COMPANY_INCOMPLETE_LOG_SECONDS`` for each set of missing details."""
     if not isinstance(exc, CompanyIncomplete):
         return exc.message
-    digest = hashlib.sha256("|".join(sorted(exc.missing)).encode()).hexdigest()[:16]
+    digest = hashlib.sha256("|".join(sorted(map(str, exc.missing))).encode()).hexdigest()[:16]
     try:
         first = cache.add(f"billing:company-incomplete:{digest}", 1, COMPANY_INCOMPLETE_LOG_SECONDS)
     except Exception:  # the cache is down: logging twice beats a customer's error page
         first = True
     if first:
         logger.error("A customer's order or renewal was refused: %s", exc.message)
-    return unavailable
+    return gettext(unavailable)
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,7 @@ def _lock(invoice: InvoiceRef) -> Invoice:
     try:
         return Invoice.objects.select_for_update().select_related("customer__user").get(pk=pk)
     except Invoice.DoesNotExist:
-        raise BillingError(f"Invoice #{pk} does not exist.") from None
+        raise BillingError(gettext("Invoice #%(id)s does not exist.") % {"id": pk}) from None
 
 
 def create_draft(
@@ -137,10 +143,12 @@ def create_draft(
 ) -> Invoice:
     """A draft invoice with ``lines``: nothing is numbered or frozen yet."""
     if not lines:
-        raise BillingError("An invoice needs at least one line.")
+        raise BillingError(gettext("An invoice needs at least one line."))
     for spec in lines:
         if spec.quantity < 1:
-            raise BillingError(f"“{spec.description}”: the quantity must be 1 or more.")
+            raise BillingError(
+                gettext("“%(line)s”: the quantity must be 1 or more.") % {"line": spec.description}
+            )
     due_at = timezone.now() + dt.timedelta(days=due_days) if due_days is not None else None
     try:
         with transaction.atomic():
@@ -170,7 +178,7 @@ def create_draft(
         services = [spec.service for spec in lines if spec.kind == LineKind.RENEWAL]
         if services:
             raise BillingError(_open_renewal_message(services)) from exc
-        raise BillingError("These lines break a rule of the database.") from exc
+        raise BillingError(gettext("These lines break a rule of the database.")) from exc
     return invoice
 
 
@@ -190,11 +198,11 @@ def _open_renewal_message(services: list[Service | None]) -> str:
     )
     if open_line is None:
         # Not an open invoice: one (paid, say) already pays the period these lines renew.
-        return "A renewal of this period of the service is already invoiced."
-    return (
-        f"Service #{open_line.service_id} already has an unpaid renewal invoice "
-        f"({open_line.invoice}): it must be paid or cancelled first."
-    )
+        return gettext("A renewal of this period of the service is already invoiced.")
+    return gettext(
+        "Service #%(service)s already has an unpaid renewal invoice (%(invoice)s): it must be "
+        "paid or cancelled first."
+    ) % {"service": open_line.service_id, "invoice": open_line.invoice}
 
 
 def _next_number(kind: str, moment: dt.datetime, company: CompanyProfile) -> tuple[str, int, int]:
@@ -261,13 +269,28 @@ def _check_einvoice(invoice: Invoice, seller: Seller) -> None:
     missing = einvoice.missing_fields(invoice, seller)
     if not missing:
         return
-    fields = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
-    company = [field for field in missing if field.startswith(einvoice.COMPANY_DETAIL)]
-    where = " (Billing › Company details)" if company else ""
-    message = (
-        f"{invoice} cannot be issued: its e-invoice ({einvoice.profile_label(seller)}) "
-        f"needs {fields}{where}."
+    names = [str(field) for field in missing]
+    fields = (
+        names[0]
+        if len(names) == 1
+        else gettext("%(fields)s and %(last)s")
+        % {"fields": ", ".join(names[:-1]), "last": names[-1]}
     )
+    company = [field for field in missing if einvoice.is_company_detail(field)]
+    values = {"invoice": invoice, "profile": einvoice.profile_label(seller), "fields": fields}
+    if company:
+        message = (
+            gettext(
+                "%(invoice)s cannot be issued: its e-invoice (%(profile)s) needs %(fields)s "
+                "(Billing › Company details)."
+            )
+            % values
+        )
+    else:
+        message = (
+            gettext("%(invoice)s cannot be issued: its e-invoice (%(profile)s) needs %(fields)s.")
+            % values
+        )
     if company:
         raise CompanyIncomplete(message, company)
     raise BillingError(message)
@@ -285,10 +308,10 @@ def issue(invoice: InvoiceRef, *, actor: User | None, notify: bool = True) -> In
     with transaction.atomic():
         inv = _lock(invoice)
         if not inv.is_draft:
-            raise BillingError(f"{inv} is already issued.")
+            raise BillingError(gettext("%(invoice)s is already issued.") % {"invoice": inv})
         lines = list(inv.lines.all())
         if not lines:
-            raise BillingError("An invoice needs at least one line.")
+            raise BillingError(gettext("An invoice needs at least one line."))
         company = CompanyProfile.current()
         now = timezone.now()
         seller = _snapshot_seller(inv, company)
@@ -334,14 +357,21 @@ def cancel(invoice: InvoiceRef, *, actor: User | None, reason: str = "") -> Invo
             return inv
         if inv.status not in (InvoiceStatus.DRAFT, InvoiceStatus.UNPAID):
             raise BillingError(
-                f"{inv} is {inv.get_status_display().lower()}: only an unpaid invoice can be "
-                "cancelled; refund a paid one."
+                gettext(
+                    "%(invoice)s is %(status)s: only an unpaid invoice can be cancelled; refund "
+                    "a paid one."
+                )
+                % {"invoice": inv, "status": inv.get_status_display().lower()}
             )
         if inv.payments.filter(status=PaymentStatus.SUCCEEDED).exists():
-            raise BillingError(f"{inv} is partly paid: refund it instead.")
+            raise BillingError(
+                gettext("%(invoice)s is partly paid: refund it instead.") % {"invoice": inv}
+            )
         inv.status = InvoiceStatus.CANCELLED
-        if reason:
-            inv.notes = f"{inv.notes}\nCancelled: {reason}".strip() if inv.is_draft else inv.notes
+        if reason and inv.is_draft:
+            with in_language_of(inv.customer):
+                cancelled = gettext("Cancelled: %(reason)s") % {"reason": reason}
+            inv.notes = f"{inv.notes}\n{cancelled}".strip()
         inv.save(update_fields=["status", "notes", "updated_at"])
         _close_lines(inv, void=True)
         order = getattr(inv, "order", None)
@@ -367,7 +397,13 @@ def refund(
     with transaction.atomic():
         inv = _lock(invoice)
         if inv.kind != InvoiceKind.INVOICE or inv.status != InvoiceStatus.PAID:
-            raise BillingError(f"{inv} is not a paid invoice: there is nothing to refund.")
+            raise BillingError(
+                gettext("%(invoice)s is not a paid invoice: there is nothing to refund.")
+                % {"invoice": inv}
+            )
+        with in_language_of(inv.customer):
+            refund_of = gettext("Refund: %(line)s")
+            balance_reason = reason or gettext("Refund of %(invoice)s") % {"invoice": inv}
         note = Invoice.objects.create(
             kind=InvoiceKind.CREDIT_NOTE,
             credit_note_for=inv,
@@ -388,7 +424,7 @@ def refund(
             InvoiceLine(
                 invoice=note,
                 kind=LineKind.CREDIT,
-                description=f"Refund: {line.description}",
+                description=refund_of % {"line": line.description},
                 quantity=line.quantity,
                 unit_price=-line.unit_price,
                 tax_rate=line.tax_rate,
@@ -411,7 +447,7 @@ def refund(
                 amount=inv.total,
                 currency=inv.currency,
                 invoice=note,
-                reason=reason or f"Refund of {inv}",
+                reason=balance_reason,
                 actor=actor,
             )
         if notify:
@@ -436,14 +472,21 @@ def renewal_invoice(
     decision = rules.decide(service, ServiceAction.RENEW, rules.Context(cycles=cycles))
     if not decision.allowed:
         raise BillingError(
-            f"Cannot invoice a renewal of service #{service.pk}: {decision.message}."
+            gettext("Cannot invoice a renewal of service #%(service)s: %(reason)s.")
+            % {"service": service.pk, "reason": decision.message}
         )
     start = service.expires_at
     assert start is not None  # the rule book refuses a service that never expires
     end = add_cycles(start, service.billing_cycle, cycles, anchor_day=service.billing_anchor_day)
+    with in_language_of(service.customer):
+        description = gettext("Renewal of %(service)s (#%(id)s), %(cycles)s × %(cycle)s") % {
+            "service": service.name,
+            "id": service.pk,
+            "cycles": cycles,
+            "cycle": service.get_billing_cycle_display().lower(),
+        }
     line = LineSpec(
-        description=f"Renewal of {service.name} (#{service.pk}), {cycles} × "
-        f"{service.get_billing_cycle_display().lower()}",
+        description=description,
         unit_price=service.price,
         quantity=cycles,
         kind=LineKind.RENEWAL,

@@ -19,9 +19,12 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from django_countries.fields import CountryField
+from django_stubs_ext import StrOrPromise
 
 from customers.models import Customer
 from delivery.fields import EncryptedJSONField
@@ -45,14 +48,20 @@ MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
 
+def in_language_of(customer: Customer) -> translation.override:
+    """The customer's language, active for what is written for them: the lines, notes and
+    balance reasons their documents carry (stored as written), and their invoice's PDF."""
+    return translation.override(customer.language or settings.LANGUAGE_CODE)
+
+
 class ImmutableInvoice(Exception):
     """An issued invoice or its lines were about to change."""
 
 
 #: The short name of each register, printed before the number.
-LEGAL_IDENTIFIER_LABELS: dict[str, str] = {
+LEGAL_IDENTIFIER_LABELS: dict[str, StrOrPromise] = {
     LegalIdentifierScheme.SIREN: "SIREN",
-    LegalIdentifierScheme.BELGIAN_ENTERPRISE: "Enterprise number",
+    LegalIdentifierScheme.BELGIAN_ENTERPRISE: _("Enterprise number"),
     LegalIdentifierScheme.DUNS: "DUNS",
     LegalIdentifierScheme.GLN: "GLN",
 }
@@ -64,50 +73,50 @@ class CompanyProfile(models.Model):
     name = models.CharField(max_length=150, default="My hosting company")
     address = models.TextField(blank=True)
     country = CountryField(default="FR")
-    vat_number = models.CharField("VAT number", max_length=32, blank=True)
+    vat_number = models.CharField(_("VAT number"), max_length=32, blank=True)
     legal_identifier = models.CharField(
-        "legal identifier",
+        _("legal identifier"),
         max_length=64,
         blank=True,
-        help_text=(
+        help_text=_(
             "The company's registration number: in France the SIREN (9 digits); elsewhere "
             "the number of the trade register. Required on French invoices and e-invoices."
         ),
     )
     legal_identifier_scheme = models.CharField(
-        "legal identifier's register",
+        _("legal identifier's register"),
         max_length=4,
         blank=True,
         choices=LegalIdentifierScheme.choices,
         default=LegalIdentifierScheme.SIREN,
-        help_text="Which register the legal identifier is from, as the e-invoice names it.",
+        help_text=_("Which register the legal identifier is from, as the e-invoice names it."),
     )
     siret = models.CharField(
         "SIRET",
         max_length=20,
         blank=True,
-        help_text="France: the SIRET of the establishment that invoices (14 digits), optional.",
+        help_text=_("France: the SIRET of the establishment that invoices (14 digits), optional."),
     )
     facturx_profile = models.CharField(
-        "e-invoice profile",
+        _("e-invoice profile"),
         max_length=16,
         choices=FacturXProfile.choices,
         default=FacturXProfile.EN16931,
-        help_text=(
+        help_text=_(
             "The Factur-X profile of the XML embedded in every invoice PDF. EN 16931 is the "
             "European standard; choose BASIC only if your customers' software asks for it."
         ),
     )
     email = models.EmailField(blank=True)
     bank_details = models.TextField(
-        blank=True, help_text="IBAN and BIC shown on invoices paid by bank transfer."
+        blank=True, help_text=_("IBAN and BIC shown on invoices paid by bank transfer.")
     )
-    logo_url = models.CharField(max_length=300, blank=True, help_text="A path under /static/.")
+    logo_url = models.CharField(max_length=300, blank=True, help_text=_("A path under /static/."))
     invoice_prefix = models.CharField(max_length=16, default="INV")
     credit_note_prefix = models.CharField(max_length=16, default="CN")
     payment_terms_days = models.PositiveIntegerField(default=14)
     prices_include_tax = models.BooleanField(
-        default=False, help_text="Product prices are entered tax included."
+        default=False, help_text=_("Product prices are entered tax included.")
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -117,7 +126,7 @@ class CompanyProfile(models.Model):
     @property
     def legal_identifier_label(self) -> str:
         """What the legal identifier is called on the invoice: its register's short name."""
-        return LEGAL_IDENTIFIER_LABELS.get(self.legal_identifier_scheme, "Company number")
+        return str(LEGAL_IDENTIFIER_LABELS.get(self.legal_identifier_scheme, _("Company number")))
 
     @classmethod
     def current(cls) -> CompanyProfile:
@@ -176,19 +185,19 @@ class Seller:
     @property
     def legal_identifier_label(self) -> str:
         """What the legal identifier is called on the invoice: its register's short name."""
-        return LEGAL_IDENTIFIER_LABELS.get(self.legal_identifier_scheme, "Company number")
+        return str(LEGAL_IDENTIFIER_LABELS.get(self.legal_identifier_scheme, _("Company number")))
 
 
 class TaxRate(models.Model):
     """The tax rate of a country; the row without a country is the default."""
 
-    country = CountryField(blank=True, unique=True, help_text="Empty: every other country.")
+    country = CountryField(blank=True, unique=True, help_text=_("Empty: every other country."))
     name = models.CharField(max_length=50, default="VAT")
     rate = models.DecimalField(
         max_digits=5,
         decimal_places=2,
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
-        help_text="Percent.",
+        help_text=_("Percent."),
     )
 
     class Meta:
@@ -198,7 +207,8 @@ class TaxRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} {self.rate}% ({self.country or 'default'})"
+        country = self.country or gettext("default")
+        return f"{self.name} {self.rate}% ({country})"
 
 
 class InvoiceSequence(models.Model):
@@ -245,7 +255,7 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Order #{self.pk}"
+        return gettext("Order #%(id)s") % {"id": self.pk}
 
 
 class OrderItem(models.Model):
@@ -301,7 +311,7 @@ class Invoice(models.Model):
     subtotal = models.DecimalField(**MONEY, default=ZERO, editable=False)
     tax_total = models.DecimalField(**MONEY, default=ZERO, editable=False)
     total = models.DecimalField(**MONEY, default=ZERO, editable=False)
-    notes = models.TextField(blank=True, help_text="Printed on the invoice.")
+    notes = models.TextField(blank=True, help_text=_("Printed on the invoice."))
     issued_at = models.DateTimeField(null=True, blank=True, editable=False)
     due_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -343,7 +353,7 @@ class Invoice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.number or f"Draft #{self.pk}"
+        return self.number or gettext("Draft #%(id)s") % {"id": self.pk}
 
     @property
     def is_draft(self) -> bool:
@@ -499,7 +509,7 @@ class Payment(models.Model):
     status = models.CharField(
         max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.SUCCEEDED
     )
-    data = models.JSONField(default=dict, blank=True, help_text="The gateway's data, no secret.")
+    data = models.JSONField(default=dict, blank=True, help_text=_("The gateway's data, no secret."))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -588,7 +598,7 @@ class GatewaySettings(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name_plural = "gateway settings"
+        verbose_name_plural = _("gateway settings")
 
     def __str__(self) -> str:
         return self.key

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from customers.models import Customer, User
 from delivery.registry import UnknownModule, get_module
@@ -26,7 +27,7 @@ from services import placement
 from . import invoices
 from .choices import LineKind, OrderStatus
 from .invoices import BillingError, LineSpec
-from .models import Order, OrderItem
+from .models import Order, OrderItem, in_language_of
 
 
 @dataclass(frozen=True)
@@ -40,15 +41,20 @@ class ItemSpec:
 def _item(order: Order, spec: ItemSpec) -> OrderItem:
     product = spec.product
     if not product.is_active:
-        raise BillingError(f"{product} is not sold any more.")
+        raise BillingError(gettext("%(product)s is not sold any more.") % {"product": product})
     price = product.prices.filter(cycle=spec.billing_cycle, currency=order.currency).first()
     if price is None:
         cycle = BillingCycle(spec.billing_cycle).label.lower()
-        raise BillingError(f"{product} is not sold {cycle}.")
+        raise BillingError(
+            gettext("%(product)s is not sold %(cycle)s.") % {"product": product, "cycle": cycle}
+        )
     try:
         options = get_module(product.module).clean_service_options(spec.module_options)
     except UnknownModule as exc:
-        raise BillingError(f"{product} cannot be delivered: {exc}") from exc
+        raise BillingError(
+            gettext("%(product)s cannot be delivered: %(reason)s")
+            % {"product": product, "reason": exc}
+        ) from exc
     except ValidationError as exc:
         raise BillingError(f"{product}: {' '.join(exc.messages)}") from exc
     return OrderItem.objects.create(
@@ -82,13 +88,15 @@ def place_order(
 ) -> Order:
     """The order and its issued invoice: one service line per item, one per setup fee."""
     if not items:
-        raise BillingError("An order needs at least one product.")
+        raise BillingError(gettext("An order needs at least one product."))
     with transaction.atomic():
         order = Order.objects.create(customer=customer, currency=settings.DEFAULT_CURRENCY)
         lines = []
         for spec in items:
             item = _item(order, spec)
-            cycle = BillingCycle(item.billing_cycle).label.lower()
+            with in_language_of(customer):
+                cycle = BillingCycle(item.billing_cycle).label.lower()
+                setup = gettext("Setup of %(product)s") % {"product": item.product.name}
             for _ in range(item.quantity):
                 lines.append(
                     LineSpec(
@@ -101,7 +109,7 @@ def place_order(
                 if item.setup_fee:
                     lines.append(
                         LineSpec(
-                            description=f"Setup of {item.product.name}",
+                            description=setup,
                             unit_price=item.setup_fee,
                             kind=LineKind.SETUP_FEE,
                             order_item=item,
@@ -121,9 +129,13 @@ def cancel_order(order: Order, *, actor: User | None) -> Order:
         if locked.status == OrderStatus.CANCELLED:
             return locked
         if locked.status != OrderStatus.PENDING:
-            raise BillingError(f"{locked} is paid: refund its invoice instead.")
+            raise BillingError(
+                gettext("%(order)s is paid: refund its invoice instead.") % {"order": locked}
+            )
         if locked.invoice_id is not None:
-            invoices.cancel(locked.invoice_id, actor=actor, reason=f"{locked} cancelled")
+            with in_language_of(locked.customer):
+                reason = gettext("%(order)s cancelled") % {"order": locked}
+            invoices.cancel(locked.invoice_id, actor=actor, reason=reason)
         locked.status = OrderStatus.CANCELLED
         locked.save(update_fields=["status", "updated_at"])
     return locked

@@ -10,12 +10,14 @@ one with three does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy
 
 from clientxcms import panels
 from customers.models import Customer
@@ -26,6 +28,10 @@ from .models import ZERO, BalanceEntry, Invoice, Order, balance_of
 
 #: Rows of each table on a customer's or service's page; the rest is in the lists.
 ROWS_SHOWN = 10
+
+
+#: Marks the panels' labels: translated when shown (lazy strings the panels hold as ``str``).
+_ = cast(Callable[[str], str], gettext_lazy)
 
 
 def customer_invoices(customer: Customer) -> dict[str, Any]:
@@ -78,7 +84,7 @@ def register() -> None:
         panels.Panel(
             model="customer",
             key="invoices",
-            label="Invoices",
+            label=_("Invoices"),
             order=40,
             template="billing/admin/panels/customer_invoices.html",
             permission="billing.view_invoice",
@@ -87,7 +93,7 @@ def register() -> None:
         panels.Panel(
             model="customer",
             key="orders",
-            label="Orders",
+            label=_("Orders"),
             order=45,
             template="billing/admin/panels/customer_orders.html",
             permission="billing.view_order",
@@ -96,7 +102,7 @@ def register() -> None:
         panels.Panel(
             model="customer",
             key="balance",
-            label="Balance",
+            label=_("Balance"),
             order=5,
             template="billing/admin/panels/customer_balance.html",
             permission="billing.view_balanceentry",
@@ -106,7 +112,7 @@ def register() -> None:
         panels.Panel(
             model="service",
             key="invoices",
-            label="Invoices",
+            label=_("Invoices"),
             order=10,
             template="billing/admin/panels/service_invoices.html",
             permission="billing.view_invoice",

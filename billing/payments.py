@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from customers.models import User
 from delivery.modules.base import ModuleError
@@ -34,7 +35,7 @@ from services.tasks import deliver_service
 from . import notifications
 from .choices import BalanceEntryKind, InvoiceStatus, LineKind, OrderStatus
 from .invoices import BillingError, InvoiceRef, _close_lines, _lock
-from .models import ZERO, BalanceEntry, Invoice, InvoiceLine, Payment, balance_of
+from .models import ZERO, BalanceEntry, Invoice, InvoiceLine, Payment, balance_of, in_language_of
 
 AUTOMATION = EventSource.AUTOMATION
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def record_payment(
 ) -> PaymentOutcome:
     """Record ``amount`` received through ``gateway``; once per (gateway, reference)."""
     if amount <= 0:
-        raise BillingError("A payment must be more than zero.")
+        raise BillingError(gettext("A payment must be more than zero."))
     with transaction.atomic():
         inv = _lock(invoice)
         if reference:
@@ -70,7 +71,10 @@ def record_payment(
             if existing is not None:
                 return PaymentOutcome(existing, created=False, invoice=inv)
         if inv.is_draft:
-            raise BillingError(f"{inv} is a draft: issue it before it can be paid.")
+            raise BillingError(
+                gettext("%(invoice)s is a draft: issue it before it can be paid.")
+                % {"invoice": inv}
+            )
         payment = Payment.objects.create(
             invoice=inv,
             gateway=gateway,
@@ -81,13 +85,20 @@ def record_payment(
             data=data or {},
         )
         if inv.status != InvoiceStatus.UNPAID:
-            _to_balance(inv, amount, f"Received for {inv}, which is {inv.get_status_display()}")
+            with in_language_of(inv.customer):
+                reason = gettext("Received for %(invoice)s, which is %(status)s") % {
+                    "invoice": inv,
+                    "status": inv.get_status_display(),
+                }
+            _to_balance(inv, amount, reason)
         else:
             received = inv.amount_paid()
             if received >= inv.total:
                 _mark_paid(inv)
                 if received > inv.total:
-                    _to_balance(inv, received - inv.total, f"Overpayment of {inv}")
+                    with in_language_of(inv.customer):
+                        reason = gettext("Overpayment of %(invoice)s") % {"invoice": inv}
+                    _to_balance(inv, received - inv.total, reason)
         if notify:
             transaction.on_commit(partial(notifications.enqueue_payment_received, payment.pk))
     return PaymentOutcome(payment, created=True, invoice=inv)
@@ -102,7 +113,10 @@ def pay_from_balance(invoice: InvoiceRef, *, actor: User | None) -> PaymentOutco
     with transaction.atomic():
         inv = _lock(invoice)
         if inv.status != InvoiceStatus.UNPAID:
-            raise BillingError(f"{inv} is {inv.get_status_display().lower()}: nothing to pay.")
+            raise BillingError(
+                gettext("%(invoice)s is %(status)s: nothing to pay.")
+                % {"invoice": inv, "status": inv.get_status_display().lower()}
+            )
         # Every spending of a customer's credit locks the customer's row first, so two
         # invoices paid from one balance at once cannot spend the same credit.
         type(inv.customer).objects.select_for_update().filter(pk=inv.customer_id).first()
@@ -125,10 +139,16 @@ def pay_from_balance(invoice: InvoiceRef, *, actor: User | None) -> PaymentOutco
             amount=-amount,
             currency=inv.currency,
             invoice=inv,
-            reason=f"Paid {inv}",
+            reason=_paid_reason(inv),
             actor=actor,
         )
     return outcome
+
+
+def _paid_reason(invoice: Invoice) -> str:
+    """The reason of the balance entry that pays ``invoice``, in its customer's language."""
+    with in_language_of(invoice.customer):
+        return gettext("Paid %(invoice)s") % {"invoice": invoice}
 
 
 def _to_balance(invoice: Invoice, amount: Decimal, reason: str) -> None:
@@ -183,7 +203,11 @@ def _renew(invoice: Invoice, line: InvoiceLine) -> None:
         )
     except (LifecycleError, ModuleError) as exc:
         logger.error("Paid %s did not renew service %s: %s", invoice, line.service_id, exc)
-        note = f"Paid, but the renewal of service #{line.service_id} failed: {exc.message}"
+        with in_language_of(invoice.customer):
+            note = gettext("Paid, but the renewal of service #%(service)s failed: %(reason)s") % {
+                "service": line.service_id,
+                "reason": exc.message,
+            }
         invoice.notes = f"{invoice.notes}\n{note}".strip()
         Invoice.objects.filter(pk=invoice.pk).update(notes=invoice.notes)
 
@@ -235,7 +259,10 @@ def _create_unplaced(
         "Choose a server, then deliver it.",
         **fields,
     )
-    note = f"Paid, but no server had room for service #{service.pk}: staff will place it."
+    with in_language_of(invoice.customer):
+        note = gettext(
+            "Paid, but no server had room for service #%(service)s: staff will place it."
+        ) % {"service": service.pk}
     invoice.notes = f"{invoice.notes}\n{note}".strip()
     Invoice.objects.filter(pk=invoice.pk).update(notes=invoice.notes)
     return service

@@ -7,6 +7,10 @@ fonts, so the PDF looks the same wherever it is opened. WeasyPrint is not a brow
 runs no script and the page's Content-Security-Policy does not apply, so the template
 carries its own ``<style>``.
 
+The document is in its customer's language (``Customer.language``), whoever downloads it:
+staff reading the administration in another language, or the e-mail task, get the very
+PDF the customer gets.
+
 WeasyPrint would fetch whatever URL the HTML names. The template names one resource at
 most, the company's logo, a file under the static files; the fetcher refuses every
 other URL, so an address typed by staff can never make the server fetch a remote or local
@@ -27,7 +31,7 @@ from django.template.loader import render_to_string
 
 from . import einvoice
 from .choices import InvoiceKind
-from .models import ZERO, CompanyProfile, Invoice
+from .models import ZERO, CompanyProfile, Invoice, in_language_of
 
 TEMPLATE = "billing/pdf/invoice.html"
 
@@ -128,8 +132,10 @@ def invoice_context(invoice: Invoice) -> dict[str, Any]:
 
 
 def render_invoice_html(invoice: Invoice) -> str:
-    """The document as HTML, before layout (tests and previews read this)."""
-    return render_to_string(TEMPLATE, invoice_context(invoice))
+    """The document as HTML, before layout (tests and previews read this), in its
+    customer's language."""
+    with in_language_of(invoice.customer):
+        return render_to_string(TEMPLATE, invoice_context(invoice))
 
 
 def render_invoice_pdf(invoice: Invoice) -> bytes:
@@ -139,6 +145,12 @@ def render_invoice_pdf(invoice: Invoice) -> bytes:
     # which processes that never draw a PDF need not pay.
     import weasyprint  # type: ignore[import-untyped]  # ships neither stubs nor py.typed
 
+    with in_language_of(invoice.customer):
+        return _render_pdf(invoice, weasyprint)
+
+
+def _render_pdf(invoice: Invoice, weasyprint: Any) -> bytes:
+    """``render_invoice_pdf`` in the language already active (the customer's)."""
     context = invoice_context(invoice)
     allowed = context["logo_url"]
 

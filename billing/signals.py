@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 from services.choices import ServiceAction
 from services.models import ServiceEvent
 
@@ -23,6 +25,9 @@ def cancel_renewals_of_ended_service(
     if instance.service_id is None:
         return
     from .invoices import cancel, open_renewal_invoices  # they import services' lifecycle
+    from .models import in_language_of
 
     for invoice in open_renewal_invoices(instance.service_id):
-        cancel(invoice, actor=None, reason=f"Service #{instance.service_id} ended")
+        with in_language_of(invoice.customer):
+            reason = gettext("Service #%(service)s ended") % {"service": instance.service_id}
+        cancel(invoice, actor=None, reason=reason)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext_noop
+
 from customers import vat
 from customers.models import Customer
 
@@ -22,7 +24,9 @@ from .models import ZERO, CompanyProfile, TaxRate
 EU_COUNTRIES = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()  # noqa: SIM905
 )
-REVERSE_CHARGE_NOTE = (
+#: Frozen on the invoice in English, as written here (its e-invoice's exemption reason too);
+#: in the catalogue (``gettext_noop``) so that pages and PDFs show it in their language.
+REVERSE_CHARGE_NOTE = gettext_noop(
     "Reverse charge: VAT to be accounted for by the customer (article 196 of Council "
     "Directive 2006/112/EC)."
 )

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CustomersConfig(AppConfig):
     name = "customers"
-    verbose_name = "Customers"
+    verbose_name = _("Customers")
 
     def ready(self) -> None:
         # Staff sign-ins and lockouts go to the staff activity log (customers.signals).

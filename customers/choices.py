@@ -1,6 +1,7 @@
 """Where a customer's VAT number stands after its checks, and the colour of its badge."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class VatStatus(models.TextChoices):
@@ -10,11 +11,11 @@ class VatStatus(models.TextChoices):
     the ``vies_*`` values are the answer of the European Commission's VIES service.
     """
 
-    UNCHECKED = "unchecked", "Not checked"
-    FORMAT_VALID = "format_valid", "Format valid"
-    VIES_VALID = "vies_valid", "Valid in VIES"
-    VIES_INVALID = "vies_invalid", "Invalid in VIES"
-    VIES_UNAVAILABLE = "vies_unavailable", "VIES unavailable"
+    UNCHECKED = "unchecked", _("Not checked")
+    FORMAT_VALID = "format_valid", _("Format valid")
+    VIES_VALID = "vies_valid", _("Valid in VIES")
+    VIES_INVALID = "vies_invalid", _("Invalid in VIES")
+    VIES_UNAVAILABLE = "vies_unavailable", _("VIES unavailable")
 
 
 #: Keyed by the stored value, so a raw status string finds its colour too.

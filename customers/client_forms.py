@@ -13,14 +13,17 @@ from django import forms
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordMixin
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 from clientxcms.forms import StyledFormMixin
 
-from .forms import BusinessDetailsMixin, CustomerPasswordResetForm
+from .forms import CUSTOMER_LABELS, BusinessDetailsMixin, CustomerPasswordResetForm
 from .models import Customer, User
 
-#: Said when the address of a new account or of an e-mail change is already a login's.
-EMAIL_TAKEN = "An account exists with this address: sign in or reset your password."
+#: Said when the address of a new account or of an e-mail change is already a login's
+#: (in English here: translated where it is said).
+EMAIL_TAKEN = gettext_noop("An account exists with this address: sign in or reset your password.")
 
 
 def normalized_email(value: str) -> str:
@@ -40,8 +43,8 @@ class SignUpForm(StyledFormMixin, SetPasswordMixin, forms.ModelForm):
     """A new customer: their login (inactive until the address is confirmed) and profile."""
 
     email = forms.EmailField(
-        label="E-mail address",
-        help_text="You sign in with it. We send a link to confirm it.",
+        label=_("E-mail address"),
+        help_text=_("You sign in with it. We send a link to confirm it."),
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
     password1, password2 = SetPasswordMixin.create_password_fields()
@@ -49,6 +52,7 @@ class SignUpForm(StyledFormMixin, SetPasswordMixin, forms.ModelForm):
     class Meta:
         model = Customer
         fields = ["first_name", "last_name", "company", "country"]
+        labels = CUSTOMER_LABELS
 
     field_order = ["email", "password1", "password2", "first_name", "last_name"]
 
@@ -60,7 +64,7 @@ class SignUpForm(StyledFormMixin, SetPasswordMixin, forms.ModelForm):
     def clean_email(self) -> str:
         email = normalized_email(self.cleaned_data["email"])
         if email_is_taken(email):
-            raise ValidationError(EMAIL_TAKEN, code="email_taken")
+            raise ValidationError(gettext(EMAIL_TAKEN), code="email_taken")
         return email
 
     def clean(self) -> dict[str, Any]:
@@ -97,7 +101,7 @@ class ResendConfirmationForm(StyledFormMixin, forms.Form):
     """The address of an account waiting for confirmation, to send its link again."""
 
     email = forms.EmailField(
-        label="E-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("E-mail address"), widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
 
 
@@ -125,6 +129,7 @@ class ProfileForm(BusinessDetailsMixin, StyledFormMixin, forms.ModelForm):
             "country",
             "language",
         ]
+        labels = CUSTOMER_LABELS
 
     @transaction.atomic
     def save(self, commit: bool = True) -> Customer:
@@ -147,10 +152,10 @@ class EmailChangeForm(StyledFormMixin, forms.Form):
     """A new login address, asked with the password so that an open session is not enough."""
 
     email = forms.EmailField(
-        label="New e-mail address", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("New e-mail address"), widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
     password = forms.CharField(
-        label="Your password",
+        label=_("Your password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
@@ -163,15 +168,15 @@ class EmailChangeForm(StyledFormMixin, forms.Form):
     def clean_email(self) -> str:
         email = normalized_email(self.cleaned_data["email"])
         if email == self.user.email.lower():
-            raise ValidationError("This is already your address.", code="same_email")
+            raise ValidationError(_("This is already your address."), code="same_email")
         if email_is_taken(email, except_user=self.user):
-            raise ValidationError(EMAIL_TAKEN, code="email_taken")
+            raise ValidationError(gettext(EMAIL_TAKEN), code="email_taken")
         return email
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
         if not self.user.check_password(password):
-            raise ValidationError("Your password is not correct.", code="password_incorrect")
+            raise ValidationError(_("Your password is not correct."), code="password_incorrect")
         return password
 
 

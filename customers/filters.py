@@ -9,6 +9,7 @@ from __future__ import annotations
 import django_filters
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from clientxcms.forms import StyledForm
@@ -25,9 +26,11 @@ MAX_SEARCH_TERMS = 5
 class CustomerFilterSet(django_filters.FilterSet):
     """Search by name, e-mail or company; filter by country, language and ``extra_filters``."""
 
-    q = SearchFilter(method="search", label="Search")
-    country = django_filters.ChoiceFilter(choices=countries, empty_label="Any country")
-    language = django_filters.ChoiceFilter(choices=settings.LANGUAGES, empty_label="Any language")
+    q = SearchFilter(method="search", label=_("Search"))
+    country = django_filters.ChoiceFilter(choices=countries, empty_label=_("Any country"))
+    language = django_filters.ChoiceFilter(
+        choices=settings.LANGUAGES, empty_label=_("Any language")
+    )
 
     class Meta:
         model = Customer
@@ -40,7 +43,7 @@ class CustomerFilterSet(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         add_filters(self, extra_filters or [])
         self.extra_filter_names = [entry.key for entry in extra_filters or []]
-        self.form.fields["q"].widget.attrs["placeholder"] = "Name, e-mail or company"
+        self.form.fields["q"].widget.attrs["placeholder"] = _("Name, e-mail or company")
 
     def search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         """Every word must appear in one of the names, the e-mail or the company."""

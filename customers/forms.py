@@ -17,6 +17,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from clientxcms.forms import StyledFormMixin
 
@@ -36,10 +39,10 @@ class AreaAuthenticationForm(AuthenticationForm):
     """
 
     username = UsernameField(
-        label="E-mail address",
+        label=_("E-mail address"),
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
-    refused_message = ""
+    refused_message: StrOrPromise = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -58,7 +61,7 @@ class AreaAuthenticationForm(AuthenticationForm):
 class StaffAuthenticationForm(AreaAuthenticationForm):
     """The administration area's login: staff only."""
 
-    refused_message = "This account cannot sign in to the administration area."
+    refused_message = _("This account cannot sign in to the administration area.")
 
     def is_allowed(self, user: User) -> bool:
         return user.is_staff
@@ -74,7 +77,7 @@ class CustomerAuthenticationForm(AreaAuthenticationForm):
     password, or an account that staff disabled, still gets Django's usual message.
     """
 
-    refused_message = "This account cannot sign in to the client area."
+    refused_message = _("This account cannot sign in to the client area.")
     unconfirmed_email = ""
 
     def is_allowed(self, user: User) -> bool:
@@ -87,8 +90,8 @@ class CustomerAuthenticationForm(AreaAuthenticationForm):
             if refusal.code == "invalid_login" and self.awaits_confirmation():
                 self.unconfirmed_email = self.cleaned_data["username"]
                 raise ValidationError(
-                    f"Confirm your e-mail address first: we sent a link to "
-                    f"{self.unconfirmed_email}.",
+                    gettext("Confirm your e-mail address first: we sent a link to %(email)s.")
+                    % {"email": self.unconfirmed_email},
                     code="unconfirmed",
                 ) from refusal
             raise
@@ -104,7 +107,19 @@ class CustomerAuthenticationForm(AreaAuthenticationForm):
         return user is not None and user.check_password(password)
 
 
-DUPLICATE_EMAIL = "An account with this e-mail address already exists."
+DUPLICATE_EMAIL = _("An account with this e-mail address already exists.")
+
+#: The labels of the customer's fields that have no verbose name of their own (adding one
+#: to the model would change its migrations): the same words as Django's default labels.
+CUSTOMER_LABELS = {
+    "first_name": _("First name"),
+    "last_name": _("Last name"),
+    "company": _("Company"),
+    "phone": _("Phone"),
+    "city": _("City"),
+    "postcode": _("Postcode"),
+    "country": _("Country"),
+}
 
 
 if TYPE_CHECKING:
@@ -164,7 +179,9 @@ class CustomerForm(BusinessDetailsMixin, StyledFormMixin, forms.ModelForm):
     as the database's unique constraint does, so that ``Bob@x`` cannot shadow ``bob@x``.
     """
 
-    email = forms.EmailField(label="E-mail address", help_text="The customer signs in with it.")
+    email = forms.EmailField(
+        label=_("E-mail address"), help_text=_("The customer signs in with it.")
+    )
 
     class Meta:
         model = Customer
@@ -192,8 +209,9 @@ class CustomerForm(BusinessDetailsMixin, StyledFormMixin, forms.ModelForm):
                 attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
             ),
         }
+        labels = CUSTOMER_LABELS
         help_texts = {
-            "hold_until": (
+            "hold_until": _(
                 "A date agreed with the customer: until then the automation neither expires "
                 "nor terminates any of their services, and the termination days count from "
                 "then. Staff can still suspend or terminate by hand. Empty: no agreement."
@@ -239,7 +257,7 @@ class CustomerCreateForm(SetPasswordMixin, CustomerForm):
 
     password1, password2 = SetPasswordMixin.create_password_fields()
     send_password_email = forms.BooleanField(
-        label="E-mail the customer a link to choose their password",
+        label=_("E-mail the customer a link to choose their password"),
         required=False,
         initial=True,
     )
@@ -248,7 +266,7 @@ class CustomerCreateForm(SetPasswordMixin, CustomerForm):
         super().__init__(*args, **kwargs)
         password1, password2 = self.fields["password1"], self.fields["password2"]
         password1.required = password2.required = False
-        password1.help_text = "Optional: leave it empty and the customer chooses one by e-mail."
+        password1.help_text = _("Optional: leave it empty and the customer chooses one by e-mail.")
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -258,7 +276,9 @@ class CustomerCreateForm(SetPasswordMixin, CustomerForm):
         if password and cleaned.get("send_password_email"):
             self.add_error(
                 "send_password_email",
-                "Set a password or send the e-mail, not both: the e-mail would replace it.",
+                gettext(
+                    "Set a password or send the e-mail, not both: the e-mail would replace it."
+                ),
             )
         if password and not self.has_error("password2"):
             candidate = User(email=cleaned.get("email", ""))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
 from .models import User
 from .throttling import wait_text
@@ -30,10 +31,10 @@ def send_staff_lockout(user_id: int, ip_address: str | None) -> int:
     recipients = administrators_emails()
     if user is None or not recipients:
         return 0
-    subject = f"Staff account locked out: {user.email}"
+    subject = _("Staff account locked out: %(email)s") % {"email": user.email}
     body = render_to_string(
         "customers/emails/staff_lockout.txt",
-        {"user": user, "ip_address": ip_address or "unknown", "wait": wait_text()},
+        {"user": user, "ip_address": ip_address or _("unknown"), "wait": wait_text()},
     )
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
     return len(recipients)

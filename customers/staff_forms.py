@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from clientxcms.forms import StyledForm
 
@@ -15,13 +16,13 @@ class TwoFactorCodeForm(StyledForm):
     """A code from the authenticator app, or one of the recovery codes."""
 
     code = forms.CharField(
-        label="Code",
+        label=_("Code"),
         max_length=32,
         strip=True,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false"}
         ),
-        help_text="The 6 digits shown by your authenticator app, or one of your recovery codes.",
+        help_text=_("The 6 digits shown by your authenticator app, or one of your recovery codes."),
     )
 
 
@@ -29,9 +30,9 @@ class EnrolmentCodeForm(StyledForm):
     """The first code from the app, which proves it was set up before the device counts."""
 
     code = forms.RegexField(
-        label="Code from the app",
+        label=_("Code from the app"),
         regex=r"^\s*\d{6}\s*$",
-        error_messages={"invalid": "Enter the 6 digits shown by the app."},
+        error_messages={"invalid": _("Enter the 6 digits shown by the app.")},
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
@@ -42,10 +43,10 @@ class StaffActivityFilterForm(StyledForm):
     """Narrows the activity log to one staff member."""
 
     actor = forms.ModelChoiceField(
-        label="Staff member",
+        label=_("Staff member"),
         queryset=User.objects.none(),
         required=False,
-        empty_label="Everyone",
+        empty_label=_("Everyone"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -25,6 +25,7 @@ from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, ngettext
 
 #: The page used when the view that was locked out names no template of its own.
 DEFAULT_LOCKOUT_TEMPLATE = "customers/client/login.html"
@@ -37,17 +38,17 @@ def wait_text() -> str:
     """The cool-off in words: "15 minutes", "1 hour", "90 minutes"."""
     cool_off = get_cool_off()
     if cool_off is None:
-        return "a while"
+        return gettext("a while")
     minutes = max(1, math.ceil(cool_off.total_seconds() / 60))
     if minutes % 60 == 0:
         hours = minutes // 60
-        return f"{hours} hour{'s' if hours > 1 else ''}"
-    return f"{minutes} minute{'s' if minutes > 1 else ''}"
+        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
 
 def lockout_message() -> str:
     """What a locked-out person reads, with how long to wait."""
-    return f"Too many failed sign-ins. Try again in {wait_text()}."
+    return gettext("Too many failed sign-ins. Try again in %(wait)s.") % {"wait": wait_text()}
 
 
 def _safe_next(request: HttpRequest) -> str:

@@ -37,12 +37,15 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from functools import partial
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django_countries import countries
 from stdnum import exceptions as stdnum_errors
 from stdnum.eu import vat as eu_vat
@@ -57,6 +60,10 @@ from .models import Customer
 
 VIES_CHECK = "customers.vies_check"
 
+#: Marks the texts shown to users and read at module level: translated when shown (lazy
+#: strings held as ``str``).
+_ = cast(Callable[[str], str], gettext_lazy)
+
 #: The EU member states by ISO 3166 code (python-stdnum's list, with Greece as GR and
 #: without Northern Ireland's XI, which is not a country).
 EU_MEMBER_STATES = frozenset(
@@ -67,13 +74,13 @@ PREFIX_COUNTRY = {"EL": "GR", "XI": "GB"}
 
 #: Why stdnum refused a number, said to the person who typed it.
 REASONS: dict[type[stdnum_errors.ValidationError], str] = {
-    stdnum_errors.InvalidChecksum: "the check digit is wrong",
-    stdnum_errors.InvalidLength: "it has the wrong number of characters",
-    stdnum_errors.InvalidFormat: "it is not written the way this country's numbers are",
-    stdnum_errors.InvalidComponent: "a part of it is not one this country's numbers use",
+    stdnum_errors.InvalidChecksum: _("the check digit is wrong"),
+    stdnum_errors.InvalidLength: _("it has the wrong number of characters"),
+    stdnum_errors.InvalidFormat: _("it is not written the way this country's numbers are"),
+    stdnum_errors.InvalidComponent: _("a part of it is not one this country's numbers use"),
 }
-ONLY_LETTERS_AND_DIGITS = "Write the number with letters and digits only, e.g. DE123456789."
-NO_COUNTRY = "Choose the country first: a VAT number is checked against its country's rules."
+ONLY_LETTERS_AND_DIGITS = _("Write the number with letters and digits only, e.g. DE123456789.")
+NO_COUNTRY = _("Choose the country first: a VAT number is checked against its country's rules.")
 
 
 def country_name(code: str) -> str:
@@ -102,8 +109,8 @@ def stated_country(number: str) -> str | None:
 def _reason(error: stdnum_errors.ValidationError) -> str:
     for kind, reason in REASONS.items():
         if isinstance(error, kind):
-            return reason
-    return "it cannot be read as one"
+            return str(reason)
+    return gettext("it cannot be read as one")
 
 
 def _validate_for(number: str, country: str) -> str | None:
@@ -143,12 +150,16 @@ def normalise(raw: str, country: str) -> str:
         if stated is not None and stated != country:
             # Read as a number of the customer's country it fails, and it names another.
             raise ValidationError(
-                f"This VAT number is from {country_name(stated)}, but the country given is "
-                f"{country_name(country)}: a business's VAT number is from its own country.",
+                gettext(
+                    "This VAT number is from %(stated)s, but the country given is "
+                    "%(country)s: a business's VAT number is from its own country."
+                )
+                % {"stated": country_name(stated), "country": country_name(country)},
                 code="vat_wrong_country",
             ) from error
         raise ValidationError(
-            f"This is not a valid VAT number for {country_name(country)}: {_reason(error)}.",
+            gettext("This is not a valid VAT number for %(country)s: %(reason)s.")
+            % {"country": country_name(country), "reason": _reason(error)},
             code="vat_invalid",
         ) from error
     return number if checked is None else checked
@@ -176,7 +187,8 @@ def normalise_legal_id(raw: str, country: str) -> str:
         return ""
     if not re.fullmatch(r"[A-Z0-9]{1,32}", number):
         raise ValidationError(
-            "Write the identifier with letters and digits only.", code="legal_id_characters"
+            gettext("Write the identifier with letters and digits only."),
+            code="legal_id_characters",
         )
     if country != "FR":
         return number
@@ -185,7 +197,8 @@ def normalise_legal_id(raw: str, country: str) -> str:
         return str(module.validate(number))
     except stdnum_errors.ValidationError as error:
         raise ValidationError(
-            f"This is not a valid SIREN (9 digits) or SIRET (14 digits): {_reason(error)}.",
+            gettext("This is not a valid SIREN (9 digits) or SIRET (14 digits): %(reason)s.")
+            % {"reason": _reason(error)},
             code="legal_id_invalid",
         ) from error
 
@@ -306,8 +319,8 @@ def register() -> None:
     options.register(
         options.Option(
             key=VIES_CHECK,
-            label="Check VAT numbers with VIES",
-            help_text=(
+            label=_("Check VAT numbers with VIES"),
+            help_text=_(
                 "Ask the European Commission's VIES service whether each new EU VAT number "
                 "is registered. On: the reverse charge applies only to numbers VIES said "
                 "are valid (VAT is charged while VIES is unavailable). Off: a number whose "
@@ -315,6 +328,6 @@ def register() -> None:
             ),
             default=lambda: settings.VIES_CHECK,
             kind=options.Kind.SWITCH,
-            group="Customers",
+            group=_("Customers"),
         )
     )

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_save
+from django.utils.translation import gettext_lazy as _
 
 
 class DashboardConfig(AppConfig):
     name = "dashboard"
-    verbose_name = "Dashboard"
+    verbose_name = _("Dashboard")
 
     def ready(self) -> None:
         # The charts are computed by a periodic task (dashboard.charts), never by a request;

@@ -26,16 +26,18 @@ readers get instead of the picture.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext
 
 from automation import registry
 from automation.models import TaskSchedule
@@ -70,17 +72,28 @@ ENDED = Q(cancelled_at__isnull=False) | Q(terminated_at__isnull=False)
 #: in its month, and its credit note (paid, negative) takes it back in the refund's month.
 EARNED = (InvoiceStatus.PAID, InvoiceStatus.REFUNDED)
 CENT = Decimal("0.01")
+#: Marks the task's texts: translated when shown (lazy strings the task holds as ``str``).
+_ = cast(Callable[[str], str], gettext_lazy)
 
 
 @dataclass
 class Series:
     label: str
     data: Sequence[float]
+    #: What ``label`` is made of, in no language ("new", a currency): what the snapshot
+    #: stores, the label being written in the reader's language when the page is shown.
+    key: str = ""
 
 
 @dataclass
 class Chart:
-    """One chart: what the canvas draws and the table says."""
+    """One chart: what the canvas draws and the table says.
+
+    The periodic task stores its figures only (``figures``: the id, the kind, the raw
+    labels and each series' key and data); the words (title, summary, note, the series'
+    labels, the billing cycles' names) are written when the page is shown, in its language
+    (``from_figures``), never stored in the language of the task.
+    """
 
     id: str
     title: str
@@ -92,6 +105,9 @@ class Chart:
     note: str = ""
     total: str = ""
     rows: list[list[str]] = field(default_factory=list)
+    #: The labels as stored (days, months, billing cycles' values), when ``labels`` are
+    #: words made of them.
+    keys: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.rows:
@@ -102,14 +118,44 @@ class Chart:
 
     def spec(self) -> dict[str, Any]:
         """What the script needs: no table rows, no notes."""
-        data = asdict(self)
-        for key in ("rows", "note", "total", "summary", "title"):
-            data.pop(key)
-        return data
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "labels": self.labels,
+            "series": [{"label": s.label, "data": s.data} for s in self.series],
+            "stacked": self.stacked,
+        }
+
+    def figures(self) -> dict[str, Any]:
+        """What the snapshot stores: the figures, and no word of any language."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "labels": self.keys or self.labels,
+            "series": [{"key": s.key or s.label, "data": list(s.data)} for s in self.series],
+            "stacked": self.stacked,
+        }
 
 
-def _figure(value: float | int) -> str:
-    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+def _figure(value: float | Decimal) -> str:
+    """A figure of a table or a summary, written the reader's way (1,234.50 or 1 234,50)."""
+    if isinstance(value, float | Decimal):
+        return number_format(value, 2, force_grouping=True)
+    return number_format(value, force_grouping=True)
+
+
+def _amounts(totals: dict[str, Decimal]) -> str:
+    """``35.00 EUR, 12.00 USD``: a total per currency."""
+    return ", ".join(f"{_figure(amount)} {currency}" for currency, amount in totals.items())
+
+
+def _money_totals(series: list[Series]) -> dict[str, Decimal]:
+    """The sum of each currency's series, to the cent (its figures are amounts to the cent,
+    which their shortest writing keeps exactly)."""
+    return {
+        s.key: sum((Decimal(str(value)) for value in s.data), Decimal(0)).quantize(CENT)
+        for s in series
+    }
 
 
 def _local_midnight(day: date) -> datetime:
@@ -122,14 +168,19 @@ def _day(moment: date | datetime) -> date:
 
 def status_chart(statuses: list[dict[str, Any]]) -> Chart:
     total = sum(row["count"] for row in statuses)
-    parts = ", ".join(f"{row['label']} {row['count']:,}" for row in statuses)
+    parts = ", ".join(f"{row['label']} {_figure(row['count'])}" for row in statuses)
     return Chart(
         id="chart-status",
-        title="Services by status",
+        title=gettext("Services by status"),
         kind="bar",
-        labels=[row["label"] for row in statuses],
-        series=[Series("Services", [row["count"] for row in statuses])],
-        summary=f"Bar chart of {total:,} services by status: {parts}.",
+        labels=[str(row["label"]) for row in statuses],
+        series=[Series(gettext("Services"), [row["count"] for row in statuses], key="services")],
+        summary=ngettext(
+            "Bar chart of %(total)s service by status: %(parts)s.",
+            "Bar chart of %(total)s services by status: %(parts)s.",
+            total,
+        )
+        % {"total": _figure(total), "parts": parts},
     )
 
 
@@ -167,21 +218,40 @@ def services_per_week() -> Chart:
     today = timezone.localdate()
     first = today - timedelta(days=today.weekday() + 7 * (WEEKS - 1))
     rows = _per_week(first)
-    weeks = [first + timedelta(weeks=n) for n in range(WEEKS)]
-    new = [rows["new"].get(f"{week:%Y-%m-%d}", 0) for week in weeks]
-    gone = [rows["ended"].get(f"{week:%Y-%m-%d}", 0) for week in weeks]
+    weeks = [f"{first + timedelta(weeks=n):%Y-%m-%d}" for n in range(WEEKS)]
+    new = [rows["new"].get(week, 0) for week in weeks]
+    gone = [rows["ended"].get(week, 0) for week in weeks]
+    return _weeks_chart(weeks, {"new": new, "ended": gone})
+
+
+def _weeks_chart(weeks: list[str], data: Mapping[str, Sequence[float]]) -> Chart:
+    new, gone = list(data.get("new", [0] * len(weeks))), list(data.get("ended", [0] * len(weeks)))
+    values = {
+        "weeks": len(weeks),
+        "first": weeks[0] if weeks else "",
+        "new": _figure(sum(new)),
+        "ended": _figure(sum(gone)),
+        "new_now": _figure(new[-1] if new else 0),
+        "ended_now": _figure(gone[-1] if gone else 0),
+    }
     return Chart(
         id="chart-weeks",
-        title=f"New and ended services, last {WEEKS} weeks",
+        title=gettext("New and ended services, last %(weeks)s weeks") % values,
         kind="bar",
-        labels=[f"{week:%Y-%m-%d}" for week in weeks],
-        series=[Series("New", new), Series("Ended", gone)],
-        summary=(
-            f"Bar chart of services per week over the last {WEEKS} weeks, from the week of "
-            f"{weeks[0]:%Y-%m-%d}: {sum(new):,} new, {sum(gone):,} ended (cancelled or "
-            f"terminated); this week {new[-1]:,} new and {gone[-1]:,} ended."
+        labels=weeks,
+        series=[
+            Series(pgettext("chart of services", "New"), new, key="new"),
+            Series(pgettext("chart of services", "Ended"), gone, key="ended"),
+        ],
+        summary=gettext(
+            "Bar chart of services per week over the last %(weeks)s weeks, from the week of "
+            "%(first)s: %(new)s new, %(ended)s ended (cancelled or terminated); this week "
+            "%(new_now)s new and %(ended_now)s ended."
+        )
+        % values,
+        note=gettext(
+            "Weeks start on Monday. Ended: cancelled or terminated. Refreshed every 5 minutes."
         ),
-        note="Weeks start on Monday. Ended: cancelled or terminated. Refreshed every 5 minutes.",
     )
 
 
@@ -212,25 +282,34 @@ def revenue_per_month() -> Chart:
     months = [f"{(index + n) // 12:04d}-{(index + n) % 12 + 1:02d}" for n in range(MONTHS)]
     currencies = sorted({currency for _, currency, _ in rows}) or [_default_currency()]
     net = {(month, currency): Decimal(amount) for month, currency, amount in rows}
-    series = [
-        Series(currency, [float(net.get((month, currency), Decimal(0))) for month in months])
+    series = {
+        currency: [float(net.get((month, currency), Decimal(0))) for month in months]
         for currency in currencies
-    ]
-    totals = ", ".join(
-        f"{sum((net.get((m, c), Decimal(0)) for m in months), Decimal(0)):,.2f} {c}"
-        for c in currencies
-    )
+    }
+    return _revenue_chart(months, series)
+
+
+def _revenue_chart(months: list[str], data: Mapping[str, Sequence[float]]) -> Chart:
+    series = [Series(currency, list(figures), key=currency) for currency, figures in data.items()]
+    totals = _amounts(_money_totals(series))
     return Chart(
         id="chart-revenue",
-        title=f"Revenue per month, last {MONTHS} months",
+        title=gettext("Revenue per month, last %(months)s months") % {"months": len(months)},
         kind="bar",
         labels=months,
         series=series,
-        summary=(
-            f"Bar chart of the money received per month from {months[0]} to {months[-1]}, "
-            f"net of credit notes: {totals} in all."
+        summary=gettext(
+            "Bar chart of the money received per month from %(first)s to %(last)s, net of "
+            "credit notes: %(totals)s in all."
+        )
+        % {
+            "first": months[0] if months else "",
+            "last": months[-1] if months else "",
+            "totals": totals,
+        },
+        note=gettext(
+            "Paid invoices by payment date, net of credit notes. Refreshed every 5 minutes."
         ),
-        note="Paid invoices by payment date, net of credit notes. Refreshed every 5 minutes.",
         total=totals,
     )
 
@@ -261,23 +340,36 @@ def recurring_revenue() -> Chart:
     for cycle, currency, amount in rows:
         share = (Decimal(amount) / MONTHS_PER_CYCLE[cycle]).quantize(CENT)
         per_month[(cycle, currency)] = share
-    series = [
-        Series(currency, [float(per_month.get((c, currency), Decimal(0))) for c in cycles])
+    series = {
+        currency: [float(per_month.get((c, currency), Decimal(0))) for c in cycles]
         for currency in currencies
-    ]
-    totals = ", ".join(
-        f"{sum((per_month.get((c, cur), Decimal(0)) for c in cycles), Decimal(0)):,.2f} {cur}"
-        for cur in currencies
-    )
+    }
+    return _mrr_chart([str(c.value) for c in cycles], series)
+
+
+def _cycle_label(value: str) -> str:
+    """The billing cycle's name in the active language (a value no longer known as is)."""
+    return str(BillingCycle(value).label) if value in BillingCycle.values else value
+
+
+def _mrr_chart(cycles: list[str], data: Mapping[str, Sequence[float]]) -> Chart:
+    series = [Series(currency, list(figures), key=currency) for currency, figures in data.items()]
+    totals = _amounts(_money_totals(series))
     return Chart(
         id="chart-mrr",
-        title="Monthly recurring revenue",
+        title=gettext("Monthly recurring revenue"),
         kind="bar",
-        labels=[str(c.label) for c in cycles],
+        labels=[_cycle_label(cycle) for cycle in cycles],
+        keys=cycles,
         series=series,
-        summary=f"Bar chart of the monthly recurring revenue by billing cycle: {totals} in all.",
+        summary=gettext(
+            "Bar chart of the monthly recurring revenue by billing cycle: %(totals)s in all."
+        )
+        % {"totals": totals},
         stacked=True,
-        note="Active services' prices per month, by billing cycle. Refreshed every 5 minutes.",
+        note=gettext(
+            "Active services' prices per month, by billing cycle. Refreshed every 5 minutes."
+        ),
         total=totals,
     )
 
@@ -305,21 +397,42 @@ def renewals_due() -> Chart:
     service expiring before the next refresh stays in today's bar)."""
     today = timezone.localdate()
     by_day = _due_per_day(today)
-    days = [today + timedelta(days=n) for n in range(RENEWAL_DAYS + 1)]
-    counts = [by_day.get(f"{day:%Y-%m-%d}", 0) for day in days]
-    busiest = max(range(len(days)), key=lambda i: counts[i])
+    days = [f"{today + timedelta(days=n):%Y-%m-%d}" for n in range(RENEWAL_DAYS + 1)]
+    return _renewals_chart(days, {"services": [by_day.get(day, 0) for day in days]})
+
+
+def _renewals_chart(days: list[str], data: Mapping[str, Sequence[float]]) -> Chart:
+    counts = list(data.get("services", [0] * len(days)))
+    values = {
+        "days": max(len(days) - 1, 0),
+        "first": days[0] if days else "",
+        "last": days[-1] if days else "",
+        "total": _figure(sum(counts)),
+    }
+    if any(counts):
+        busiest = max(range(len(days)), key=lambda i: counts[i])
+        summary = gettext(
+            "Bar chart of the active and suspended services expiring each day from %(first)s "
+            "to %(last)s: %(total)s in all, most on %(busiest)s (%(most)s)."
+        ) % {**values, "busiest": days[busiest], "most": _figure(counts[busiest])}
+    else:
+        summary = (
+            gettext(
+                "Bar chart of the active and suspended services expiring each day from "
+                "%(first)s to %(last)s: %(total)s in all."
+            )
+            % values
+        )
     return Chart(
         id="chart-renewals",
-        title=f"Renewals due in the next {RENEWAL_DAYS} days",
+        title=gettext("Renewals due in the next %(days)s days") % values,
         kind="bar",
-        labels=[f"{day:%Y-%m-%d}" for day in days],
-        series=[Series("Services", counts)],
-        summary=(
-            f"Bar chart of the active and suspended services expiring each day from "
-            f"{days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}: {sum(counts):,} in all"
-            + (f", most on {days[busiest]:%Y-%m-%d} ({counts[busiest]:,})." if any(counts) else ".")
+        labels=days,
+        series=[Series(gettext("Services"), counts, key="services")],
+        summary=summary,
+        note=gettext(
+            "Active and suspended services, by expiration day. Refreshed every 5 minutes."
         ),
-        note="Active and suspended services, by expiration day. Refreshed every 5 minutes.",
     )
 
 
@@ -338,7 +451,7 @@ def compute() -> list[Chart]:
 def refresh(now: datetime) -> ClaimResult:
     """The task ``dashboard.charts``: compute the charts and store them in the snapshot's
     one row, with the moment they were computed."""
-    figures = [asdict(chart) for chart in compute()]
+    figures = [chart.figures() for chart in compute()]
     ChartSnapshot.objects.update_or_create(
         pk=ChartSnapshot.ROW, defaults={"charts": figures, "computed_at": timezone.now()}
     )
@@ -353,9 +466,22 @@ class Snapshot:
     charts: list[Chart]
 
 
-def _chart(data: dict[str, Any]) -> Chart:
-    series = [Series(**s) for s in data["series"]]
-    return Chart(**{**data, "series": series})
+#: How each stored chart is written out, in the language of the page.
+BUILDERS: dict[str, Callable[[list[str], Mapping[str, Sequence[float]]], Chart]] = {
+    "chart-weeks": _weeks_chart,
+    "chart-renewals": _renewals_chart,
+    "chart-revenue": _revenue_chart,
+    "chart-mrr": _mrr_chart,
+}
+
+
+def from_figures(data: dict[str, Any]) -> Chart:
+    """The chart of stored figures, its words in the active language. A snapshot stored
+    before the figures lost their words names its series by their English label."""
+    series = {str(s.get("key") or s.get("label", "")): s["data"] for s in data["series"]}
+    if data["id"] in ("chart-weeks", "chart-renewals"):
+        series = {key.lower(): figures for key, figures in series.items()}
+    return BUILDERS[data["id"]](list(data["labels"]), series)
 
 
 def load(*, money: bool) -> Snapshot | None:
@@ -365,7 +491,7 @@ def load(*, money: bool) -> Snapshot | None:
     if row is None:
         return None
     shown = SERVICE_CHARTS + MONEY_CHARTS if money else SERVICE_CHARTS
-    charts = [_chart(data) for data in row.charts if data["id"] in shown]
+    charts = [from_figures(data) for data in row.charts if data["id"] in shown]
     return Snapshot(computed_at=row.computed_at, charts=charts)
 
 
@@ -406,7 +532,9 @@ def money_changed(**kwargs: Any) -> None:
 
 def _describe(snapshot: ChartSnapshot) -> str:
     computed = timezone.localtime(snapshot.computed_at)
-    return f"The charts of {computed:%Y-%m-%d %H:%M} computed again"
+    return gettext("The charts of %(moment)s computed again") % {
+        "moment": f"{computed:%Y-%m-%d %H:%M}"
+    }
 
 
 def register() -> None:
@@ -414,8 +542,8 @@ def register() -> None:
     registry.register(
         registry.PeriodicTask(
             key=TASK_KEY,
-            label="Dashboard charts",
-            description=(
+            label=_("Dashboard charts"),
+            description=_(
                 "Computes the figures of the staff dashboard's charts (services per week, "
                 "renewals due, revenue, recurring revenue), which the dashboard shows "
                 "without computing them. A payment asks for them again at the next tick."

@@ -9,9 +9,12 @@ it is asked for, so it is followed until staff change the value in the panel.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import cast
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from automation import options, registry
 from clientxcms.claims import ClaimResult
@@ -19,6 +22,9 @@ from clientxcms.claims import ClaimResult
 from .models import ModuleCall
 
 CALL_LOG_DAYS = "delivery.call_log_days"
+#: Marks the option's and the task's texts: translated when shown (lazy strings the
+#: registries hold as ``str``).
+_ = cast(Callable[[str], str], gettext_lazy)
 
 
 def call_log_days() -> int:
@@ -43,22 +49,22 @@ def register() -> None:
     options.register(
         options.Option(
             key=CALL_LOG_DAYS,
-            label="Module call log: days kept",
-            help_text=(
+            label=_("Module call log: days kept"),
+            help_text=_(
                 "How many days each call to a control panel (what was asked, what it "
                 "answered) is kept for staff to read back; older calls are deleted every day."
             ),
             default=lambda: settings.DELIVERY_CALL_LOG_DAYS,
             minimum=1,
             maximum=3650,
-            group="Delivery",
+            group=_("Delivery"),
         )
     )
     registry.register(
         registry.PeriodicTask(
             key="delivery.prune_calls",
-            label="Module call log clean-up",
-            description="Deletes the calls to control panels older than the days they are kept.",
+            label=_("Module call log clean-up"),
+            description=_("Deletes the calls to control panels older than the days they are kept."),
             run=prune,
             due=calllog.expired_calls,
             describe=describe_call,

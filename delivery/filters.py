@@ -14,6 +14,8 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from clientxcms.forms import StyledForm
 
@@ -34,7 +36,8 @@ class BoundedDateField(forms.DateField):
         day = super().clean(value)
         if day is not None and not FIRST_DATE <= day <= LAST_DATE:
             raise forms.ValidationError(
-                f"Choose a date between {FIRST_DATE:%Y-%m-%d} and {LAST_DATE:%Y-%m-%d}.",
+                gettext("Choose a date between %(first)s and %(last)s.")
+                % {"first": f"{FIRST_DATE:%Y-%m-%d}", "last": f"{LAST_DATE:%Y-%m-%d}"},
                 code="out_of_range",
             )
         return day
@@ -56,7 +59,7 @@ class CallFilterForm(StyledForm):
         data = self.cleaned_data
         start, end = data.get("date_from"), data.get("date_to")
         if start is not None and end is not None and start > end:
-            self.add_error("date_to", "The date range ends before it starts.")
+            self.add_error("date_to", gettext("The date range ends before it starts."))
         return data
 
 
@@ -72,21 +75,27 @@ class ModuleCallFilterSet(django_filters.FilterSet):
     """Server, module, failed only, a date range, and the service (linked from its page)."""
 
     server = django_filters.ModelChoiceFilter(
-        queryset=Server.objects.order_by("name", "id"), empty_label="Any server"
+        queryset=Server.objects.order_by("name", "id"),
+        label=_("Server"),
+        empty_label=_("Any server"),
     )
     module = django_filters.ChoiceFilter(
-        label="Module", choices=module_choices, empty_label="Any module"
+        label=_("Module"), choices=module_choices, empty_label=_("Any module")
     )
     failed = django_filters.BooleanFilter(
-        label="Outcome",
+        label=_("Outcome"),
         method="filter_failed",
-        widget=forms.Select(choices=[("", "All calls"), ("true", "Failed only")]),
+        widget=forms.Select(choices=[("", _("All calls")), ("true", _("Failed only"))]),
     )
-    date_from = BoundedDateFilter(label="From", method="filter_date_from", widget=_date_widget())
-    date_to = BoundedDateFilter(label="Until", method="filter_date_to", widget=_date_widget())
+    date_from = BoundedDateFilter(
+        label=pgettext_lazy("date range", "From"), method="filter_date_from", widget=_date_widget()
+    )
+    date_to = BoundedDateFilter(
+        label=pgettext_lazy("date range", "Until"), method="filter_date_to", widget=_date_widget()
+    )
     service = ServiceIdFilter(
         field_name="service_ref",
-        label="Service id",
+        label=_("Service id"),
         min_value=1,
         max_value=MAX_ID,
         widget=forms.NumberInput(attrs={"min": 1}),

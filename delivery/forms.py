@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from clientxcms.forms import StyledFormMixin, mark_invalid, model_choice_field, style_fields
 
@@ -19,7 +20,7 @@ from .models import Server, ServerGroup
 from .modules.base import DeliveryModule
 from .registry import UnknownModule, get_module, module_choices
 
-SETTINGS_INVALID = "Correct the errors in the settings of the module."
+SETTINGS_INVALID = _("Correct the errors in the settings of the module.")
 #: Credential widgets that offer a fixed set of values, and so may show the stored one;
 #: every other credential field becomes an empty password input.
 CHOICE_WIDGETS = (
@@ -29,12 +30,14 @@ CHOICE_WIDGETS = (
     forms.RadioSelect,
     forms.CheckboxSelectMultiple,
 )
-KEEP_SECRET_HELP = "Stored, and never shown again. Leave empty to keep it."
+KEEP_SECRET_HELP = _("Stored, and never shown again. Leave empty to keep it.")
 
 
 def module_field() -> forms.ChoiceField:
     """The type of a product or a server: one of the registered delivery modules."""
-    return forms.ChoiceField(label="Type", choices=module_choices, help_text="The delivery module.")
+    return forms.ChoiceField(
+        label=_("Type"), choices=module_choices, help_text=_("The delivery module.")
+    )
 
 
 class ModuleSettingsForm(StyledFormMixin, forms.ModelForm):
@@ -133,7 +136,7 @@ class ServerForm(ModuleSettingsForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        model_choice_field(self, "group").empty_label = "No group"
+        model_choice_field(self, "group").empty_label = _("No group")
 
     def build_settings_form(self, module: DeliveryModule) -> forms.Form | None:
         if module.server_form is None:

@@ -7,10 +7,11 @@ importing delivery's views (DESIGN.md §3).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy
 
 
 class ModuleSettingsSwapMixin:
@@ -22,7 +23,7 @@ class ModuleSettingsSwapMixin:
     """
 
     settings_template_name = "delivery/admin/_module_settings.html"
-    settings_title = "Settings"
+    settings_title = cast(str, gettext_lazy("Settings"))
     request: HttpRequest
     object: Any
 

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .choices import PlacementStrategy, ServerStatus
 from .fields import EncryptedJSONField
@@ -40,17 +42,21 @@ class ServerGroup(models.Model):
     """
 
     name = models.CharField(max_length=100, unique=True)
-    module = models.CharField("type", max_length=50, help_text="The delivery module.")
+    module = models.CharField(
+        gettext_lazy("type"), max_length=50, help_text=gettext_lazy("The delivery module.")
+    )
     strategy = models.CharField(
         max_length=20, choices=PlacementStrategy.choices, default=PlacementStrategy.LEAST_FULL
     )
     warn_at_percent = models.PositiveSmallIntegerField(
-        "warn at (%)",
+        gettext_lazy("warn at (%)"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Warn on the dashboard when this share of the group's room is used; "
-        "empty for no warning.",
+        help_text=gettext_lazy(
+            "Warn on the dashboard when this share of the group's room is used; "
+            "empty for no warning."
+        ),
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -81,7 +87,7 @@ class ServerGroup(models.Model):
             raise ValidationError({"module": str(exc)}) from exc
         if self.pk is not None and self.servers.exclude(module=self.module).exists():
             raise ValidationError(
-                {"module": "Its servers are of another type: move them out of the group first."}
+                {"module": _("Its servers are of another type: move them out of the group first.")}
             )
 
 
@@ -94,14 +100,18 @@ class Server(models.Model):
     """
 
     name = models.CharField(max_length=100)
-    module = models.CharField("type", max_length=50, help_text="The delivery module.")
-    hostname = models.CharField("hostname or address", max_length=255)
+    module = models.CharField(
+        gettext_lazy("type"), max_length=50, help_text=gettext_lazy("The delivery module.")
+    )
+    hostname = models.CharField(gettext_lazy("hostname or address"), max_length=255)
     port = models.PositiveIntegerField(
         default=443, validators=[MinValueValidator(1), MaxValueValidator(65535)]
     )
     credentials = EncryptedJSONField()
     max_accounts = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Most services this server takes; empty for no limit."
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("Most services this server takes; empty for no limit."),
     )
     status = models.CharField(
         max_length=16, choices=ServerStatus.choices, default=ServerStatus.ACTIVE
@@ -112,7 +122,9 @@ class Server(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="servers",
-        help_text="Products that name this group place their new services on its servers.",
+        help_text=gettext_lazy(
+            "Products that name this group place their new services on its servers."
+        ),
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -147,7 +159,10 @@ class Server(models.Model):
             raise ValidationError({"module": str(exc)}) from exc
         if self.group is not None and self.group.module != self.module:
             raise ValidationError(
-                {"group": f"{self.group} groups {module_label(self.group.module)} servers."}
+                {
+                    "group": _("%(group)s groups %(module)s servers.")
+                    % {"group": self.group, "module": module_label(self.group.module)}
+                }
             )
         self.credentials = module.clean_server_credentials(self.credentials or {})
 
@@ -167,11 +182,11 @@ class ModuleCall(models.Model):
     server = models.ForeignKey(
         Server, null=True, blank=True, on_delete=models.SET_NULL, db_index=False, related_name="+"
     )
-    service_ref = models.BigIntegerField("service id", null=True, blank=True)
+    service_ref = models.BigIntegerField(gettext_lazy("service id"), null=True, blank=True)
     module = models.CharField(max_length=50)
     operation = models.CharField(max_length=200, blank=True)
     method = models.CharField(max_length=10)
-    url = models.TextField("URL")
+    url = models.TextField(gettext_lazy("URL"))
     request_body = models.TextField(blank=True)
     response_body = models.TextField(blank=True)
     #: The HTTP status; null when no answer came (a timeout, a refused connection).

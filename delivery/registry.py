@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
 from .modules.base import DeliveryModule
 
@@ -61,7 +62,9 @@ def get_module(key: str) -> DeliveryModule:
     try:
         return _registry()[key]
     except KeyError:
-        raise UnknownModule(f"No delivery module is registered as {key!r}.") from None
+        raise UnknownModule(
+            gettext("No delivery module is registered as %(key)s.") % {"key": repr(key)}
+        ) from None
 
 
 def module_choices() -> list[tuple[str, str]]:
@@ -71,7 +74,7 @@ def module_choices() -> list[tuple[str, str]]:
 
 def module_labels() -> dict[str, str]:
     """The label of every registered module, by key: the one place labels are read from."""
-    return {key: module.label for key, module in _registry().items()}
+    return {key: str(module.label) for key, module in _registry().items()}
 
 
 def module_label(key: str) -> str:

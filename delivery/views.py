@@ -6,13 +6,15 @@ strategy, and testing the connection to a server."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import CreateView, ListView, TemplateView, UpdateView
 
@@ -82,7 +84,7 @@ class ServerCreateView(StaffRequiredMixin, ModuleSettingsSwapMixin, CreateView):
     permission_required = "delivery.add_server"
     template_name = "delivery/admin/form.html"
     form_class = ServerForm
-    settings_title = "Credentials"
+    settings_title = cast(str, gettext_lazy("Credentials"))
 
     def get_object(self, queryset: QuerySet[Server] | None = None) -> Server:
         return Server()
@@ -96,7 +98,9 @@ class ServerCreateView(StaffRequiredMixin, ModuleSettingsSwapMixin, CreateView):
             changes=activity.diff({}, after, secret=SECRET_FIELDS),
             request=self.request,
         )
-        messages.success(self.request, f"Created the server {self.object}.")
+        messages.success(
+            self.request, _("Created the server %(server)s.") % {"server": self.object}
+        )
         return response
 
     def get_success_url(self) -> str:
@@ -110,7 +114,7 @@ class ServerUpdateView(StaffRequiredMixin, ModuleSettingsSwapMixin, UpdateView):
     template_name = "delivery/admin/form.html"
     form_class = ServerForm
     model = Server
-    settings_title = "Credentials"
+    settings_title = cast(str, gettext_lazy("Credentials"))
 
     def form_valid(self, form: ServerForm) -> HttpResponse:
         # The row as stored: the form has already put the new values on self.object.
@@ -123,7 +127,7 @@ class ServerUpdateView(StaffRequiredMixin, ModuleSettingsSwapMixin, UpdateView):
             activity.record(
                 action="server changed", target=self.object, changes=changes, request=self.request
             )
-        messages.success(self.request, f"Saved the server {self.object}.")
+        messages.success(self.request, _("Saved the server %(server)s.") % {"server": self.object})
         return response
 
     def get_success_url(self) -> str:
@@ -146,10 +150,20 @@ class ServerTestConnectionView(StaffRequiredMixin, View):
             result = server.delivery_module.test_connection(server)
         except (ModuleError, UnknownModule) as exc:
             logger.info("Connection test of %r failed: %s", server, exc)
-            messages.error(request, f"{server}: the connection failed. {exc}")
+            messages.error(
+                request,
+                _("%(server)s: the connection failed. %(error)s")
+                % {"server": server, "error": exc},
+            )
         else:
-            answer = f" {result.message}" if result.message else ""
-            messages.success(request, f"{server}: the connection works.{answer}")
+            if result.message:
+                works = _("%(server)s: the connection works. %(answer)s") % {
+                    "server": server,
+                    "answer": result.message,
+                }
+            else:
+                works = _("%(server)s: the connection works.") % {"server": server}
+            messages.success(request, works)
         return redirect(safe_next(request, reverse("admin:server_edit", args=[server.pk])))
 
 
@@ -168,7 +182,9 @@ class ServerGroupCreateView(StaffRequiredMixin, CreateView):
             changes=activity.diff({}, activity.snapshot(form.instance, GROUP_FIELDS)),
             request=self.request,
         )
-        messages.success(self.request, f"Created the server group {self.object}.")
+        messages.success(
+            self.request, _("Created the server group %(group)s.") % {"group": self.object}
+        )
         return response
 
     def get_success_url(self) -> str:
@@ -194,7 +210,9 @@ class ServerGroupUpdateView(StaffRequiredMixin, UpdateView):
                 changes=changes,
                 request=self.request,
             )
-        messages.success(self.request, f"Saved the server group {self.object}.")
+        messages.success(
+            self.request, _("Saved the server group %(group)s.") % {"group": self.object}
+        )
         return response
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -251,6 +269,6 @@ class ModuleCallListView(StaffRequiredMixin, TemplateView):
             return call_page(queryset, self.request.GET.get("cursor"), self.per_page)
         except InvalidCursor:
             messages.warning(
-                self.request, "That page link is no longer valid; here is the first page."
+                self.request, _("That page link is no longer valid; here is the first page.")
             )
             return call_page(queryset, None, self.per_page)

@@ -1,17 +1,18 @@
 """Billing cycles (the seed's "Recurrence") and how many months or days each one lasts."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class BillingCycle(models.TextChoices):
-    WEEKLY = "weekly", "Weekly"
-    MONTHLY = "monthly", "Monthly"
-    QUARTERLY = "quarterly", "Quarterly"
-    SEMI_ANNUALLY = "semiannually", "Semi-annually"
-    ANNUALLY = "annually", "Annually"
-    BIENNIALLY = "biennially", "Biennially"
-    TRIENNIALLY = "triennially", "Triennially"
-    ONE_TIME = "onetime", "One-time"
+    WEEKLY = "weekly", _("Weekly")
+    MONTHLY = "monthly", _("Monthly")
+    QUARTERLY = "quarterly", _("Quarterly")
+    SEMI_ANNUALLY = "semiannually", _("Semi-annually")
+    ANNUALLY = "annually", _("Annually")
+    BIENNIALLY = "biennially", _("Biennially")
+    TRIENNIALLY = "triennially", _("Triennially")
+    ONE_TIME = "onetime", _("One-time")
 
 
 # Months per cycle for the calendar cycles; weekly is counted in days and one-time never ends.

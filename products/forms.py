@@ -9,6 +9,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils.text import slugify
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from clientxcms.forms import StyledFormMixin, mark_invalid, model_choice_field
 from delivery.forms import ModuleSettingsForm
@@ -30,12 +32,18 @@ class ProductForm(ModuleSettingsForm):
         model = Product
         fields = ["name", "slug", "description", "module", "server_group", "is_active"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
-        help_texts = {"slug": "Made from the name when left empty."}
+        help_texts = {"slug": _("Made from the name when left empty.")}
+        labels = {
+            "name": _("Name"),
+            "slug": _("Slug"),
+            "description": _("Description"),
+            "server_group": _("Server group"),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["slug"].required = False
-        model_choice_field(self, "server_group").empty_label = "Any server of its type"
+        model_choice_field(self, "server_group").empty_label = _("Any server of its type")
 
     def build_settings_form(self, module: DeliveryModule) -> forms.Form | None:
         if module.product_form is None:
@@ -54,7 +62,7 @@ class ProductForm(ModuleSettingsForm):
             return slug
         base = slugify(self.cleaned_data.get("name", ""))[:140]
         if not base:
-            raise ValidationError("Enter a slug: none can be made from this name.")
+            raise ValidationError(_("Enter a slug: none can be made from this name."))
         others = Product.objects.exclude(pk=self.instance.pk)
         slug, n = base, 1
         while others.filter(slug=slug).exists():
@@ -69,6 +77,12 @@ class ProductPriceForm(StyledFormMixin, forms.ModelForm):
     class Meta:
         model = ProductPrice
         fields = ["cycle", "price", "setup_fee", "currency"]
+        labels = {
+            "cycle": _("Cycle"),
+            "price": _("Price"),
+            "setup_fee": _("Setup fee"),
+            "currency": _("Currency"),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,7 +95,7 @@ class ProductPriceForm(StyledFormMixin, forms.ModelForm):
     def clean_currency(self) -> str:
         currency = self.cleaned_data["currency"].strip().upper()
         if not CURRENCY_CODE.fullmatch(currency):
-            raise ValidationError("Enter a three-letter currency code, such as EUR.")
+            raise ValidationError(_("Enter a three-letter currency code, such as EUR."))
         return currency
 
 
@@ -92,23 +106,26 @@ class BaseProductPriceFormSet(BaseInlineFormSet):
         # _should_delete_form() is Django's own (private, so absent from the stubs).
         kept = [f for f in self.forms if f.cleaned_data and not self._should_delete_form(f)]  # type: ignore[attr-defined]
         if not kept and not any(form.errors for form in self.forms):
-            raise ValidationError("Give the product at least one price.")
+            raise ValidationError(_("Give the product at least one price."))
         seen: set[str] = set()
         repeated: list[str] = []
         for form in kept:
             cycle = form.cleaned_data.get("cycle")
             if cycle in seen:
-                label = BillingCycle(cycle).label
-                form.add_error("cycle", f"{label} already has a price above.")
+                label = str(BillingCycle(cycle).label)
+                form.add_error(
+                    "cycle", gettext("%(cycle)s already has a price above.") % {"cycle": label}
+                )
                 mark_invalid(form)
                 repeated.append(label)
             elif cycle:
                 seen.add(cycle)
         if repeated:
             raise ValidationError(
-                "A billing cycle can have only one price; listed more than once: "
-                + ", ".join(repeated)
-                + "."
+                gettext(
+                    "A billing cycle can have only one price; listed more than once: %(cycles)s."
+                )
+                % {"cycles": ", ".join(repeated)}
             )
         super().clean()
 

@@ -10,6 +10,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from delivery.models import ServerGroup
 from delivery.registry import UnknownModule, get_module, module_label
@@ -31,9 +33,9 @@ class Product(models.Model):
     name = models.CharField(max_length=150)
     slug = models.SlugField(max_length=150, unique=True)
     description = models.TextField(blank=True)
-    module = models.CharField("type", max_length=50, help_text="The delivery module.")
+    module = models.CharField(_("type"), max_length=50, help_text=_("The delivery module."))
     module_config = models.JSONField(
-        "module configuration", default=dict, blank=True, help_text="Validated by the module."
+        _("module configuration"), default=dict, blank=True, help_text=_("Validated by the module.")
     )
     server_group = models.ForeignKey(
         ServerGroup,
@@ -41,9 +43,11 @@ class Product(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="products",
-        help_text="New services go to the servers of this group; empty for any server of its type.",
+        help_text=_(
+            "New services go to the servers of this group; empty for any server of its type."
+        ),
     )
-    is_active = models.BooleanField("active", default=True)
+    is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -62,7 +66,10 @@ class Product(models.Model):
         group = self.server_group
         if group is not None and group.module != self.module:
             raise ValidationError(
-                {"server_group": f"{group} groups {module_label(group.module)} servers."}
+                {
+                    "server_group": gettext("%(group)s groups %(module)s servers.")
+                    % {"group": group, "module": module_label(group.module)}
+                }
             )
         self.module_config = module.clean_product_config(self.module_config or {})
 

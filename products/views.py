@@ -4,7 +4,7 @@ configuration, and (de)activating it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.db import IntegrityError, transaction
@@ -12,6 +12,8 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import ListView, TemplateView
 
@@ -43,7 +45,9 @@ def audit_snapshot(product: Product) -> dict[str, Any]:
     return values
 
 
-CONCURRENT_CHANGE = "Someone saved this product at the same time: check it and save again."
+CONCURRENT_CHANGE = gettext_lazy(
+    "Someone saved this product at the same time: check it and save again."
+)
 
 
 class ProductListView(StaffRequiredMixin, PanelColumnsMixin, WindowPaginationMixin, ListView):
@@ -73,8 +77,9 @@ class ProductFormView(StaffRequiredMixin, ModuleSettingsSwapMixin, TemplateView)
     """Create or edit a product, its prices (a formset) and its configuration, all or nothing."""
 
     template_name = "products/admin/form.html"
-    settings_title = "Module configuration"
-    success_message = "Saved the product {product}."
+    # Lazy: the page is in the language of the request (the mixin declares a str).
+    settings_title = cast(str, gettext_lazy("Module configuration"))
+    success_message = gettext_lazy("Saved the product %(product)s.")
 
     def get_object(self) -> Product:
         raise NotImplementedError
@@ -113,7 +118,7 @@ class ProductFormView(StaffRequiredMixin, ModuleSettingsSwapMixin, TemplateView)
                 if creating:
                     self.object.pk = None  # rolled back
             else:
-                messages.success(request, self.success_message.format(product=product))
+                messages.success(request, self.success_message % {"product": product})
                 return redirect("admin:product_list")
         return self.render_to_response(self.get_context_data(form=form, formset=formset))
 
@@ -122,7 +127,7 @@ class ProductCreateView(ProductFormView):
     """``/admin/products/add/``."""
 
     permission_required = "products.add_product"
-    success_message = "Created the product {product}."
+    success_message = gettext_lazy("Created the product %(product)s.")
 
     def get_object(self) -> Product:
         return Product()
@@ -158,5 +163,9 @@ class ProductActivationView(StaffRequiredMixin, View):
             changes={"is_active": {"new": self.active}},
             request=request,
         )
-        messages.success(request, f"{verb} the product {product}.")
+        if self.active:
+            done = _("Activated the product %(product)s.")
+        else:
+            done = _("Deactivated the product %(product)s.")
+        messages.success(request, done % {"product": product})
         return redirect(safe_next(request, reverse("admin:product_list")))

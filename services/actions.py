@@ -15,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from .choices import ServiceAction
 from .forms.actions import (
@@ -30,6 +33,9 @@ from .forms.actions import (
 )
 from .models import Service
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 A = ServiceAction
 CHANGE = "services.change_service"
 
@@ -40,18 +46,21 @@ class Button:
 
     icon: str
     style: str
-    confirm: str
+    confirm: StrOrPromise
     form_class: type[ServiceActionForm]
-    done: str | Callable[[Service], str]
+    done: StrOrPromise | Callable[[Service], str]
 
 
 @dataclass(frozen=True)
 class ActionSpec:
     key: ServiceAction
-    verb: str
-    title: str
+    #: Said before "service #N" ("Cannot suspend service #3"); a translation ends with the
+    #: article its language puts there.
+    verb: StrOrPromise
+    title: StrOrPromise
     permission: str = CHANGE
-    notify_subject: str = ""
+    #: ``{name}`` is the service's name.
+    notify_subject: StrOrPromise = ""
     button: Button | None = None
     #: The settings a bulk action asks (fields of ``forms.bulk.ActionSettingsForm``);
     #: empty when the list does not offer the action in bulk.
@@ -66,12 +75,12 @@ class ActionSpec:
         return bool(self.notify_subject)
 
     def failure_title(self) -> str:
-        return f"Could not {self.verb} the service"
+        return _("Could not %(verb)s the service") % {"verb": self.verb}
 
     def success_message(self, service: Service) -> str:
         assert self.button is not None
         done = self.button.done(service) if callable(self.button.done) else self.button.done
-        return f"Service #{service.pk} {done}."
+        return _("Service #%(id)s %(done)s.") % {"id": service.pk, "done": done}
 
 
 def _day(moment: datetime | None) -> str:
@@ -81,94 +90,119 @@ def _day(moment: datetime | None) -> str:
 
 def _cancelled(service: Service) -> str:
     if service.cancel_at is None:
-        return "cancelled"
-    return f"will be cancelled at the end of its paid period ({_day(service.cancel_at)})"
+        return pgettext("after 'Service #N'", "cancelled")
+    return pgettext(
+        "after 'Service #N'", "will be cancelled at the end of its paid period (%(date)s)"
+    ) % {"date": _day(service.cancel_at)}
 
 
 _SPECS = [
-    ActionSpec(A.CREATE, "create", "Created"),
+    ActionSpec(
+        A.CREATE, pgettext_lazy("verb before 'service #N'", "create"), gettext_lazy("Created")
+    ),
     ActionSpec(
         A.DELIVER,
-        "deliver",
-        "Delivered",
-        notify_subject="Your service {name} is ready",
+        pgettext_lazy("verb before 'service #N'", "deliver"),
+        gettext_lazy("Delivered"),
+        notify_subject=gettext_lazy("Your service {name} is ready"),
         button=Button(
             icon="box-arrow-up-right",
             style="success",
-            confirm="The delivery module will create the service's resource on its server, "
-            "and the service will become active.",
+            confirm=gettext_lazy(
+                "The delivery module will create the service's resource on its server, "
+                "and the service will become active."
+            ),
             form_class=ConfirmForm,
-            done="delivered",
+            done=pgettext_lazy("after 'Service #N'", "delivered"),
         ),
     ),
-    ActionSpec(A.IMPORT, "import", "Imported"),
+    ActionSpec(
+        A.IMPORT, pgettext_lazy("verb before 'service #N'", "import"), gettext_lazy("Imported")
+    ),
     ActionSpec(
         A.SUSPEND,
-        "suspend",
-        "Suspended",
-        notify_subject="Your service {name} has been suspended",
+        pgettext_lazy("verb before 'service #N'", "suspend"),
+        gettext_lazy("Suspended"),
+        notify_subject=gettext_lazy("Your service {name} has been suspended"),
         button=Button(
             icon="pause-circle",
             style="warning",
-            confirm="The service will be stopped on its server; its data is kept.",
+            confirm=gettext_lazy("The service will be stopped on its server; its data is kept."),
             form_class=SuspendForm,
-            done="suspended",
+            done=pgettext_lazy("after 'Service #N'", "suspended"),
         ),
         bulk_fields=("reason", "notify"),
     ),
     ActionSpec(
         A.UNSUSPEND,
-        "unsuspend",
-        "Unsuspended",
-        notify_subject="Your service {name} is active again",
+        pgettext_lazy("verb before 'service #N'", "unsuspend"),
+        gettext_lazy("Unsuspended"),
+        notify_subject=gettext_lazy("Your service {name} is active again"),
         button=Button(
             icon="play-circle",
             style="success",
-            confirm="The service will be started again on its server.",
+            confirm=gettext_lazy("The service will be started again on its server."),
             form_class=SuspendForm,
-            done="unsuspended",
+            done=pgettext_lazy("after 'Service #N'", "unsuspended"),
         ),
         bulk_fields=("reason", "notify"),
     ),
-    ActionSpec(A.EXPIRE, "expire", "Expired", notify_subject="Your service {name} has expired"),
+    ActionSpec(
+        A.EXPIRE,
+        pgettext_lazy("verb before 'service #N'", "expire"),
+        gettext_lazy("Expired"),
+        notify_subject=gettext_lazy("Your service {name} has expired"),
+    ),
     ActionSpec(
         A.RENEW,
-        "renew",
-        "Renewed",
-        notify_subject="Your service {name} has been renewed",
+        pgettext_lazy("verb before 'service #N'", "renew"),
+        gettext_lazy("Renewed"),
+        notify_subject=gettext_lazy("Your service {name} has been renewed"),
         button=Button(
             icon="arrow-repeat",
             style="primary",
-            confirm="The expiration moves forward by the number of cycles, from the current "
-            "expiration date.",
+            confirm=gettext_lazy(
+                "The expiration moves forward by the number of cycles, from the current "
+                "expiration date."
+            ),
             form_class=RenewForm,
-            done=lambda s: f"renewed until {_day(s.expires_at)}",
+            done=lambda s: (
+                pgettext("after 'Service #N'", "renewed until %(date)s")
+                % {"date": _day(s.expires_at)}
+            ),
         ),
         bulk_fields=("cycles", "notify"),
     ),
     ActionSpec(
         A.SHIFT_EXPIRATION,
-        "move the expiration of",
-        "Expiration moved",
+        pgettext_lazy("verb before 'service #N'", "move the expiration of"),
+        gettext_lazy("Expiration moved"),
         button=Button(
             icon="calendar-plus",
             style="secondary",
-            confirm="The expiration date moves by this many days. This is not a renewal.",
+            confirm=gettext_lazy(
+                "The expiration date moves by this many days. This is not a renewal."
+            ),
             form_class=ShiftExpirationForm,
-            done=lambda s: f"now expires on {_day(s.expires_at)}",
+            done=lambda s: (
+                pgettext("after 'Service #N'", "now expires on %(date)s")
+                % {"date": _day(s.expires_at)}
+            ),
         ),
         bulk_fields=("days", "reason"),
     ),
     ActionSpec(
         A.CANCEL,
-        "cancel",
-        "Cancelled",
-        notify_subject="Your service {name} has been cancelled",
+        pgettext_lazy("verb before 'service #N'", "cancel"),
+        gettext_lazy("Cancelled"),
+        notify_subject=gettext_lazy("Your service {name} has been cancelled"),
         button=Button(
             icon="x-circle",
             style="danger",
-            confirm="Cancelling now removes the service from its server. Cancelling at the end "
-            "of the paid period keeps it running until its expiration.",
+            confirm=gettext_lazy(
+                "Cancelling now removes the service from its server. Cancelling at the end "
+                "of the paid period keeps it running until its expiration."
+            ),
             form_class=CancelForm,
             done=_cancelled,
         ),
@@ -176,51 +210,61 @@ _SPECS = [
     ),
     ActionSpec(
         A.SCHEDULE_CANCEL,
-        "schedule the cancellation of",
-        "Cancellation scheduled",
-        notify_subject="Your service {name} will be cancelled",
+        pgettext_lazy("verb before 'service #N'", "schedule the cancellation of"),
+        gettext_lazy("Cancellation scheduled"),
+        notify_subject=gettext_lazy("Your service {name} will be cancelled"),
     ),
     ActionSpec(
         A.UNCANCEL,
-        "undo the cancellation of",
-        "Scheduled cancellation undone",
+        pgettext_lazy("verb before 'service #N'", "undo the cancellation of"),
+        gettext_lazy("Scheduled cancellation undone"),
         button=Button(
             icon="arrow-counterclockwise",
             style="secondary",
-            confirm="The service will no longer be cancelled at the end of its paid period.",
+            confirm=gettext_lazy(
+                "The service will no longer be cancelled at the end of its paid period."
+            ),
             form_class=ServiceActionForm,
-            done="will no longer be cancelled",
+            done=pgettext_lazy("after 'Service #N'", "will no longer be cancelled"),
         ),
     ),
     ActionSpec(
         A.TERMINATE,
-        "terminate",
-        "Terminated",
-        notify_subject="Your service {name} has been terminated",
+        pgettext_lazy("verb before 'service #N'", "terminate"),
+        gettext_lazy("Terminated"),
+        notify_subject=gettext_lazy("Your service {name} has been terminated"),
         button=Button(
             icon="slash-circle",
             style="danger",
-            confirm="The service will be deleted from the server, the service status will be "
-            "set to terminated.",
+            confirm=gettext_lazy(
+                "The service will be deleted from the server, the service status will be "
+                "set to terminated."
+            ),
             form_class=ServiceActionForm,
-            done="terminated",
+            done=pgettext_lazy("after 'Service #N'", "terminated"),
         ),
         bulk_fields=("reason", "notify"),
     ),
-    ActionSpec(A.UPDATE, "edit", "Edited"),
-    ActionSpec(A.PANEL, "use the panel on", "Panel action"),
+    ActionSpec(A.UPDATE, pgettext_lazy("verb before 'service #N'", "edit"), gettext_lazy("Edited")),
+    ActionSpec(
+        A.PANEL,
+        pgettext_lazy("verb before 'service #N'", "use the panel on"),
+        gettext_lazy("Panel action"),
+    ),
     ActionSpec(
         A.DELETE,
-        "delete",
-        "Deleted",
+        pgettext_lazy("verb before 'service #N'", "delete"),
+        gettext_lazy("Deleted"),
         permission="services.delete_service",
         button=Button(
             icon="trash",
             style="danger",
-            confirm="The service will be deleted from the panel. Nothing remains on its "
-            "server; its history and renewals are kept.",
+            confirm=gettext_lazy(
+                "The service will be deleted from the panel. Nothing remains on its "
+                "server; its history and renewals are kept."
+            ),
             form_class=ServiceActionForm,
-            done="deleted",
+            done=pgettext_lazy("after 'Service #N'", "deleted"),
         ),
         bulk_fields=("reason",),
     ),

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import cast
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.urls import reverse
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from automation import registry
 from clientxcms.claims import ClaimResult
@@ -25,6 +26,10 @@ from clientxcms.claims import ClaimResult
 from . import bulk, periods, retries, sweeps, tasks
 from .models import BulkOperation, Service
 from .sweeps import describe, when
+
+#: Marks the periodic tasks' labels: translated when shown (lazy strings the registry holds
+#: as ``str``).
+_ = cast(Callable[[str], str], gettext_lazy)
 
 
 def service_link(pk: int) -> str:
@@ -41,13 +46,17 @@ def bulk_link(pk: int) -> str:
 
 
 def describe_cancellation(service: Service) -> str:
-    return (
-        f"{describe(service)} is cancelled (cancellation scheduled for {when(service.cancel_at)})"
-    )
+    return gettext("%(service)s is cancelled (cancellation scheduled for %(date)s)") % {
+        "service": describe(service),
+        "date": when(service.cancel_at),
+    }
 
 
 def describe_expiration(service: Service) -> str:
-    return f"{describe(service)} expires (expiration date {when(service.expires_at)})"
+    return gettext("%(service)s expires (expiration date %(date)s)") % {
+        "service": describe(service),
+        "date": when(service.expires_at),
+    }
 
 
 def describe_termination(service: Service) -> str:
@@ -56,27 +65,36 @@ def describe_termination(service: Service) -> str:
         "not renewed within %(count)d day", "not renewed within %(count)d days", days
     ) % {"count": days}
     expiration = when(service.expires_at)
-    return f"{describe(service)} is terminated (expiration date {expiration}, {within})"
+    return gettext("%(service)s is terminated (expiration date %(date)s, %(within)s)") % {
+        "service": describe(service),
+        "date": expiration,
+        "within": within,
+    }
 
 
 def describe_notice(service: Service) -> str:
-    return (
-        f"{describe(service)}: its customer is told that it expires on {when(service.expires_at)}"
-    )
+    return gettext("%(service)s: its customer is told that it expires on %(date)s") % {
+        "service": describe(service),
+        "date": when(service.expires_at),
+    }
 
 
 def describe_resume(service: Service) -> str:
-    return (
-        f"{describe(service)}: its {service.operation_label} in progress is taken over "
-        f"(due {when(service.operation_due_at)})"
-    )
+    return gettext("%(service)s: its %(operation)s in progress is taken over (due %(date)s)") % {
+        "service": describe(service),
+        "operation": service.operation_label,
+        "date": when(service.operation_due_at),
+    }
 
 
 def describe_stalled(operation: BulkOperation) -> str:
-    return (
-        f"Bulk operation #{operation.pk} ({operation.get_action_display().lower()}) is resumed "
-        f"or given up (no progress since {when(operation.heartbeat_at)})"
-    )
+    return gettext(
+        "Bulk operation #%(id)s (%(action)s) is resumed or given up (no progress since %(date)s)"
+    ) % {
+        "id": operation.pk,
+        "action": operation.get_action_display().lower(),
+        "date": when(operation.heartbeat_at),
+    }
 
 
 # What the resume and stall tasks do -----------------------------------------------------
@@ -132,9 +150,11 @@ def register() -> None:
     for task in (
         _service_task(
             "services.cancel_scheduled",
-            "Scheduled cancellations",
-            "Cancels the services whose cancellation at the end of their paid period has "
-            "come due: their resource is deleted from the server.",
+            _("Scheduled cancellations"),
+            _(
+                "Cancels the services whose cancellation at the end of their paid period has "
+                "come due: their resource is deleted from the server."
+            ),
             sweeps.cancel_scheduled,
             sweeps.cancel_scheduled_due,
             describe_cancellation,
@@ -142,9 +162,11 @@ def register() -> None:
         ),
         _service_task(
             "services.expire",
-            "Expirations",
-            "Marks the services past their expiration date expired and suspends them on "
-            "their server, except those held by an agreement with the customer.",
+            _("Expirations"),
+            _(
+                "Marks the services past their expiration date expired and suspends them on "
+                "their server, except those held by an agreement with the customer."
+            ),
             sweeps.expire,
             sweeps.expire_due,
             describe_expiration,
@@ -152,10 +174,12 @@ def register() -> None:
         ),
         _service_task(
             "services.terminate",
-            "Terminations",
-            "Terminates the services expired for longer than the termination days (counted "
-            "from the end of a hold agreed with the customer when later): their resource "
-            "and its data are deleted from the server.",
+            _("Terminations"),
+            _(
+                "Terminates the services expired for longer than the termination days (counted "
+                "from the end of a hold agreed with the customer when later): their resource "
+                "and its data are deleted from the server."
+            ),
             sweeps.terminate,
             sweeps.terminate_due,
             describe_termination,
@@ -163,9 +187,11 @@ def register() -> None:
         ),
         _service_task(
             "services.expiry_notices",
-            "Expiry notices",
-            "E-mails customers that a service expires within the expiry notice days, once "
-            "per paid period.",
+            _("Expiry notices"),
+            _(
+                "E-mails customers that a service expires within the expiry notice days, once "
+                "per paid period."
+            ),
             sweeps.notify_expiring,
             sweeps.notify_expiring_due,
             describe_notice,
@@ -173,9 +199,11 @@ def register() -> None:
         ),
         _service_task(
             "services.resume_operations",
-            "Delivery retries",
-            "Takes over the operations on a server that are due again: a failed call "
-            "retried with backoff, a call whose worker died, an install still running.",
+            _("Delivery retries"),
+            _(
+                "Takes over the operations on a server that are due again: a failed call "
+                "retried with backoff, a call whose worker died, an install still running."
+            ),
             retries.resume_due,
             resume_operations_due,
             describe_resume,
@@ -186,8 +214,8 @@ def register() -> None:
     registry.register(
         registry.PeriodicTask(
             key="services.bulk_stall_check",
-            label="Stalled bulk operations",
-            description=(
+            label=_("Stalled bulk operations"),
+            description=_(
                 "Queues again the bulk operations whose worker was lost, and gives one up "
                 "after its last automatic resume (staff can resume it from its page)."
             ),

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from clientxcms.claims import Claimer
@@ -240,13 +241,15 @@ def _apply(operation: BulkOperation, item: BulkOperationItem) -> ItemReport:
         )
     except LifecycleError as exc:
         exists = Service.objects.filter(pk=item.service_ref).exists()
-        message = exc.message if exists else "the service no longer exists"
+        message = exc.message if exists else _("the service no longer exists")
         return ItemReport(BulkItemState.SKIPPED, message)
     except ModuleError as exc:
         retrying = Service.objects.filter(
             pk=item.service_ref, operation_state=OperationState.RETRYING
         ).exists()
-        message = exc.message + (" It will be retried automatically." if retrying else "")
+        message = exc.message
+        if retrying:
+            message = _("%(error)s It will be retried automatically.") % {"error": exc.message}
         return ItemReport(BulkItemState.FAILED, message, exc.retry_after)
     if outcome.changed:
         return ItemReport(BulkItemState.DONE, outcome.message if outcome.waiting else "")

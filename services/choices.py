@@ -1,15 +1,17 @@
 """Service statuses, their badge colours, and the table of allowed transitions (DESIGN.md §2)."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ServiceStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    ACTIVE = "active", "Active"
-    SUSPENDED = "suspended", "Suspended"
-    EXPIRED = "expired", "Expired"
-    CANCELLED = "cancelled", "Cancelled"
-    TERMINATED = "terminated", "Terminated"
+    PENDING = "pending", pgettext_lazy("service status", "Pending")
+    ACTIVE = "active", pgettext_lazy("service status", "Active")
+    SUSPENDED = "suspended", pgettext_lazy("service status", "Suspended")
+    EXPIRED = "expired", pgettext_lazy("service status", "Expired")
+    CANCELLED = "cancelled", pgettext_lazy("service status", "Cancelled")
+    TERMINATED = "terminated", pgettext_lazy("service status", "Terminated")
 
 
 #: Keyed by the stored value, so a raw status string finds its colour too.
@@ -31,21 +33,21 @@ class ServiceAction(models.TextChoices):
     """Every operation of the lifecycle: the vocabulary of the history, the rule book and
     the action catalogue (``services.actions``)."""
 
-    CREATE = "create", "Create"
-    DELIVER = "deliver", "Deliver"
-    IMPORT = "import", "Import"
-    SUSPEND = "suspend", "Suspend"
-    UNSUSPEND = "unsuspend", "Unsuspend"
-    EXPIRE = "expire", "Expire"
-    RENEW = "renew", "Renew"
-    CANCEL = "cancel", "Cancel"
-    SCHEDULE_CANCEL = "schedule_cancel", "Schedule the cancellation"
-    UNCANCEL = "uncancel", "Undo the scheduled cancellation"
-    TERMINATE = "terminate", "Terminate"
-    SHIFT_EXPIRATION = "shift_expiration", "Add or subtract days"
-    UPDATE = "update", "Edit"
-    DELETE = "delete", "Delete"
-    PANEL = "panel", "Panel action"
+    CREATE = "create", _("Create")
+    DELIVER = "deliver", _("Deliver")
+    IMPORT = "import", _("Import")
+    SUSPEND = "suspend", _("Suspend")
+    UNSUSPEND = "unsuspend", _("Unsuspend")
+    EXPIRE = "expire", _("Expire")
+    RENEW = "renew", _("Renew")
+    CANCEL = "cancel", _("Cancel")
+    SCHEDULE_CANCEL = "schedule_cancel", _("Schedule the cancellation")
+    UNCANCEL = "uncancel", _("Undo the scheduled cancellation")
+    TERMINATE = "terminate", _("Terminate")
+    SHIFT_EXPIRATION = "shift_expiration", _("Add or subtract days")
+    UPDATE = "update", _("Edit")
+    DELETE = "delete", _("Delete")
+    PANEL = "panel", _("Panel action")
 
 
 class OperationState(models.TextChoices):
@@ -57,10 +59,10 @@ class OperationState(models.TextChoices):
     call failed with a retryable error and is tried again once due.
     """
 
-    CALLING = "calling", "In progress"
-    WAITING = "waiting", "Waiting for the panel"
-    FOLLOWING = "following", "Checking with the panel"
-    RETRYING = "retrying", "Failed, will be retried"
+    CALLING = "calling", _("In progress")
+    WAITING = "waiting", _("Waiting for the panel")
+    FOLLOWING = "following", _("Checking with the panel")
+    RETRYING = "retrying", _("Failed, will be retried")
 
 
 #: The status changes, by operation: the statuses it starts from and the one it reaches.
@@ -93,45 +95,45 @@ RENEWABLE = frozenset({S.ACTIVE, S.SUSPENDED, S.EXPIRED})
 class EventSource(models.TextChoices):
     """Where an operation came from."""
 
-    ADMIN = "admin", "Administration area"
-    CLIENT = "client", "Client area"
-    AUTOMATION = "automation", "Automation"
-    API = "api", "API"
+    ADMIN = "admin", _("Administration area")
+    CLIENT = "client", _("Client area")
+    AUTOMATION = "automation", _("Automation")
+    API = "api", _("API")
     #: Staff importing services from a CSV file (``services.csv_import``); the import of
     #: one resource from its panel is an ``import`` action from the administration area.
-    CSV_IMPORT = "csv_import", "CSV import"
+    CSV_IMPORT = "csv_import", _("CSV import")
 
 
 class CancelWhen(models.TextChoices):
-    NOW = "now", "Now"
-    END_OF_PERIOD = "end_of_period", "At the end of the paid period"
+    NOW = "now", _("Now")
+    END_OF_PERIOD = "end_of_period", _("At the end of the paid period")
 
 
 class BulkAction(models.TextChoices):
     """The bulk actions of the service list (the seed's "Bulk Actions")."""
 
-    SUSPEND = "suspend", "Suspend"
-    UNSUSPEND = "unsuspend", "Unsuspend"
-    CANCEL = "cancel", "Cancel"
-    TERMINATE = "terminate", "Terminate"
-    DELETE = "delete", "Delete"
-    RENEW = "renew", "Renew"
-    ADD_DAYS = "add_days", "Add days"
-    SUBTRACT_DAYS = "subtract_days", "Subtract days"
+    SUSPEND = "suspend", _("Suspend")
+    UNSUSPEND = "unsuspend", _("Unsuspend")
+    CANCEL = "cancel", _("Cancel")
+    TERMINATE = "terminate", _("Terminate")
+    DELETE = "delete", _("Delete")
+    RENEW = "renew", _("Renew")
+    ADD_DAYS = "add_days", _("Add days")
+    SUBTRACT_DAYS = "subtract_days", _("Subtract days")
 
 
 class BulkStatus(models.TextChoices):
-    PENDING = "pending", "Queued"
-    RUNNING = "running", "Running"
-    DONE = "done", "Finished"
+    PENDING = "pending", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Finished")
 
 
 class BulkItemState(models.TextChoices):
-    PENDING = "pending", "Waiting"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    SKIPPED = "skipped", "Skipped"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    SKIPPED = "skipped", _("Skipped")
+    FAILED = "failed", _("Failed")
 
 
 BULK_ITEM_BADGES = {

@@ -26,12 +26,14 @@ import uuid as uuid_module
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tablib
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from import_export import fields, resources, widgets
 from import_export.results import Result, RowResult
 
@@ -44,6 +46,9 @@ from . import lifecycle
 from .choices import TRANSITIONS, EventSource, ServiceStatus
 from .export import DATETIME_FORMAT, FORMULA_PREFIXES, HEADERS
 from .models import Service
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger(__name__)
 
@@ -96,40 +101,53 @@ class CsvFileError(Exception):
 def read_csv(data: bytes) -> tablib.Dataset:
     """``data`` as a dataset of the export's columns, or ``CsvFileError``."""
     if len(data) > MAX_BYTES:
-        raise CsvFileError(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+        raise CsvFileError(
+            _("The file is larger than %(size)s MB.") % {"size": MAX_BYTES // (1024 * 1024)}
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise CsvFileError(
-            f"The file is not UTF-8 text (byte {exc.start}): save it as “CSV UTF-8”."
+            _("The file is not UTF-8 text (byte %(byte)s): save it as “CSV UTF-8”.")
+            % {"byte": exc.start}
         ) from exc
     try:
         rows = [row for row in csv.reader(io.StringIO(text)) if any(c.strip() for c in row)]
     except csv.Error as exc:
-        raise CsvFileError(f"The file is not valid CSV: {exc}.") from exc
+        raise CsvFileError(_("The file is not valid CSV: %(error)s.") % {"error": exc}) from exc
     if not rows:
-        raise CsvFileError("The file is empty: the first line must be the header.")
+        raise CsvFileError(_("The file is empty: the first line must be the header."))
     header = [cell.strip() for cell in rows[0]]
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
-        raise CsvFileError("The columns must be separated by commas (“,”), as in the export.")
+        raise CsvFileError(_("The columns must be separated by commas (“,”), as in the export."))
     unknown = [name for name in header if name not in HEADERS]
     if unknown:
-        raise CsvFileError(f"Unknown columns in the header: {', '.join(unknown)}.")
+        raise CsvFileError(
+            _("Unknown columns in the header: %(columns)s.") % {"columns": ", ".join(unknown)}
+        )
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
-        raise CsvFileError(f"Columns given twice in the header: {', '.join(repeated)}.")
+        raise CsvFileError(
+            _("Columns given twice in the header: %(columns)s.") % {"columns": ", ".join(repeated)}
+        )
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
-        raise CsvFileError(f"Missing required columns: {', '.join(missing)}.")
+        raise CsvFileError(
+            _("Missing required columns: %(columns)s.") % {"columns": ", ".join(missing)}
+        )
     body = rows[1:]
     if not body:
-        raise CsvFileError("The file has a header and no rows.")
+        raise CsvFileError(_("The file has a header and no rows."))
     if len(body) > MAX_ROWS:
-        raise CsvFileError(f"The file has {len(body):,} rows; at most {MAX_ROWS:,} at a time.")
+        raise CsvFileError(
+            _("The file has %(rows)s rows; at most %(max)s at a time.")
+            % {"rows": f"{len(body):,}", "max": f"{MAX_ROWS:,}"}
+        )
     for number, row in enumerate(body, 1):
         if len(row) != len(header):
             raise CsvFileError(
-                f"Row {number} has {len(row)} cells where the header has {len(header)}."
+                _("Row %(number)s has %(cells)s cells where the header has %(columns)s.")
+                % {"number": number, "cells": len(row), "columns": len(header)}
             )
     return tablib.Dataset(*body, headers=header)
 
@@ -174,15 +192,17 @@ class TextWidget(widgets.Widget):
         text = _text(value)
         if not text:
             if self.required:
-                raise ValueError("required.")
+                raise ValueError(_("required."))
             return None
         if self.max_length is not None and len(text) > self.max_length:
-            raise ValueError(f"longer than {self.max_length} characters.")
+            raise ValueError(_("longer than %(max)s characters.") % {"max": self.max_length})
         return text
 
 
 class ChoiceWidget(widgets.Widget):
-    def __init__(self, choices: Sequence[str], *, what: str, required: bool = False) -> None:
+    def __init__(
+        self, choices: Sequence[str], *, what: StrOrPromise, required: bool = False
+    ) -> None:
         super().__init__()
         self.choices = list(choices)
         self.what = what
@@ -192,10 +212,13 @@ class ChoiceWidget(widgets.Widget):
         text = _text(value).lower()
         if not text:
             if self.required:
-                raise ValueError("required.")
+                raise ValueError(_("required."))
             return None
         if text not in self.choices:
-            raise ValueError(f"unknown {self.what} {text!r} (one of: {', '.join(self.choices)}).")
+            raise ValueError(
+                _("unknown %(what)s %(value)r (one of: %(choices)s).")
+                % {"what": self.what, "value": text, "choices": ", ".join(self.choices)}
+            )
         return text
 
 
@@ -211,16 +234,18 @@ class MoneyWidget(widgets.Widget):
         text = _text(value).replace(" ", "").replace("\u202f", "").replace("\xa0", "")
         if not text:
             if self.required:
-                raise ValueError("required.")
+                raise ValueError(_("required."))
             return None
         try:
             amount = Decimal(text.replace(",", "."))
         except InvalidOperation as exc:
-            raise ValueError(f"not a price: {text!r}.") from exc
+            raise ValueError(_("not a price: %(value)r.") % {"value": text}) from exc
         if not amount.is_finite() or amount < 0:
-            raise ValueError(f"not a price: {text!r}.")
+            raise ValueError(_("not a price: %(value)r.") % {"value": text})
         if amount != amount.quantize(Decimal("0.01")) or amount >= Decimal("1e10"):
-            raise ValueError(f"{text!r} has more than two decimals or too many digits.")
+            raise ValueError(
+                _("%(value)r has more than two decimals or too many digits.") % {"value": text}
+            )
         return amount.quantize(Decimal("0.01"))
 
 
@@ -237,7 +262,9 @@ class DateWidget(widgets.Widget):
             except ValueError:
                 continue
             return timezone.make_aware(moment)
-        raise ValueError(f"not a date: {text!r} (expected YYYY-MM-DD HH:MM:SS).")
+        raise ValueError(
+            _("not a date: %(value)r (expected YYYY-MM-DD HH:MM:SS).") % {"value": text}
+        )
 
 
 class CountWidget(widgets.Widget):
@@ -246,7 +273,7 @@ class CountWidget(widgets.Widget):
         if not text:
             return None
         if not text.isdigit() or len(text) > 9:
-            raise ValueError(f"not a whole number: {text!r}.")
+            raise ValueError(_("not a whole number: %(value)r.") % {"value": text})
         return int(text)
 
 
@@ -265,7 +292,7 @@ class LookupWidget(widgets.Widget):
         text = _text(value)
         if not text:
             if self.required:
-                raise ValueError("required.")
+                raise ValueError(_("required."))
             return None
         key = text.lower()
         if key not in self.cache:
@@ -283,7 +310,7 @@ class CustomerByEmail(LookupWidget):
     def find(self, text: str) -> Customer:
         customer = Customer.objects.filter(user__email__iexact=text).first()
         if customer is None:
-            raise ValueError(f"no customer with the e-mail {text!r}.")
+            raise ValueError(_("no customer with the e-mail %(value)r.") % {"value": text})
         return customer
 
 
@@ -291,9 +318,9 @@ class ProductByName(LookupWidget):
     def find(self, text: str) -> Product:
         products = list(Product.objects.filter(name=text)[:2])
         if not products:
-            raise ValueError(f"no product named {text!r}.")
+            raise ValueError(_("no product named %(value)r.") % {"value": text})
         if len(products) > 1:
-            raise ValueError(f"several products are named {text!r}.")
+            raise ValueError(_("several products are named %(value)r.") % {"value": text})
         return products[0]
 
 
@@ -301,7 +328,7 @@ class ServerByName(LookupWidget):
     def find(self, text: str) -> Server:
         server = Server.objects.filter(name=text).first()
         if server is None:
-            raise ValueError(f"no server named {text!r}.")
+            raise ValueError(_("no server named %(value)r.") % {"value": text})
         return server
 
 
@@ -337,7 +364,7 @@ class ServiceImportResource(resources.ModelResource):
     server = fields.Field("server", "server", ServerByName())
     module = fields.Field("module", "module", TextWidget(required=True, max_length=50))
     import_status = fields.Field(
-        "import_status", "status", ChoiceWidget(ServiceStatus.values, what="status")
+        "import_status", "status", ChoiceWidget(ServiceStatus.values, what=gettext_lazy("status"))
     )
     price = fields.Field("price", "price", MoneyWidget(required=True))
     initial_price = fields.Field("initial_price", "initial_price", MoneyWidget())
@@ -347,7 +374,7 @@ class ServiceImportResource(resources.ModelResource):
     billing_cycle = fields.Field(
         "billing_cycle",
         "billing_cycle",
-        ChoiceWidget(BillingCycle.values, what="billing cycle", required=True),
+        ChoiceWidget(BillingCycle.values, what=gettext_lazy("billing cycle"), required=True),
     )
     expires_at = fields.Field("expires_at", "expires_at", DateWidget())
     max_renewals = fields.Field("max_renewals", "max_renewals", CountWidget())
@@ -394,22 +421,30 @@ class ServiceImportResource(resources.ModelResource):
         service: Service | None = None
         if pk_text:
             if not pk_text.isdigit() or len(pk_text) > 18:
-                raise ValidationError({"id": f"not a service id: {pk_text!r}."})
+                raise ValidationError(
+                    {"id": _("not a service id: %(value)r.") % {"value": pk_text}}
+                )
             service = Service.objects.filter(pk=int(pk_text)).first()
             if service is None:
-                raise ValidationError({"id": f"no service #{pk_text}."})
+                raise ValidationError({"id": _("no service #%(id)s.") % {"id": pk_text}})
         if uuid_text:
             try:
                 wanted = uuid_module.UUID(uuid_text)
             except ValueError as exc:
-                raise ValidationError({"uuid": f"not a uuid: {uuid_text!r}."}) from exc
+                raise ValidationError(
+                    {"uuid": _("not a uuid: %(value)r.") % {"value": uuid_text}}
+                ) from exc
             if service is not None:
                 if service.uuid != wanted:
-                    raise ValidationError({"uuid": f"service #{pk_text} has another uuid."})
+                    raise ValidationError(
+                        {"uuid": _("service #%(id)s has another uuid.") % {"id": pk_text}}
+                    )
             else:
                 service = Service.objects.filter(uuid=wanted).first()
                 if service is None:
-                    raise ValidationError({"uuid": f"no service with the uuid {uuid_text}."})
+                    raise ValidationError(
+                        {"uuid": _("no service with the uuid %(uuid)s.") % {"uuid": uuid_text}}
+                    )
         return service
 
     def import_instance(self, instance: Service, row: Any, **kwargs: Any) -> None:
@@ -459,18 +494,18 @@ class ServiceImportResource(resources.ModelResource):
         if instance.pk is None:
             if status and status not in CREATE_STATUSES:
                 errors.setdefault(
-                    "status", ValidationError("a new service is created pending or active.")
+                    "status", ValidationError(_("a new service is created pending or active."))
                 )
         else:
             original = Service.objects.get(pk=instance.pk)
             if not self.may_change:
                 errors.setdefault(
                     NON_FIELD_ERRORS,
-                    ValidationError("you may not change existing services."),
+                    ValidationError(_("you may not change existing services.")),
                 )
             if "customer_email" not in errors and instance.customer_id != original.customer_id:
                 errors["customer_email"] = ValidationError(
-                    "the customer of an existing service cannot be changed here."
+                    _("the customer of an existing service cannot be changed here.")
                 )
             if (
                 status
@@ -479,7 +514,10 @@ class ServiceImportResource(resources.ModelResource):
             ):
                 errors.setdefault(
                     "status",
-                    ValidationError(f"a service cannot go from {original.status} to {status}."),
+                    ValidationError(
+                        _("a service cannot go from %(old)s to %(new)s.")
+                        % {"old": original.status, "new": status}
+                    ),
                 )
         if errors:
             raise ValidationError(errors)
@@ -579,7 +617,7 @@ def _plan(result: Result, resource: ServiceImportResource, numbers: Sequence[int
         elif row_result.import_type == RowResult.IMPORT_TYPE_ERROR:
             for failure in row_result.errors:
                 logger.warning("CSV import: row %s failed: %r", number, failure.error)
-            entry.errors = [("", "this row could not be read (an unexpected error, logged).")]
+            entry.errors = [("", _("this row could not be read (an unexpected error, logged)."))]
         else:
             entry.service_id = int(row_result.object_id) if row_result.object_id else None
             if row_result.import_type == RowResult.IMPORT_TYPE_NEW:

@@ -21,7 +21,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django_filters
 from django import forms
@@ -31,6 +31,9 @@ from django.db.models import BooleanField, F, Func, Q, QuerySet
 from django.forms.utils import ErrorDict
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from clientxcms.forms import StyledForm
 from clientxcms.text import SearchFilter, clean_search_term
@@ -43,6 +46,9 @@ from products.models import Product
 from .choices import ServiceStatus
 from .models import Service
 from .pagination import order_expressions
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 VIEW_PERMISSION = "services.view_service"
 SEARCH_MAX_LENGTH = 200
@@ -60,7 +66,7 @@ class SortColumn:
     """A sortable column: the value of ``?sort=`` and the model fields it orders by."""
 
     key: str
-    label: str
+    label: StrOrPromise
     fields: tuple[str, ...]
 
 
@@ -68,19 +74,30 @@ SORT_COLUMNS = {
     column.key: column
     for column in (
         SortColumn("id", "ID", ("id",)),
-        SortColumn("name", "Name", ("name",)),
-        SortColumn("customer", "Customer", ("customer__last_name", "customer__first_name")),
-        SortColumn("product", "Product", ("product__name",)),
-        SortColumn("server", "Server", ("server__name",)),
-        SortColumn("status", "Status", ("status",)),
-        SortColumn("price", "Price", ("price",)),
-        SortColumn("expires", "Expiration", ("expires_at",)),
-        SortColumn("created", "Created", ("created_at",)),
+        SortColumn("name", gettext_lazy("Name"), ("name",)),
+        SortColumn(
+            "customer", gettext_lazy("Customer"), ("customer__last_name", "customer__first_name")
+        ),
+        SortColumn("product", gettext_lazy("Product"), ("product__name",)),
+        SortColumn("server", gettext_lazy("Server"), ("server__name",)),
+        SortColumn("status", gettext_lazy("Status"), ("status",)),
+        SortColumn("price", gettext_lazy("Price"), ("price",)),
+        SortColumn("expires", gettext_lazy("Expiration"), ("expires_at",)),
+        SortColumn("created", gettext_lazy("Created"), ("created_at",)),
     )
 }
 DEFAULT_SORT = "-id"
+
+
+def _sort_label(column: SortColumn, descending: bool) -> str:
+    """A sort order in the menu, in the reader's language."""
+    if descending:
+        return _("%(column)s (descending)") % {"column": column.label}
+    return _("%(column)s (ascending)") % {"column": column.label}
+
+
 SORT_CHOICES = [
-    (prefix + key, f"{column.label} ({'descending' if prefix else 'ascending'})")
+    (prefix + key, lazy(_sort_label, str)(column, bool(prefix)))
     for key, column in SORT_COLUMNS.items()
     for prefix in ("", "-")
 ]
@@ -289,8 +306,11 @@ class FilterDateField(forms.DateField):
         day = super().clean(value)
         if day is not None and not FIRST_FILTER_DATE <= day <= LAST_FILTER_DATE:
             raise forms.ValidationError(
-                f"Choose a date between {FIRST_FILTER_DATE:%Y-%m-%d} and "
-                f"{LAST_FILTER_DATE:%Y-%m-%d}.",
+                _("Choose a date between %(first)s and %(last)s.")
+                % {
+                    "first": f"{FIRST_FILTER_DATE:%Y-%m-%d}",
+                    "last": f"{LAST_FILTER_DATE:%Y-%m-%d}",
+                },
                 code="out_of_range",
             )
         return day
@@ -304,9 +324,17 @@ class ServiceFilterForm(StyledForm):
     """Checks what no single field can: that each range runs forwards."""
 
     RANGES = (
-        ("expires_after", "expires_before", "The expiration range ends before it starts."),
-        ("created_after", "created_before", "The creation range ends before it starts."),
-        ("price_min", "price_max", "The minimum price is above the maximum price."),
+        (
+            "expires_after",
+            "expires_before",
+            gettext_lazy("The expiration range ends before it starts."),
+        ),
+        (
+            "created_after",
+            "created_before",
+            gettext_lazy("The creation range ends before it starts."),
+        ),
+        ("price_min", "price_max", gettext_lazy("The minimum price is above the maximum price.")),
     )
 
     def clean(self) -> dict[str, Any]:
@@ -320,7 +348,13 @@ class ServiceFilterForm(StyledForm):
 
 def _yes_no_widget() -> forms.Select:
     """Any / Yes / No, in the values NullBooleanField reads (Django says "Unknown")."""
-    return forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+    return forms.Select(
+        choices=[
+            ("", gettext_lazy("Any")),
+            ("true", gettext_lazy("Yes")),
+            ("false", gettext_lazy("No")),
+        ]
+    )
 
 
 def _date_widget() -> forms.DateInput:
@@ -331,13 +365,16 @@ class ServiceFilterSet(django_filters.FilterSet):
     """Every filter of the staff service list; the parameter names are the URL's."""
 
     q = SearchFilter(
-        label="Search",
+        label=gettext_lazy("Search"),
         method="filter_search",
         max_length=SEARCH_MAX_LENGTH,
-        help_text="Customer name or e-mail, service id or uuid, service or product name.",
+        help_text=gettext_lazy(
+            "Customer name or e-mail, service id or uuid, service or product name."
+        ),
     )
     status = django_filters.MultipleChoiceFilter(
         choices=ServiceStatus.choices,
+        label=gettext_lazy("Status"),
         widget=forms.CheckboxSelectMultiple,
         # django-filter adds DISTINCT by default, for filters across a to-many relation;
         # status is a column of the row, and DISTINCT would sort every joined column.
@@ -345,52 +382,56 @@ class ServiceFilterSet(django_filters.FilterSet):
     )
     product = django_filters.ModelChoiceFilter(
         queryset=Product.objects.order_by("name", "id"),
-        null_label="Custom service (no product)",
-        empty_label="Any product",
+        label=gettext_lazy("Product"),
+        null_label=gettext_lazy("Custom service (no product)"),
+        empty_label=gettext_lazy("Any product"),
     )
     server = django_filters.ModelChoiceFilter(
         # Names only: each server's credentials would be decrypted to fill the menu.
         queryset=Server.objects.defer("credentials").order_by("name", "id"),
-        null_label="No server",
-        empty_label="Any server",
+        label=gettext_lazy("Server"),
+        null_label=gettext_lazy("No server"),
+        empty_label=gettext_lazy("Any server"),
     )
     module = django_filters.ChoiceFilter(
-        label="Module type", choices=module_choices, empty_label="Any type"
+        label=gettext_lazy("Module type"),
+        choices=module_choices,
+        empty_label=gettext_lazy("Any type"),
     )
     cycle = django_filters.ChoiceFilter(
         field_name="billing_cycle",
-        label="Billing cycle",
+        label=gettext_lazy("Billing cycle"),
         choices=BillingCycle.choices,
-        empty_label="Any cycle",
+        empty_label=gettext_lazy("Any cycle"),
     )
     customer = django_filters.ModelChoiceFilter(
         queryset=Customer.objects.all(),
-        label="Customer id",
+        label=gettext_lazy("Customer id"),
         widget=forms.NumberInput(attrs={"min": 1}),
-        error_messages={"invalid_choice": "No customer has this id."},
+        error_messages={"invalid_choice": gettext_lazy("No customer has this id.")},
     )
     expires_after = DateFilter(
-        label="Expires from", method="filter_expires_after", widget=_date_widget()
+        label=gettext_lazy("Expires from"), method="filter_expires_after", widget=_date_widget()
     )
     expires_before = DateFilter(
-        label="Expires until", method="filter_expires_before", widget=_date_widget()
+        label=gettext_lazy("Expires until"), method="filter_expires_before", widget=_date_widget()
     )
     expires_within = IntegerFilter(
-        label="Expires within (days)",
+        label=gettext_lazy("Expires within (days)"),
         method="filter_expires_within",
         min_value=0,
         max_value=3650,
     )
     created_after = DateFilter(
-        label="Created from", method="filter_created_after", widget=_date_widget()
+        label=gettext_lazy("Created from"), method="filter_created_after", widget=_date_widget()
     )
     created_before = DateFilter(
-        label="Created until", method="filter_created_before", widget=_date_widget()
+        label=gettext_lazy("Created until"), method="filter_created_before", widget=_date_widget()
     )
     price_min = django_filters.NumberFilter(
         field_name="price",
         lookup_expr="gte",
-        label="Price from",
+        label=gettext_lazy("Price from"),
         min_value=Decimal(0),
         max_digits=10,
         decimal_places=2,
@@ -398,23 +439,25 @@ class ServiceFilterSet(django_filters.FilterSet):
     price_max = django_filters.NumberFilter(
         field_name="price",
         lookup_expr="lte",
-        label="Price up to",
+        label=gettext_lazy("Price up to"),
         min_value=Decimal(0),
         max_digits=10,
         decimal_places=2,
     )
     delivery_error = django_filters.BooleanFilter(
-        label="Delivery error", method="filter_delivery_error", widget=_yes_no_widget()
+        label=gettext_lazy("Delivery error"),
+        method="filter_delivery_error",
+        widget=_yes_no_widget(),
     )
     scheduled_cancellation = django_filters.BooleanFilter(
-        label="Scheduled cancellation",
+        label=gettext_lazy("Scheduled cancellation"),
         field_name="cancel_at",
         lookup_expr="isnull",
         exclude=True,
         widget=_yes_no_widget(),
     )
     sort = django_filters.ChoiceFilter(
-        label="Sort by", choices=SORT_CHOICES, method="filter_sort", empty_label=None
+        label=gettext_lazy("Sort by"), choices=SORT_CHOICES, method="filter_sort", empty_label=None
     )
 
     class Meta:

@@ -50,6 +50,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from customers.models import User
@@ -201,7 +202,10 @@ class _Operation:
 
     def refuse(self, why: str) -> LifecycleError:
         verb = CATALOGUE[self.action].verb
-        return LifecycleError(f"Cannot {verb} service #{self.service.pk}: {why}")
+        return LifecycleError(
+            _("Cannot %(verb)s service #%(id)s: %(why)s")
+            % {"verb": verb, "id": self.service.pk, "why": why}
+        )
 
     def check(self, context: Context | None = None) -> bool:
         """Ask the rule book; False when there is nothing to do, a refusal is raised.
@@ -319,7 +323,7 @@ class _Operation:
             # LifecycleError raised here rolls back the operation's atomic block.
             service.save(update_fields=[*changed_names, *(also or []), "updated_at"])
         except IntegrityError as exc:
-            raise self.refuse("the change breaks a rule of the database.") from exc
+            raise self.refuse(_("the change breaks a rule of the database.")) from exc
         event = self.record(changes=changes)
         if self.notify and CATALOGUE[self.action].notifies:
             transaction.on_commit(partial(notifications.enqueue, event.pk))
@@ -366,7 +370,7 @@ def _lock(service: ServiceRef) -> Service:
     try:
         return Service.objects.select_for_update(of=("self",)).get(pk=pk)
     except Service.DoesNotExist:
-        raise LifecycleError(f"Service #{pk} does not exist.") from None
+        raise LifecycleError(_("Service #%(id)s does not exist.") % {"id": pk}) from None
 
 
 @contextmanager
@@ -426,7 +430,9 @@ def _carry_out(service: Service, token: uuid.UUID) -> Outcome:
     when the caller holds a transaction (a task does it then)."""
     if _in_callers_transaction():
         transaction.on_commit(partial(_enqueue, "continue_operation", service.pk, str(token)))
-        message = f"{service.operation_label} on the server in the background"
+        message = _("%(operation)s on the server in the background") % {
+            "operation": service.operation_label
+        }
         return Outcome(service, changed=True, message=message, waiting=True)
     return _call_and_finish(service.pk, token)
 
@@ -486,7 +492,7 @@ def _call_and_finish(service_id: int, token: uuid.UUID, follow: bool = False) ->
         pk=service_id
     )
     if service.operation_token != token:
-        return Outcome(service, changed=False, message="another run finished this operation")
+        return Outcome(service, changed=False, message=_("another run finished this operation"))
     action = service.operation
     module = get_module(service.module)
     try:
@@ -506,7 +512,7 @@ def _finish(service_id: int, token: uuid.UUID, result: ModuleResult) -> Outcome:
     with transaction.atomic():
         service = _lock(service_id)
         if service.operation_token != token:
-            message = "another run finished this operation"
+            message = _("another run finished this operation")
             return Outcome(service, changed=False, message=message)
         op = _Operation.resumed(service)
         op.absorb(result)
@@ -533,7 +539,9 @@ def _wait(op: _Operation) -> Outcome:
     service.operation_due_at = timezone.now() + dt.timedelta(seconds=wait)
     service.save(update_fields=["external_id", "module_data", *_OPERATION_FIELDS, "updated_at"])
     transaction.on_commit(partial(_enqueue, "follow_operation", service.pk, countdown=wait))
-    message = f"the panel is still working on it ({service.operation_label})"
+    message = _("the panel is still working on it (%(operation)s)") % {
+        "operation": service.operation_label
+    }
     return Outcome(service, changed=True, message=message, waiting=True)
 
 
@@ -597,14 +605,14 @@ def resume(service: ServiceRef, *, force: bool = False) -> Outcome:
             .first()
         )
         if locked is None:
-            return Outcome(Service(pk=pk), changed=False, message="no operation is in progress")
+            return Outcome(Service(pk=pk), changed=False, message=_("no operation is in progress"))
         due = locked.operation_due_at is None or locked.operation_due_at <= now
         if not due and not force:
-            return Outcome(locked, changed=False, message="it is not due yet")
+            return Outcome(locked, changed=False, message=_("it is not due yet"))
         if not due and locked.operation_state == OS.CALLING:
             raise LifecycleError(
-                f"Service #{pk} is being called right now ({locked.operation_label}): "
-                "wait for the answer."
+                _("Service #%(id)s is being called right now (%(operation)s): wait for the answer.")
+                % {"id": pk, "operation": locked.operation_label}
             )
         taken = _take_over(locked, now)
     return taken if isinstance(taken, Outcome) else _call_and_finish(pk, *taken)
@@ -697,12 +705,12 @@ def abandon(service: ServiceRef, *, actor: User | None) -> Outcome:
     with transaction.atomic():
         locked = _lock(service)
         if not locked.operation:
-            return Outcome(locked, changed=False, message="no operation is in progress")
+            return Outcome(locked, changed=False, message=_("no operation is in progress"))
         still_due = locked.operation_due_at is not None and locked.operation_due_at > timezone.now()
         if locked.operation_state == OS.CALLING and still_due:
             raise LifecycleError(
-                f"Service #{locked.pk} is being called right now ({locked.operation_label}): "
-                "wait for the answer."
+                _("Service #%(id)s is being called right now (%(operation)s): wait for the answer.")
+                % {"id": locked.pk, "operation": locked.operation_label}
             )
         label = locked.operation_label
         _give_up(locked, f"The {label} was given up by staff.", actor=actor)
@@ -757,7 +765,10 @@ def _follow_panel_action(pk: int, op: _Operation) -> Outcome:
         op.service = _lock(pk)
         if op.service.operation:
             op.record(changes={})
-            message = f"{op.result.message} Not followed: {op.service.operation_label} began."
+            message = _("%(message)s Not followed: %(operation)s began.") % {
+                "message": op.result.message,
+                "operation": op.service.operation_label,
+            }
             return Outcome(op.service, changed=True, message=message, waiting=True)
         op.claim()
         return _wait(op)
@@ -769,9 +780,14 @@ def _require_server(op: _Operation) -> None:
         return
     server = service.server
     if server is None:
-        raise op.refuse(f"the {op.module.label} module needs a server and none is set.")
+        raise op.refuse(
+            _("the %(module)s module needs a server and none is set.") % {"module": op.module.label}
+        )
     if server.module != service.module:
-        raise op.refuse(f"server {server} is a {server.module} server, not {service.module}.")
+        raise op.refuse(
+            _("server %(server)s is a %(module)s server, not %(type)s.")
+            % {"server": server, "module": server.module, "type": service.module}
+        )
 
 
 def _anchor(moment: dt.datetime) -> int:
@@ -807,15 +823,19 @@ def _new_service(fields: dict[str, Any]) -> Service:
     try:
         service.module_data = _json(get_module(service.module).clean_service_options(options))
     except UnknownModule as exc:
-        raise LifecycleError(f"Cannot create the service: {exc}") from exc
+        raise LifecycleError(_("Cannot create the service: %(error)s") % {"error": exc}) from exc
     except ValidationError as exc:
-        raise LifecycleError(f"Cannot create the service: {_validation_message(exc)}") from exc
+        raise LifecycleError(
+            _("Cannot create the service: %(error)s") % {"error": _validation_message(exc)}
+        ) from exc
     try:
         if service.expires_at is not None:
             service.billing_anchor_day = _anchor(service.expires_at)
         service.full_clean(validate_constraints=True)
     except ValidationError as exc:
-        raise LifecycleError(f"Cannot create the service: {_validation_message(exc)}") from exc
+        raise LifecycleError(
+            _("Cannot create the service: %(error)s") % {"error": _validation_message(exc)}
+        ) from exc
     return service
 
 
@@ -841,15 +861,17 @@ def create_imported(*, resource_id: str, actor: User | None, source: str, **fiel
     """
     service = _new_service(fields)
     resource_id = str(resource_id).strip()
-    refused = "Cannot import the resource: "
     if not resource_id:
-        raise LifecycleError(refused + "choose the resource to import.")
+        raise LifecycleError(_("Cannot import the resource: choose the resource to import."))
     try:
         module = get_module(service.module)
     except UnknownModule as exc:
-        raise LifecycleError(refused + str(exc)) from exc
+        raise LifecycleError(_("Cannot import the resource: %(error)s") % {"error": exc}) from exc
     if module.requires_server and service.server is None:
-        raise LifecycleError(refused + f"the {module.label} module needs a server.")
+        raise LifecycleError(
+            _("Cannot import the resource: the %(module)s module needs a server.")
+            % {"module": module.label}
+        )
     owner = (
         Service.objects.filter(server=service.server, external_id=resource_id, status__in=LIVE)
         .values_list("pk", flat=True)
@@ -857,7 +879,11 @@ def create_imported(*, resource_id: str, actor: User | None, source: str, **fiel
     )
     if owner is not None:
         raise LifecycleError(
-            refused + f"resource {resource_id} is already linked to service #{owner}."
+            _(
+                "Cannot import the resource: resource %(resource)s is already linked to "
+                "service #%(service)s."
+            )
+            % {"resource": resource_id, "service": owner}
         )
     with calling(service_id=None, operation="import") as calls:
         result = module.import_existing(service, resource_id)
@@ -872,7 +898,10 @@ def create_imported(*, resource_id: str, actor: User | None, source: str, **fiel
             op.save()
             link_to_service(calls, service.pk)
     except IntegrityError as exc:
-        raise LifecycleError(refused + f"resource {resource_id} was linked meanwhile.") from exc
+        raise LifecycleError(
+            _("Cannot import the resource: resource %(resource)s was linked meanwhile.")
+            % {"resource": resource_id}
+        ) from exc
     return service
 
 
@@ -887,11 +916,14 @@ def deliver(
         svc = op.service
         server = svc.server
         if server is not None and server.status == "disabled":
-            raise op.refuse(f"server {server} is disabled.")
+            raise op.refuse(_("server %(server)s is disabled.") % {"server": server})
         if server is not None and server.max_accounts is not None:
             used = server.services.filter(status__in=LIVE).exclude(pk=svc.pk).count()
             if used >= server.max_accounts:
-                raise op.refuse(f"server {server} is full ({used} of {server.max_accounts}).")
+                raise op.refuse(
+                    _("server %(server)s is full (%(used)s of %(max)s).")
+                    % {"server": server, "used": used, "max": server.max_accounts}
+                )
         svc.delivery_attempts += 1
         op.will_call()
     return op.done()
@@ -913,7 +945,7 @@ def import_existing(
         _require_server(op)
         svc = op.service
         if not resource_id:
-            raise op.refuse("choose the resource to import.")
+            raise op.refuse(_("choose the resource to import."))
         owner = (
             Service.objects.filter(server=svc.server, external_id=resource_id, status__in=LIVE)
             .exclude(pk=svc.pk)
@@ -921,7 +953,10 @@ def import_existing(
             .first()
         )
         if owner is not None:
-            raise op.refuse(f"resource {resource_id} is already linked to service #{owner}.")
+            raise op.refuse(
+                _("resource %(resource)s is already linked to service #%(service)s.")
+                % {"resource": resource_id, "service": owner}
+            )
         op.params["previous_external_id"] = svc.external_id
         svc.external_id = resource_id
         op.will_call()
@@ -1180,8 +1215,9 @@ def uncancel(
 def _moved(op: _Operation, moment: Callable[[], dt.datetime | None]) -> dt.datetime:
     """A new expiration date, or a refusal when it falls outside the supported years."""
     years = EXPIRATION_YEARS
-    outside = f"the new expiration date is outside the supported years ({years.start} to "
-    outside += f"{years.stop - 1})."
+    outside = _(
+        "the new expiration date is outside the supported years (%(first)s to %(last)s)."
+    ) % {"first": years.start, "last": years.stop - 1}
     try:
         value = moment()
     except (OverflowError, ValueError) as exc:
@@ -1221,10 +1257,12 @@ def renew(
     ) as op:
         svc = op.service
         if invoice_reference and svc.renewals.filter(invoice_reference=invoice_reference).exists():
-            op.noop_reason = f"invoice {invoice_reference} was already applied"
+            op.noop_reason = _("invoice %(reference)s was already applied") % {
+                "reference": invoice_reference
+            }
             return op.unchanged()
         if cycles < 1:
-            raise op.refuse("renew by one cycle or more.")
+            raise op.refuse(_("renew by one cycle or more."))
         op.check(Context(source=source, cycles=cycles))
         old = svc.expires_at
         assert old is not None  # the rule book refuses a service that never expires
@@ -1347,10 +1385,11 @@ def update(
             except ValidationError as exc:
                 raise op.refuse(_validation_message(exc)) from exc
         if svc.billing_cycle == BillingCycle.ONE_TIME and svc.expires_at is not None:
-            raise op.refuse("a one-time service has no expiration date: clear it.")
+            raise op.refuse(_("a one-time service has no expiration date: clear it."))
         if svc.server is not None and svc.server.module != svc.module:
             raise op.refuse(
-                f"server {svc.server} is a {svc.server.module} server, not {svc.module}."
+                _("server %(server)s is a %(module)s server, not %(type)s.")
+                % {"server": svc.server, "module": svc.server.module, "type": svc.module}
             )
         if svc.max_renewals is not None and svc.max_renewals < svc.renewal_count:
             raise op.refuse(
@@ -1364,7 +1403,7 @@ def update(
         if "status" in changes and svc.status != op.from_status:
             op.target = svc.status
         if not op.changes():
-            op.noop_reason = "nothing was changed"
+            op.noop_reason = _("nothing was changed")
             return op.unchanged()
         op.save()
     return op.done()

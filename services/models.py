@@ -17,6 +17,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
 from delivery.models import Server
@@ -47,8 +49,8 @@ def validate_expiration(value: dt.datetime) -> None:
     """Refuse an expiration date outside ``EXPIRATION_YEARS``, with the range in the message."""
     if value.year not in EXPIRATION_YEARS:
         raise ValidationError(
-            f"An expiration date must be between {EXPIRATION_YEARS.start} and "
-            f"{EXPIRATION_YEARS.stop - 1}.",
+            gettext("An expiration date must be between %(first)s and %(last)s.")
+            % {"first": EXPIRATION_YEARS.start, "last": EXPIRATION_YEARS.stop - 1},
             code="expiration_out_of_range",
         )
 
@@ -77,15 +79,15 @@ class Service(models.Model):
     """One product (or a custom service) bought by one customer."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField("service name", max_length=150)
+    name = models.CharField(_("service name"), max_length=150)
     description = models.TextField(
-        blank=True, help_text="Visible to the customer, not editable by the customer."
+        blank=True, help_text=_("Visible to the customer, not editable by the customer.")
     )
-    notes = models.TextField(blank=True, help_text="Staff only.")
+    notes = models.TextField(blank=True, help_text=_("Staff only."))
     status = models.CharField(
         max_length=16, choices=ServiceStatus.choices, default=ServiceStatus.PENDING
     )
-    module = models.CharField("service type", max_length=50, help_text="The delivery module.")
+    module = models.CharField(_("service type"), max_length=50, help_text=_("The delivery module."))
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="services")
     product = models.ForeignKey(
         Product,
@@ -93,33 +95,33 @@ class Service(models.Model):
         null=True,
         blank=True,
         related_name="services",
-        help_text="Empty for a custom service.",
+        help_text=_("Empty for a custom service."),
     )
     server = models.ForeignKey(
         Server, on_delete=models.PROTECT, null=True, blank=True, related_name="services"
     )
 
-    price = models.DecimalField(**MONEY, help_text="Price of each renewal.")
-    initial_price = models.DecimalField(**MONEY, help_text="Price of the first period.")
+    price = models.DecimalField(**MONEY, help_text=_("Price of each renewal."))
+    initial_price = models.DecimalField(**MONEY, help_text=_("Price of the first period."))
     currency = models.CharField(max_length=3, default=default_currency)
-    billing_cycle = models.CharField("recurrence", max_length=16, choices=BillingCycle.choices)
+    billing_cycle = models.CharField(_("recurrence"), max_length=16, choices=BillingCycle.choices)
     expires_at = models.DateTimeField(
-        "expiration", null=True, blank=True, validators=[validate_expiration]
+        _("expiration"), null=True, blank=True, validators=[validate_expiration]
     )
     billing_anchor_day = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
         editable=False,
-        help_text="Day of month that month cycles renew to (the first expiration's).",
+        help_text=_("Day of month that month cycles renew to (the first expiration's)."),
     )
     max_renewals = models.PositiveIntegerField(
-        "maximum renewals", null=True, blank=True, help_text="Empty for unlimited."
+        _("maximum renewals"), null=True, blank=True, help_text=_("Empty for unlimited.")
     )
     hold_until = models.DateTimeField(
-        "do not suspend or terminate until",
+        _("do not suspend or terminate until"),
         null=True,
         blank=True,
-        help_text=(
+        help_text=_(
             "Agreed with the customer: until then the automation neither expires nor "
             "terminates this service, and the termination's grace period starts again from "
             "this date. Staff can still suspend or terminate it by hand."
@@ -128,14 +130,17 @@ class Service(models.Model):
     renewal_count = models.PositiveIntegerField(default=0, editable=False)
 
     external_id = models.CharField(
-        max_length=191, blank=True, editable=False, help_text="The resource's id on the server."
+        max_length=191, blank=True, editable=False, help_text=_("The resource's id on the server.")
     )
     module_data = models.JSONField(default=dict, blank=True, editable=False)
 
     suspended_at = models.DateTimeField(null=True, blank=True, editable=False)
     suspend_reason = models.TextField(blank=True, editable=False)
     cancel_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="A scheduled end-of-period cancellation."
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("A scheduled end-of-period cancellation."),
     )
     cancel_reason = models.TextField(blank=True, editable=False)
     cancel_source = models.CharField(
@@ -143,7 +148,7 @@ class Service(models.Model):
         choices=EventSource.choices,
         blank=True,
         editable=False,
-        help_text="Who scheduled the cancellation: only staff undo one that staff scheduled.",
+        help_text=_("Who scheduled the cancellation: only staff undo one that staff scheduled."),
     )
     cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
     terminated_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -152,7 +157,7 @@ class Service(models.Model):
     last_delivery_error = models.TextField(
         blank=True,
         editable=False,
-        help_text="The last error the delivery module raised; cleared by its next success.",
+        help_text=_("The last error the delivery module raised; cleared by its next success."),
     )
 
     # The operation in flight: claimed and committed before its module call, cleared when it
@@ -164,14 +169,14 @@ class Service(models.Model):
         max_length=16, choices=OperationState.choices, blank=True, editable=False
     )
     operation_token = models.UUIDField(
-        null=True, blank=True, editable=False, help_text="The claim: only its holder finishes."
+        null=True, blank=True, editable=False, help_text=_("The claim: only its holder finishes.")
     )
     operation_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     operation_due_at = models.DateTimeField(
         null=True,
         blank=True,
         editable=False,
-        help_text="When the periodic task takes it over: a retry, a lost claim, a check.",
+        help_text=_("When the periodic task takes it over: a retry, a lost claim, a check."),
     )
     operation_attempts = models.PositiveIntegerField(default=0, editable=False)
     operation_params = models.JSONField(default=dict, blank=True, editable=False)
@@ -280,7 +285,7 @@ class ServiceRenewal(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    invoice_reference = models.CharField(max_length=64, blank=True, help_text="Set by billing.")
+    invoice_reference = models.CharField(max_length=64, blank=True, help_text=_("Set by billing."))
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -328,11 +333,11 @@ class ServiceEvent(models.Model):
     reference = models.CharField(
         max_length=64,
         blank=True,
-        help_text="What asked for it, when it must be applied once (a bulk item, say).",
+        help_text=_("What asked for it, when it must be applied once (a bulk item, say)."),
     )
-    changes = models.JSONField(default=dict, blank=True, help_text="Field: [old, new].")
+    changes = models.JSONField(default=dict, blank=True, help_text=_("Field: [old, new]."))
     module_result = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True, help_text="Set when the operation failed.")
+    error = models.TextField(blank=True, help_text=_("Set when the operation failed."))
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -361,27 +366,27 @@ class BulkOperation(models.Model):
     params = models.JSONField(
         default=dict, blank=True, help_text="reason, notify, when, cycles, days"
     )
-    service_ids = models.JSONField(default=list, blank=True, help_text="The ticked services.")
-    query = models.TextField(blank=True, help_text="The filters of 'every matching service'.")
+    service_ids = models.JSONField(default=list, blank=True, help_text=_("The ticked services."))
+    query = models.TextField(blank=True, help_text=_("The filters of 'every matching service'."))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bulk_operations"
     )
     status = models.CharField(max_length=16, choices=BulkStatus.choices, default=BulkStatus.PENDING)
-    prepared = models.BooleanField(default=False, help_text="Its items have been written.")
-    error = models.TextField(blank=True, help_text="Why the operation could not run at all.")
+    prepared = models.BooleanField(default=False, help_text=_("Its items have been written."))
+    error = models.TextField(blank=True, help_text=_("Why the operation could not run at all."))
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Last sign of progress from the task running it; a stale one means stalled.",
+        help_text=_("Last sign of progress from the task running it; a stale one means stalled."),
     )
     resumes = models.PositiveIntegerField(
-        default=0, help_text="Automatic resumes since it was queued or staff last resumed it."
+        default=0, help_text=_("Automatic resumes since it was queued or staff last resumed it.")
     )
     abandoned = models.BooleanField(
-        default=False, help_text="The automatic resumes gave up on it; staff can resume it."
+        default=False, help_text=_("The automatic resumes gave up on it; staff can resume it.")
     )
 
     class Meta:
@@ -400,7 +405,7 @@ class BulkOperationItem(models.Model):
 
     operation = models.ForeignKey(BulkOperation, on_delete=models.CASCADE, related_name="items")
     service = models.ForeignKey(Service, on_delete=models.SET_NULL, null=True, related_name="+")
-    service_ref = models.BigIntegerField(help_text="The service id, kept if it is deleted.")
+    service_ref = models.BigIntegerField(help_text=_("The service id, kept if it is deleted."))
     service_name = models.CharField(max_length=150)
     state = models.CharField(
         max_length=16, choices=BulkItemState.choices, default=BulkItemState.PENDING

@@ -8,6 +8,8 @@ event (``service-event:<id>``) even when the task runs twice.
 
 from __future__ import annotations
 
+from django.utils.text import format_lazy
+
 from customers.mail import send_to_customer
 from delivery.registry import UnknownModule
 
@@ -55,7 +57,8 @@ def send(event_id: int) -> bool:
     context = {
         "event": event,
         "service": service,
-        "notify_subject": CATALOGUE[event.action].notify_subject.format(name=service.name),
+        # Lazy: written in the customer's language when the e-mail is rendered.
+        "notify_subject": format_lazy(CATALOGUE[event.action].notify_subject, name=service.name),
         "access_reference": access_reference(service) if event.action == A.DELIVER else "",
     }
     log = send_to_customer(

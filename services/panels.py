@@ -13,10 +13,12 @@ does.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import django_filters
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from clientxcms import panels
 from clientxcms.queries import subquery_count
@@ -27,6 +29,9 @@ from .choices import LIVE, ServiceStatus
 from .models import Service, ServiceEvent, ServiceRenewal
 from .placement import group_usage, used_percent
 
+#: Marks the panels' texts: translated when shown (lazy strings the registry holds as ``str``).
+_ = cast(Callable[[str], str], gettext_lazy)
+
 VIEW_SERVICES = "services.view_service"
 #: Rows of each table on a customer's page; the rest is one click away in the lists.
 CUSTOMER_SERVICES_SHOWN = 15
@@ -36,9 +41,17 @@ CUSTOMER_EVENTS_SHOWN = 15
 NO_SERVICE = "none"
 ANY_SERVICE = "any"
 SERVICE_CHOICES = [
-    (ANY_SERVICE, "With services"),
-    (NO_SERVICE, "Without services"),
-    *((status.value, f"With {status.label.lower()} services") for status in ServiceStatus),
+    (ANY_SERVICE, _("With services")),
+    (NO_SERVICE, _("Without services")),
+    (ServiceStatus.PENDING.value, pgettext_lazy("customers filter", "With pending services")),
+    (ServiceStatus.ACTIVE.value, pgettext_lazy("customers filter", "With active services")),
+    (ServiceStatus.SUSPENDED.value, pgettext_lazy("customers filter", "With suspended services")),
+    (ServiceStatus.EXPIRED.value, pgettext_lazy("customers filter", "With expired services")),
+    (ServiceStatus.CANCELLED.value, pgettext_lazy("customers filter", "With cancelled services")),
+    (
+        ServiceStatus.TERMINATED.value,
+        pgettext_lazy("customers filter", "With terminated services"),
+    ),
 ]
 
 
@@ -108,8 +121,8 @@ def register() -> None:
         panels.Column(
             model="customer",
             key="services",
-            label="Services",
-            note="live / all",
+            label=_("Services"),
+            note=_("live / all"),
             header_class="text-end",
             template="services/panels/customer_services_cell.html",
             permission=VIEW_SERVICES,
@@ -120,16 +133,16 @@ def register() -> None:
             key="services",
             permission=VIEW_SERVICES,
             build=lambda: django_filters.ChoiceFilter(
-                label="Services",
+                label=_("Services"),
                 method=filter_customers_by_services,
                 choices=SERVICE_CHOICES,
-                empty_label="Any services",
+                empty_label=_("Any services"),
             ),
         ),
         panels.Panel(
             model="customer",
             key="services",
-            label="Services",
+            label=_("Services"),
             order=10,
             template="services/panels/customer_services.html",
             permission=VIEW_SERVICES,
@@ -139,7 +152,7 @@ def register() -> None:
         panels.Panel(
             model="customer",
             key="renewals",
-            label="Renewals",
+            label=_("Renewals"),
             order=20,
             template="services/panels/customer_renewals.html",
             permission=VIEW_SERVICES,
@@ -148,7 +161,7 @@ def register() -> None:
         panels.Panel(
             model="customer",
             key="history",
-            label="History",
+            label=_("History"),
             order=30,
             template="services/panels/customer_history.html",
             permission=VIEW_SERVICES,
@@ -157,7 +170,7 @@ def register() -> None:
         panels.Column(
             model="product",
             key="services",
-            label="Services",
+            label=_("Services"),
             header_class="text-end",
             template="services/panels/product_services_cell.html",
             permission=VIEW_SERVICES,
@@ -166,8 +179,8 @@ def register() -> None:
         panels.Column(
             model="server",
             key="capacity",
-            label="Capacity used",
-            note="live services",
+            label=_("Capacity used"),
+            note=_("live services"),
             template="services/panels/server_capacity_cell.html",
             permission=VIEW_SERVICES,
             context=server_capacity,
@@ -180,8 +193,8 @@ def register() -> None:
         panels.Column(
             model="server_group",
             key="capacity",
-            label="Capacity used",
-            note="live services on its active servers",
+            label=_("Capacity used"),
+            note=_("live services on its active servers"),
             template="services/panels/server_group_capacity_cell.html",
             permission=VIEW_SERVICES,
             context=group_capacity,

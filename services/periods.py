@@ -10,11 +10,18 @@ a page that asks costs no query once the cache is warm.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 from automation import options
 
-GROUP = "Services"
+#: Marks the options' texts: translated when shown (lazy strings the options hold as ``str``).
+_ = cast(Callable[[str], str], gettext_lazy)
+
+GROUP = _("Services")
 RENEWAL_GRACE_DAYS = "services.renewal_grace_days"
 TERMINATION_DAYS = "services.termination_days"
 EXPIRY_NOTICE_DAYS = "services.expiry_notice_days"
@@ -22,8 +29,8 @@ EXPIRY_NOTICE_DAYS = "services.expiry_notice_days"
 options.register(
     options.Option(
         key=EXPIRY_NOTICE_DAYS,
-        label="Expiry notice (days before)",
-        help_text=(
+        label=_("Expiry notice (days before)"),
+        help_text=_(
             "How many days before a service expires its customer is e-mailed that it "
             "expires soon: once per paid period, not for a service whose cancellation is "
             "scheduled."
@@ -37,8 +44,8 @@ options.register(
 options.register(
     options.Option(
         key=RENEWAL_GRACE_DAYS,
-        label="Renewal grace period (days)",
-        help_text=(
+        label=_("Renewal grace period (days)"),
+        help_text=_(
             "How many days after its expiration an expired service can still be renewed "
             "(paid) and started again. Keep it shorter than the termination delay."
         ),
@@ -51,8 +58,8 @@ options.register(
 options.register(
     options.Option(
         key=TERMINATION_DAYS,
-        label="Termination after expiration (days)",
-        help_text=(
+        label=_("Termination after expiration (days)"),
+        help_text=_(
             "How many days after its expiration an unrenewed service is terminated: its "
             "server, files and data are deleted for good. Counted from the end of a hold "
             "agreed with the customer when that is later."

@@ -26,6 +26,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from clientxcms.queries import subquery_count
@@ -46,7 +47,7 @@ class NoRoom(LifecycleError):
 
 
 def no_room_message(product: Product) -> str:
-    return f"No server has room for {product.name} right now."
+    return _("No server has room for %(product)s right now.") % {"product": product.name}
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _needs_server(module_key: str) -> bool:
     try:
         return get_module(module_key).requires_server
     except UnknownModule as exc:
-        raise LifecycleError(f"Cannot create the service: {exc}") from exc
+        raise LifecycleError(_("Cannot create the service: %(error)s") % {"error": exc}) from exc
 
 
 def _known_and_needs_server(module_key: str) -> bool:

@@ -20,10 +20,12 @@ import datetime as dt
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from django.db.models import Case, CharField, QuerySet, Value, When
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from products.choices import BillingCycle
 
@@ -51,6 +53,9 @@ from .conditions import (
 )
 from .models import Service
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 S = ServiceStatus
 A = ServiceAction
 
@@ -72,14 +77,14 @@ class Rule:
 
     when: Condition
     verdict: Verdict
-    message: str
+    message: StrOrPromise
     detail: Callable[[Service], str] | None = None
     wording: Callable[[Service], str] | None = None
 
     def explain(self, service: Service) -> str:
         if self.wording:
             return self.wording(service)
-        return f"{self.message} ({self.detail(service)})" if self.detail else self.message
+        return f"{self.message} ({self.detail(service)})" if self.detail else str(self.message)
 
 
 @dataclass(frozen=True)
@@ -120,18 +125,28 @@ def _status_rules(action: str) -> list[Rule]:
     """A status change: nothing to do at its target, refused from a status it does not leave."""
     sources, target = ACTION_TRANSITIONS[action]
     return [
-        Rule(StatusIn({target}), Verdict.NOOP, f"it is already {_label(target)}"),
+        Rule(
+            StatusIn({target}),
+            Verdict.NOOP,
+            _("it is already %(status)s") % {"status": _label(target)},
+        ),
         *[
-            Rule(StatusIn({status}), Verdict.REFUSED, f"it is {_label(status)}")
+            Rule(
+                StatusIn({status}),
+                Verdict.REFUSED,
+                _("it is %(status)s") % {"status": _label(status)},
+            )
             for status in S
             if status not in sources and status != target
         ],
     ]
 
 
-def _refused_in(statuses: Collection[str], suffix: str = "") -> list[Rule]:
+def _refused_in(statuses: Collection[str], message: str = "") -> list[Rule]:
+    """Refused in ``statuses``; ``message`` (with ``%(status)s``) says why, else "it is …"."""
+    message = message or _("it is %(status)s")
     return [
-        Rule(StatusIn({status}), Verdict.REFUSED, f"it is {_label(status)}{suffix}")
+        Rule(StatusIn({status}), Verdict.REFUSED, message % {"status": _label(status)})
         for status in S
         if status in statuses
     ]
@@ -143,30 +158,30 @@ def _expire(context: Context) -> list[Rule]:
         Rule(
             IsNull("expires_at") | After("expires_at", context.moment),
             Verdict.REFUSED,
-            "its expiration date has not been reached",
+            _("its expiration date has not been reached"),
         ),
     ]
 
 
 def _schedule_cancel(context: Context) -> list[Rule]:
     return [
-        Rule(StatusIn({S.CANCELLED}), Verdict.NOOP, "it is already cancelled"),
+        Rule(StatusIn({S.CANCELLED}), Verdict.NOOP, _("it is already cancelled")),
         Rule(
             StatusIn({S.PENDING}),
             Verdict.REFUSED,
-            "it has not been delivered, so it has no paid period: cancel it now",
+            _("it has not been delivered, so it has no paid period: cancel it now"),
         ),
         *_refused_in(set(S) - RENEWABLE - {S.CANCELLED, S.PENDING}),
-        Rule(IsNull("expires_at"), Verdict.REFUSED, "it never expires: cancel it now"),
+        Rule(IsNull("expires_at"), Verdict.REFUSED, _("it never expires: cancel it now")),
         Rule(
             StatusIn({S.EXPIRED}),
             Verdict.REFUSED,
-            "its paid period is already over: cancel it now",
+            _("its paid period is already over: cancel it now"),
         ),
         Rule(
             SameAs("cancel_at", "expires_at"),
             Verdict.NOOP,
-            "its cancellation is already scheduled",
+            _("its cancellation is already scheduled"),
         ),
     ]
 
@@ -174,10 +189,14 @@ def _schedule_cancel(context: Context) -> list[Rule]:
 def _uncancel(context: Context) -> list[Rule]:
     rules = [
         *[
-            Rule(StatusIn({status}), Verdict.REFUSED, f"it is already {_label(status)}")
+            Rule(
+                StatusIn({status}),
+                Verdict.REFUSED,
+                _("it is already %(status)s") % {"status": _label(status)},
+            )
             for status in (S.CANCELLED, S.TERMINATED)
         ],
-        Rule(IsNull("cancel_at"), Verdict.NOOP, "no cancellation is scheduled"),
+        Rule(IsNull("cancel_at"), Verdict.NOOP, _("no cancellation is scheduled")),
     ]
     if context.source == EventSource.CLIENT:
         # DESIGN §2: the customer may undo only a cancellation the customer scheduled.
@@ -185,7 +204,7 @@ def _uncancel(context: Context) -> list[Rule]:
             Rule(
                 Differs("cancel_source", EventSource.CLIENT),
                 Verdict.REFUSED,
-                "our staff scheduled this cancellation: contact us to keep the service",
+                _("our staff scheduled this cancellation: contact us to keep the service"),
             )
         )
     return rules
@@ -193,7 +212,7 @@ def _uncancel(context: Context) -> list[Rule]:
 
 def _renewals_left(service: Service) -> str:
     limit = service.max_renewals or 0
-    return f"{limit - service.renewal_count} of {limit} left"
+    return _("%(left)s of %(limit)s left") % {"left": limit - service.renewal_count, "limit": limit}
 
 
 def _renew(context: Context) -> list[Rule]:
@@ -203,12 +222,12 @@ def _renew(context: Context) -> list[Rule]:
         Rule(
             Equals("billing_cycle", BillingCycle.ONE_TIME) | IsNull("expires_at"),
             Verdict.REFUSED,
-            "it is a one-time service and never expires",
+            _("it is a one-time service and never expires"),
         ),
         Rule(
             LimitPassed("max_renewals", "renewal_count", context.cycles),
             Verdict.REFUSED,
-            "its maximum number of renewals would be passed",
+            _("its maximum number of renewals would be passed"),
             _renewals_left,
         ),
         Rule(
@@ -227,11 +246,11 @@ def _renew(context: Context) -> list[Rule]:
 def _shift_expiration(context: Context) -> list[Rule]:
     rules = []
     if context.days == 0:
-        rules.append(Rule(Always(), Verdict.NOOP, "it moves by zero days"))
+        rules.append(Rule(Always(), Verdict.NOOP, _("it moves by zero days")))
     return [
         *rules,
         *_refused_in({S.CANCELLED, S.TERMINATED}),
-        Rule(IsNull("expires_at"), Verdict.REFUSED, "it has no expiration date"),
+        Rule(IsNull("expires_at"), Verdict.REFUSED, _("it has no expiration date")),
     ]
 
 
@@ -239,12 +258,15 @@ def _delete(context: Context) -> list[Rule]:
     return [
         *_refused_in(
             set(S) - DELETABLE,
-            " and its resource is still on the server: terminate or cancel it first",
+            _(
+                "it is %(status)s and its resource is still on the server: terminate or "
+                "cancel it first"
+            ),
         ),
         Rule(
             StatusIn({S.PENDING}) & Differs("external_id", ""),
             Verdict.REFUSED,
-            "a resource was created for it on the server: cancel it first",
+            _("a resource was created for it on the server: cancel it first"),
         ),
     ]
 
@@ -260,12 +282,14 @@ def _held(service: Service) -> str:
     own, customers = service.hold_until, service.customer.hold_until
     if customers is not None and (own is None or customers > own):
         until = timezone.localtime(customers)
-        return (
+        return _(
             "staff agreed with its customer not to suspend or terminate their services "
-            f"until {until:%Y-%m-%d}"
-        )
+            "until %(date)s"
+        ) % {"date": f"{until:%Y-%m-%d}"}
     assert own is not None  # the rule holds: one of the two is set
-    return f"staff agreed not to suspend or terminate it until {timezone.localtime(own):%Y-%m-%d}"
+    return _("staff agreed not to suspend or terminate it until %(date)s") % {
+        "date": f"{timezone.localtime(own):%Y-%m-%d}"
+    }
 
 
 def _hold(context: Context) -> Rule:
@@ -274,7 +298,7 @@ def _hold(context: Context) -> Rule:
     return Rule(
         HeldAfter(context.moment),
         Verdict.REFUSED,
-        "staff agreed not to suspend or terminate it until a later date",
+        _("staff agreed not to suspend or terminate it until a later date"),
         wording=_held,
     )
 
@@ -285,8 +309,12 @@ HELD_BACK = frozenset({A.EXPIRE, A.TERMINATE})
 
 def _in_flight(service: Service) -> str:
     started = service.operation_started_at
-    since = f", since {timezone.localtime(started):%Y-%m-%d %H:%M}" if started else ""
-    return f"{service.operation_label}{since}"
+    if not started:
+        return service.operation_label
+    return _("%(operation)s, since %(moment)s") % {
+        "operation": service.operation_label,
+        "moment": f"{timezone.localtime(started):%Y-%m-%d %H:%M}",
+    }
 
 
 #: Every action but creating is refused while another operation is in flight on the
@@ -294,7 +322,7 @@ def _in_flight(service: Service) -> str:
 IN_FLIGHT = Rule(
     Differs("operation", ""),
     Verdict.REFUSED,
-    "another operation is in progress on it",
+    gettext_lazy("another operation is in progress on it"),
     _in_flight,
 )
 
@@ -305,7 +333,7 @@ IN_FLIGHT = Rule(
 RENEW_IN_FLIGHT = Rule(
     Differs("operation", "") & Differs("operation", A.RENEW),
     Verdict.REFUSED,
-    "another operation is in progress on it",
+    gettext_lazy("another operation is in progress on it"),
     _in_flight,
 )
 
@@ -355,7 +383,7 @@ def annotate(
     """``services`` with ``rule_message``: why ``action`` would not change each row ('' if
     it would), the same first-match order as ``decide``, computed by the database."""
     message = Case(
-        *[When(rule.when.q(), then=Value(rule.message)) for rule in rules(action, context)],
+        *[When(rule.when.q(), then=Value(str(rule.message))) for rule in rules(action, context)],
         default=Value(""),
         output_field=CharField(),
     )

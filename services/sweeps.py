@@ -22,6 +22,7 @@ from collections.abc import Callable
 from django.db.models import CharField, Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from clientxcms.claims import SKIPPED, ClaimResult, hand_over_each_due
@@ -184,9 +185,13 @@ def notify_expiring(now: dt.datetime) -> ClaimResult:
 def describe(service: Service) -> str:
     """A service as the dry run names it: number, name and customer."""
     email = getattr(service, "customer_email", None) or service.customer.email
-    return f"Service #{service.pk} '{service.name}' of {email}"
+    return _("Service #%(id)s '%(name)s' of %(email)s") % {
+        "id": service.pk,
+        "name": service.name,
+        "email": email,
+    }
 
 
 def when(moment: dt.datetime | None) -> str:
     """A moment as the dry run writes it: in the panel's time zone, as every page does."""
-    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else "never"
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT") if moment else _("never")

@@ -16,6 +16,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from customers.models import User
 from delivery.calllog import calling
@@ -41,7 +42,7 @@ def tabs_for(service: Any, audience: Audience, user: User) -> TabSet:
         declared = service.delivery_module.tabs(service, audience)
     except Exception:
         logger.exception("The module of service %s failed to list its tabs", service.pk)
-        return TabSet(error="The delivery module could not list the tabs of this service.")
+        return TabSet(error=_("The delivery module could not list the tabs of this service."))
     visible = [
         tab
         for tab in declared
@@ -67,5 +68,5 @@ def render_tab(tab: Tab, service: Any, request: HttpRequest) -> tuple[SafeString
         logger.exception("Tab %r of service %s failed to render", tab.key, service.pk)
         if isinstance(exc, ModuleError):
             return mark_safe(""), exc.message
-        return mark_safe(""), "The delivery module failed to render this tab."
+        return mark_safe(""), _("The delivery module failed to render this tab.")
     return html, ""

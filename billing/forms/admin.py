@@ -14,6 +14,8 @@ from typing import Any
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from stdnum.fr import siren, siret
 
 from clientxcms.forms import StyledForm, StyledFormMixin
@@ -37,21 +39,21 @@ class MarkPaidForm(StyledForm):
     """Staff record a bank transfer they received."""
 
     reference = forms.CharField(
-        label="Transfer reference",
+        label=_("Transfer reference"),
         max_length=191,
-        help_text="As on the bank statement; the same reference is never recorded twice.",
+        help_text=_("As on the bank statement; the same reference is never recorded twice."),
     )
     amount = forms.DecimalField(
-        label="Amount received",
+        label=_("Amount received"),
         max_digits=12,
         decimal_places=2,
         min_value=Decimal("0.01"),
-        help_text="What is left to pay, unless the transfer was for another amount.",
+        help_text=_("What is left to pay, unless the transfer was for another amount."),
     )
 
 
 class CancelForm(StyledForm):
-    reason = forms.CharField(label="Reason", max_length=300, required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=300, required=False)
 
 
 class RefundForm(StyledForm):
@@ -59,15 +61,15 @@ class RefundForm(StyledForm):
 
     TO_BALANCE, OUTSIDE = "balance", "outside"
     destination = forms.ChoiceField(
-        label="Refund",
+        label=pgettext_lazy("noun", "Refund"),
         choices=[
-            (TO_BALANCE, "To the customer's balance (credit for later invoices)"),
-            (OUTSIDE, "Paid back outside the panel (bank, card)"),
+            (TO_BALANCE, _("To the customer's balance (credit for later invoices)")),
+            (OUTSIDE, _("Paid back outside the panel (bank, card)")),
         ],
         widget=forms.RadioSelect,
         initial=TO_BALANCE,
     )
-    reason = forms.CharField(label="Reason", max_length=300, required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=300, required=False)
 
     @property
     def to_balance(self) -> bool:
@@ -82,22 +84,23 @@ class ManualInvoiceForm(StyledFormMixin, forms.Form):
     """
 
     customer = forms.ModelChoiceField(
+        label=_("Customer"),
         queryset=Customer.objects.select_related("user"),
         widget=forms.Select(attrs={"size": 6}),
-        error_messages={"invalid_choice": "Choose a customer from the search results."},
+        error_messages={"invalid_choice": _("Choose a customer from the search results.")},
     )
     notes = forms.CharField(
-        label="Notes",
+        label=_("Notes"),
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
-        help_text="Printed on the invoice.",
+        help_text=_("Printed on the invoice."),
     )
     due_days = forms.IntegerField(
-        label="Due in (days)",
+        label=_("Due in (days)"),
         min_value=0,
         max_value=365,
         required=False,
-        help_text="Empty: the company's payment terms.",
+        help_text=_("Empty: the company's payment terms."),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -115,15 +118,15 @@ class ManualInvoiceForm(StyledFormMixin, forms.Form):
 
 
 class InvoiceLineForm(StyledFormMixin, forms.Form):
-    description = forms.CharField(max_length=300)
-    quantity = forms.IntegerField(min_value=1, max_value=10_000, initial=1)
+    description = forms.CharField(label=_("Description"), max_length=300)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=10_000, initial=1)
     unit_price = forms.DecimalField(
-        label="Unit price",
+        label=_("Unit price"),
         max_digits=12,
         decimal_places=2,
         min_value=Decimal("0.00"),
         max_value=MAX_LINE_AMOUNT,
-        help_text="Before tax, unless prices include tax.",
+        help_text=_("Before tax, unless prices include tax."),
     )
 
 
@@ -133,7 +136,7 @@ class BaseLineFormSet(forms.BaseFormSet):
     def clean(self) -> None:
         super().clean()
         if not any(form.cleaned_data for form in self.forms if form.is_valid()):
-            raise forms.ValidationError("Add at least one line.")
+            raise forms.ValidationError(_("Add at least one line."))
 
 
 def filled_lines(formset: forms.BaseFormSet) -> list[dict[str, Any]]:
@@ -155,24 +158,27 @@ class BalanceAdjustForm(StyledForm):
     """Add (positive) or remove (negative) credit, with the reason the customer sees."""
 
     amount = forms.DecimalField(
+        label=_("Amount"),
         max_digits=12,
         decimal_places=2,
         validators=[MinValueValidator(-MAX_LINE_AMOUNT), MaxValueValidator(MAX_LINE_AMOUNT)],
-        help_text="Positive adds credit, negative removes it.",
+        help_text=_("Positive adds credit, negative removes it."),
     )
-    reason = forms.CharField(max_length=300, help_text="Shown to the customer.")
+    reason = forms.CharField(
+        label=_("Reason"), max_length=300, help_text=_("Shown to the customer.")
+    )
 
     def clean_amount(self) -> Decimal:
         amount: Decimal = self.cleaned_data["amount"]
         if not amount:
-            raise forms.ValidationError("Add or remove an amount other than zero.")
+            raise forms.ValidationError(_("Add or remove an amount other than zero."))
         return amount
 
 
 class RenewWithInvoiceForm(StyledForm):
     """How many billing cycles the renewal invoice pays for."""
 
-    cycles = forms.IntegerField(label="Cycles", min_value=1, max_value=36, initial=1)
+    cycles = forms.IntegerField(label=_("Cycles"), min_value=1, max_value=36, initial=1)
 
 
 class CompanyProfileForm(StyledFormMixin, forms.ModelForm):
@@ -199,6 +205,20 @@ class CompanyProfileForm(StyledFormMixin, forms.ModelForm):
             "address": forms.Textarea(attrs={"rows": 3}),
             "bank_details": forms.Textarea(attrs={"rows": 3}),
         }
+        # The model's fields without a verbose name of their own (a new one would be a
+        # migration): the labels Django would make of their names, translated.
+        labels = {
+            "name": _("Name"),
+            "address": _("Address"),
+            "country": _("Country"),
+            "email": _("Email"),
+            "bank_details": _("Bank details"),
+            "logo_url": _("Logo url"),
+            "invoice_prefix": _("Invoice prefix"),
+            "credit_note_prefix": _("Credit note prefix"),
+            "payment_terms_days": _("Payment terms days"),
+            "prices_include_tax": _("Prices include tax"),
+        }
 
     def clean(self) -> dict[str, Any]:
         """A SIREN and a SIRET are checked (length and check digit) and kept as digits; the
@@ -211,18 +231,20 @@ class CompanyProfileForm(StyledFormMixin, forms.ModelForm):
             if not siren.is_valid(digits):
                 self.add_error(
                     "legal_identifier",
-                    "This is not a valid SIREN: 9 digits with a check digit (e.g. 732 829 320).",
+                    _("This is not a valid SIREN: 9 digits with a check digit (e.g. 732 829 320)."),
                 )
             else:
                 data["legal_identifier"] = digits
         siret_value = re.sub(r"\s", "", data.get("siret") or "")
         if siret_value:
             if not siret.is_valid(siret_value):
-                self.add_error("siret", "This is not a valid SIRET: 14 digits with a check digit.")
+                self.add_error(
+                    "siret", _("This is not a valid SIRET: 14 digits with a check digit.")
+                )
             elif data.get("legal_identifier") and not siret_value.startswith(
                 re.sub(r"\D", "", data["legal_identifier"])
             ):
-                self.add_error("siret", "A SIRET starts with the company's SIREN.")
+                self.add_error("siret", _("A SIRET starts with the company's SIREN."))
             data["siret"] = siret_value
         return data
 
@@ -230,7 +252,7 @@ class CompanyProfileForm(StyledFormMixin, forms.ModelForm):
         """A path under /static/: the PDF loads no other file and no remote address."""
         value: str = self.cleaned_data["logo_url"].strip()
         if value and (not value.startswith("/static/") or ".." in value):
-            raise forms.ValidationError("Give a path under /static/, such as /static/logo.png.")
+            raise forms.ValidationError(_("Give a path under /static/, such as /static/logo.png."))
         return value
 
 
@@ -238,3 +260,4 @@ class TaxRateForm(StyledFormMixin, forms.ModelForm):
     class Meta:
         model = TaxRate
         fields = ["country", "name", "rate"]
+        labels = {"country": _("Country"), "name": _("Name"), "rate": _("Rate")}

@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 
 from clientxcms.forms import StyledFormMixin, style_fields
 from delivery.registry import UnknownModule, get_module
@@ -30,10 +31,10 @@ class CheckoutForm(StyledFormMixin, forms.Form):
     """What the customer chooses for one product; ``prices`` are its default-currency ones."""
 
     product = forms.SlugField(widget=forms.HiddenInput)
-    billing_cycle = forms.ChoiceField(label="Billing cycle")
+    billing_cycle = forms.ChoiceField(label=_("Billing cycle"))
     accept_terms = forms.BooleanField(
-        label="I have read and accept the terms of service",
-        error_messages={"required": "Please accept the terms of service to order."},
+        label=_("I have read and accept the terms of service"),
+        error_messages={"required": _("Please accept the terms of service to order.")},
     )
 
     def __init__(self, *args: Any, product: Product, prices: list[ProductPrice], **kwargs: Any):
@@ -67,7 +68,7 @@ class CheckoutForm(StyledFormMixin, forms.Form):
     def clean_product(self) -> str:
         slug: str = self.cleaned_data["product"]
         if slug != self.offered_product.slug:
-            raise forms.ValidationError("This form is for another product: reload the page.")
+            raise forms.ValidationError(_("This form is for another product: reload the page."))
         return slug
 
     def is_valid(self) -> bool:

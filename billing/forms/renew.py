@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ..renewals import RenewalOption
 
@@ -16,7 +18,7 @@ class RenewForm(forms.Form):
     so the customer sees both before any invoice is made."""
 
     cycles = forms.TypedChoiceField(
-        label="Renew for", coerce=int, widget=forms.RadioSelect, initial=1
+        label=_("Renew for"), coerce=int, widget=forms.RadioSelect, initial=1
     )
 
     def __init__(self, *args: Any, options: list[RenewalOption], cycle_label: str, **kwargs: Any):
@@ -24,9 +26,14 @@ class RenewForm(forms.Form):
         self.fields["cycles"].choices = [  # type: ignore[attr-defined]  # a ChoiceField
             (
                 option.cycles,
-                f"{option.cycles} × {cycle_label}: until "
-                f"{date_format(localtime(option.new_expires_at), 'DATE_FORMAT')}, "
-                f"{option.price} {option.currency}",
+                gettext("%(cycles)s × %(cycle)s: until %(date)s, %(price)s %(currency)s")
+                % {
+                    "cycles": option.cycles,
+                    "cycle": cycle_label,
+                    "date": date_format(localtime(option.new_expires_at), "DATE_FORMAT"),
+                    "price": option.price,
+                    "currency": option.currency,
+                },
             )
             for option in options
         ]

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext
+from django_stubs_ext import StrOrPromise
 
 from billing.choices import InvoiceStatus, LineKind
 from billing.models import GatewaySettings
@@ -41,9 +43,10 @@ class PaymentGateway(ABC):
     """Base class of payment gateways; subclasses set ``key`` and ``label``."""
 
     key: ClassVar[str]
-    label: ClassVar[str]
+    #: Shown to customers and staff: a lazy translation (``gettext_lazy``) or a plain string.
+    label: ClassVar[StrOrPromise]
     #: A line shown to the customer beside the way to pay.
-    description: ClassVar[str] = ""
+    description: ClassVar[StrOrPromise] = ""
     #: The form of its settings, or None when it takes none.
     settings_form: ClassVar[type[forms.Form] | None] = None
     #: Whether it is offered before staff have saved its settings once (bank transfer and
@@ -75,7 +78,9 @@ class PaymentGateway(ABC):
 
     def missing_configuration(self) -> str:
         """What staff must set before it can be enabled, in a sentence ("" when nothing)."""
-        return "" if self.is_configured() else f"Set the settings of {self.label} first."
+        if self.is_configured():
+            return ""
+        return gettext("Set the settings of %(gateway)s first.") % {"gateway": self.label}
 
     def is_available(self, invoice: Invoice | None = None) -> bool:
         """Whether customers may pay with it: enabled and configured, and, given an invoice,

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from clientxcms.forms import style_fields
 
 from .base import PaymentGateway
 
-KEEP_SECRET_HELP = "Stored, and never shown again. Leave empty to keep it."
+KEEP_SECRET_HELP = _("Stored, and never shown again. Leave empty to keep it.")
 PREFIX = "settings"
 
 

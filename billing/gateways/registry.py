@@ -70,7 +70,7 @@ def get_gateway(key: str) -> PaymentGateway:
 
 def all_gateways() -> list[PaymentGateway]:
     """Every registered gateway, by label: the staff settings page lists them all."""
-    return sorted(_registry().values(), key=lambda gateway: gateway.label)
+    return sorted(_registry().values(), key=lambda gateway: str(gateway.label))
 
 
 def available_gateways(invoice: Invoice | None = None) -> list[PaymentGateway]:
@@ -79,8 +79,9 @@ def available_gateways(invoice: Invoice | None = None) -> list[PaymentGateway]:
 
 
 def gateway_labels() -> dict[str, str]:
-    """The label of every registered gateway, by key: the one place labels are read from."""
-    return {key: gateway.label for key, gateway in _registry().items()}
+    """The label of every registered gateway, by key, in the active language: the one place
+    labels are read from."""
+    return {key: str(gateway.label) for key, gateway in _registry().items()}
 
 
 def gateway_label(key: str) -> str:

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 from django.views import View
 
 from clientxcms.access import StaffRequiredMixin
@@ -78,7 +79,9 @@ class GatewaySettingsView(StaffRequiredMixin, View):
     def post(self, request: HttpRequest, gateway: str) -> HttpResponse:
         chosen = _gateway(gateway)
         if chosen.settings_form is None:
-            messages.info(request, f"{chosen.label} takes no settings.")
+            messages.info(
+                request, gettext("%(gateway)s takes no settings.") % {"gateway": chosen.label}
+            )
             return redirect("admin:gateway_list")
         stored = chosen.config()
         form = build_settings_form(chosen, stored, data=request.POST)
@@ -96,7 +99,9 @@ class GatewaySettingsView(StaffRequiredMixin, View):
             activity.record(
                 action="payment gateway changed", target=row, changes=changes, request=request
             )
-        messages.success(request, f"Saved the settings of {chosen.label}.")
+        messages.success(
+            request, gettext("Saved the settings of %(gateway)s.") % {"gateway": chosen.label}
+        )
         return redirect("admin:gateway_list")
 
     def render(self, gateway: PaymentGateway, form: Any, status: int = 200) -> HttpResponse:
@@ -134,6 +139,9 @@ class GatewaySwitchView(StaffRequiredMixin, View):
                 changes={"enabled": {"old": not self.enable, "new": self.enable}},
                 request=request,
             )
-        state = "on" if self.enable else "off"
-        messages.success(request, f"{chosen.label} is {state}.")
+        if self.enable:
+            message = gettext("%(gateway)s is on.") % {"gateway": chosen.label}
+        else:
+            message = gettext("%(gateway)s is off.") % {"gateway": chosen.label}
+        messages.success(request, message)
         return redirect("admin:gateway_list")

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views import View
 from django.views.generic import ListView
 
@@ -146,7 +147,7 @@ class InvoiceActionView(StaffRequiredMixin, View):
         invoice = get_object_or_404(Invoice.objects.select_related("customer__user"), pk=pk)
         form = self.form_class(request.POST) if self.form_class else None
         if form is not None and not form.is_valid():
-            messages.error(request, "Please correct the form.")
+            messages.error(request, gettext("Please correct the form."))
             context = detail_context(request, invoice, **{self.form_name: form})
             return render(request, "billing/admin/invoice_detail.html", context, status=400)
         try:
@@ -168,7 +169,10 @@ class InvoiceIssueView(InvoiceActionView):
     def act(self, request: HttpRequest, invoice: Invoice, data: dict[str, Any]) -> Invoice:
         issued = invoices.issue(invoice, actor=signed_in_user(request))
         activity.record(action="invoice issued", target=issued, request=request)
-        messages.success(request, f"Issued {issued}: it was e-mailed to the customer.")
+        messages.success(
+            request,
+            gettext("Issued %(invoice)s: it was e-mailed to the customer.") % {"invoice": issued},
+        )
         return issued
 
 
@@ -190,8 +194,11 @@ class InvoiceMarkPaidView(InvoiceActionView):
         if not outcome.created:
             messages.warning(
                 request,
-                f"The transfer {data['reference']} was already recorded (for "
-                f"{outcome.payment.invoice}): nothing was added.",
+                gettext(
+                    "The transfer %(reference)s was already recorded (for %(invoice)s): nothing "
+                    "was added."
+                )
+                % {"reference": data["reference"], "invoice": outcome.payment.invoice},
             )
             return outcome.invoice
         activity.record(
@@ -200,10 +207,12 @@ class InvoiceMarkPaidView(InvoiceActionView):
             changes={"payment": {"new": f"{outcome.payment.amount} ({data['reference']})"}},
             request=request,
         )
-        state = "paid" if outcome.invoice.status == InvoiceStatus.PAID else "partly paid"
-        messages.success(
-            request, f"Recorded {outcome.payment.amount}: {outcome.invoice} is {state}."
-        )
+        values = {"amount": outcome.payment.amount, "invoice": outcome.invoice}
+        if outcome.invoice.status == InvoiceStatus.PAID:
+            message = gettext("Recorded %(amount)s: %(invoice)s is paid.") % values
+        else:
+            message = gettext("Recorded %(amount)s: %(invoice)s is partly paid.") % values
+        messages.success(request, message)
         return outcome.invoice
 
 
@@ -217,7 +226,7 @@ class InvoiceCancelView(InvoiceActionView):
     def act(self, request: HttpRequest, invoice: Invoice, data: dict[str, Any]) -> Invoice:
         cancelled = invoices.cancel(invoice, actor=signed_in_user(request), reason=data["reason"])
         activity.record(action="invoice cancelled", target=cancelled, request=request)
-        messages.success(request, f"Cancelled {cancelled}.")
+        messages.success(request, gettext("Cancelled %(invoice)s.") % {"invoice": cancelled})
         return cancelled
 
 
@@ -235,8 +244,17 @@ class InvoiceRefundView(InvoiceActionView):
             invoice, actor=signed_in_user(request), to_balance=to_balance, reason=data["reason"]
         )
         activity.record(action="invoice refunded", target=invoice, request=request)
-        where = "to the customer's balance" if to_balance else "outside the panel"
-        messages.success(request, f"Refunded {invoice} {where}: credit note {note}.")
+        values = {"invoice": invoice, "note": note}
+        if to_balance:
+            message = (
+                gettext("Refunded %(invoice)s to the customer's balance: credit note %(note)s.")
+                % values
+            )
+        else:
+            message = (
+                gettext("Refunded %(invoice)s outside the panel: credit note %(note)s.") % values
+            )
+        messages.success(request, message)
         return note
 
 
@@ -309,7 +327,10 @@ class InvoiceCreateView(StaffRequiredMixin, View):
                 form.add_error(None, exc.message)
             else:
                 activity.record(action="invoice drafted", target=draft, request=request)
-                messages.success(request, f"Drafted {draft}: check it, then issue it.")
+                messages.success(
+                    request,
+                    gettext("Drafted %(invoice)s: check it, then issue it.") % {"invoice": draft},
+                )
                 return redirect("admin:invoice_detail", pk=draft.pk)
         return self._render(request, form, formset, status=400)
 

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext
 from django.views import View
 from django.views.generic import DetailView, ListView
 
@@ -90,7 +91,9 @@ class OrderCancelView(StaffRequiredMixin, View):
             messages.error(request, exc.message)
         else:
             activity.record(action="order cancelled", target=cancelled, request=request)
-            messages.success(request, f"Cancelled {cancelled} and its invoice.")
+            messages.success(
+                request, gettext("Cancelled %(order)s and its invoice.") % {"order": cancelled}
+            )
         return redirect("admin:order_detail", pk=pk)
 
 

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse, reverse_lazy
+from django.utils.translation import gettext
 from django.views import View
 from django.views.generic import CreateView, DeleteView, ListView, UpdateView
 
@@ -93,7 +94,11 @@ class CustomerBalanceView(StaffRequiredMixin, WindowPaginationMixin, ListView):
                     changes={"balance": {"new": f"{entry.amount:+} {entry.currency}"}},
                     request=request,
                 )
-                messages.success(request, f"Balance adjusted by {entry.amount:+} {entry.currency}.")
+                messages.success(
+                    request,
+                    gettext("Balance adjusted by %(amount)s %(currency)s.")
+                    % {"amount": f"{entry.amount:+}", "currency": entry.currency},
+                )
                 return redirect("admin:customer_balance", pk=customer.pk)
         self.object_list = self.get_queryset()
         return self.render_to_response(self.get_context_data(), status=400)
@@ -127,7 +132,7 @@ class CompanyProfileView(StaffRequiredMixin, UpdateView):
                 changes=changes,
                 request=self.request,
             )
-        messages.success(self.request, "Saved the company's details.")
+        messages.success(self.request, gettext("Saved the company's details."))
         return response
 
 
@@ -152,7 +157,7 @@ class TaxRateCreateView(StaffRequiredMixin, CreateView):
     def form_valid(self, form: TaxRateForm) -> HttpResponse:
         response = super().form_valid(form)
         activity.record(action="tax rate created", target=self.object, request=self.request)
-        messages.success(self.request, f"Added the rate {self.object}.")
+        messages.success(self.request, gettext("Added the rate %(rate)s.") % {"rate": self.object})
         return response
 
 
@@ -168,7 +173,7 @@ class TaxRateUpdateView(StaffRequiredMixin, UpdateView):
     def form_valid(self, form: TaxRateForm) -> HttpResponse:
         response = super().form_valid(form)
         activity.record(action="tax rate changed", target=self.object, request=self.request)
-        messages.success(self.request, f"Saved the rate {self.object}.")
+        messages.success(self.request, gettext("Saved the rate %(rate)s.") % {"rate": self.object})
         return response
 
 
@@ -185,7 +190,7 @@ class TaxRateDeleteView(StaffRequiredMixin, DeleteView):
         label = str(self.object)
         activity.record(action="tax rate deleted", target=self.object, request=self.request)
         response = super().form_valid(form)
-        messages.success(self.request, f"Deleted the rate {label}.")
+        messages.success(self.request, gettext("Deleted the rate %(rate)s.") % {"rate": label})
         return response
 
 
@@ -201,7 +206,7 @@ class ServiceRenewalInvoiceView(StaffRequiredMixin, View):
         form = RenewWithInvoiceForm(request.POST)
         back = reverse("admin:service_detail", args=[service.pk])
         if not form.is_valid():
-            messages.error(request, "Choose between 1 and 36 cycles.")
+            messages.error(request, gettext("Choose between 1 and 36 cycles."))
             return redirect(back)
         try:
             invoice = invoices.renewal_invoice(
@@ -211,5 +216,9 @@ class ServiceRenewalInvoiceView(StaffRequiredMixin, View):
             messages.error(request, exc.message)
             return redirect(back)
         activity.record(action="renewal invoice issued", target=invoice, request=request)
-        messages.success(request, f"Issued {invoice} for the renewal; it was sent to the customer.")
+        messages.success(
+            request,
+            gettext("Issued %(invoice)s for the renewal; it was sent to the customer.")
+            % {"invoice": invoice},
+        )
         return redirect("admin:invoice_detail", pk=invoice.pk)

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.core.validators import slug_re
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 from clientxcms.access import CustomerRequiredMixin
@@ -29,7 +31,7 @@ from ..forms.checkout import CheckoutForm, cycle_order
 from ..quotes import Quote, Reckoner
 
 SLUG_MAX_LENGTH = 150
-UNAVAILABLE = "This product cannot be delivered at the moment: it cannot be ordered."
+UNAVAILABLE = _("This product cannot be delivered at the moment: it cannot be ordered.")
 
 
 def unavailable_message(product: Product) -> str:
@@ -37,8 +39,10 @@ def unavailable_message(product: Product) -> str:
     try:
         needs_server = get_module(product.module).requires_server
     except UnknownModule:
-        return UNAVAILABLE
-    return f"{no_room_message(product)} It cannot be ordered." if needs_server else UNAVAILABLE
+        return str(UNAVAILABLE)
+    if not needs_server:
+        return str(UNAVAILABLE)
+    return gettext("%(reason)s It cannot be ordered.") % {"reason": no_room_message(product)}
 
 
 def on_sale() -> QuerySet[Product]:

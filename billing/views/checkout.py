@@ -18,6 +18,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views import View
 
 from clientxcms.access import CustomerRequiredMixin, signed_in_user
@@ -64,7 +65,9 @@ class CheckoutView(CustomerRequiredMixin, View):
             return self.render(current, form)
         assert order.invoice is not None  # place_order always issues one
         messages.success(
-            request, f"{order} is placed: choose how to pay invoice {order.invoice.number}."
+            request,
+            gettext("%(order)s is placed: choose how to pay invoice %(number)s.")
+            % {"order": order, "number": order.invoice.number},
         )
         return redirect("client:invoice_detail", pk=order.invoice.pk)
 

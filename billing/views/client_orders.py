@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext
 from django.views import View
 from django.views.generic import DetailView, ListView
 
@@ -105,5 +106,5 @@ class OrderCancelView(CustomerRequiredMixin, View):
         except BillingError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"{order} is cancelled.")
+            messages.success(request, gettext("%(order)s is cancelled.") % {"order": order})
         return redirect("client:order_detail", pk=order.pk)

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views import View
 
 from clientxcms.access import CustomerRequiredMixin, signed_in_user
@@ -49,7 +50,11 @@ class ServiceRenewView(CustomerRequiredMixin, View):
         service = self.service(pk)
         existing = open_renewal_invoice(service)
         if existing is not None:
-            messages.info(request, f"Your renewal invoice {existing} is waiting to be paid.")
+            messages.info(
+                request,
+                gettext("Your renewal invoice %(invoice)s is waiting to be paid.")
+                % {"invoice": existing},
+            )
             return redirect("client:invoice_detail", pk=existing.pk)
         form = self.form(service, request.POST)
         if form is None or not form.is_valid():

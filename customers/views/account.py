@@ -15,6 +15,7 @@ from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, UpdateView
 
@@ -41,7 +42,7 @@ class AccountView(CustomerRequiredMixin, UpdateView):
         return self.customer
 
     def form_valid(self, form: BaseForm) -> HttpResponse:
-        messages.success(self.request, "Your profile is saved.")
+        messages.success(self.request, _("Your profile is saved."))
         return super().form_valid(form)
 
 
@@ -54,7 +55,7 @@ class AccountPasswordView(CustomerRequiredMixin, PasswordChangeView):
 
     def form_valid(self, form: BaseForm) -> HttpResponse:
         response = super().form_valid(form)
-        messages.success(self.request, "Your password is changed.")
+        messages.success(self.request, _("Your password is changed."))
         return response
 
 
@@ -79,7 +80,8 @@ class EmailChangeView(CustomerRequiredMixin, ThrottledFormMixin, FormView):
         signup.send_email_change_links(signed_in_user(self.request), new_email, self.request)
         messages.success(
             self.request,
-            f"We sent a link to {new_email}: your address changes when you follow it.",
+            _("We sent a link to %(email)s: your address changes when you follow it.")
+            % {"email": new_email},
         )
         return super().form_valid(form)
 
@@ -109,7 +111,9 @@ class EmailChangeConfirmView(CustomerRequiredMixin, View):
         if change is None:
             return render(request, self.template_name, {"change": None})
         if not apply_email_change(signed_in_user(request), change.new_email):
-            messages.error(request, "Another account now has this address: nothing changed.")
+            messages.error(request, _("Another account now has this address: nothing changed."))
             return redirect("client:account")
-        messages.success(request, f"Your e-mail address is now {change.new_email}.")
+        messages.success(
+            request, _("Your e-mail address is now %(email)s.") % {"email": change.new_email}
+        )
         return redirect("client:account")

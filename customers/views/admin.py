@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import CreateView, DetailView, ListView, UpdateView
 
@@ -123,9 +124,13 @@ class CustomerCreateView(StaffRequiredMixin, CreateView):
             # Another request took the address between the form's check and the insert.
             form.add_error("email", DUPLICATE_EMAIL)
             return self.form_invalid(form)
-        message = f"Created the customer {customer}."
         if form.cleaned_data["send_password_email"]:
-            message += f" An e-mail to choose a password was sent to {customer.email}."
+            message = _(
+                "Created the customer %(customer)s. An e-mail to choose a password was sent "
+                "to %(email)s."
+            ) % {"customer": customer, "email": customer.email}
+        else:
+            message = _("Created the customer %(customer)s.") % {"customer": customer}
         messages.success(self.request, message)
         return HttpResponseRedirect(self.get_success_url())
 
@@ -164,7 +169,9 @@ class CustomerUpdateView(StaffRequiredMixin, UpdateView):
         except IntegrityError:
             form.add_error("email", DUPLICATE_EMAIL)
             return self.form_invalid(form)
-        messages.success(self.request, f"Saved the customer {self.object}.")
+        messages.success(
+            self.request, _("Saved the customer %(customer)s.") % {"customer": self.object}
+        )
         return HttpResponseRedirect(self.get_success_url())
 
     def get_success_url(self) -> str:
@@ -192,10 +199,11 @@ class CustomerVatCheckView(StaffRequiredMixin, View):
         if queued:
             messages.success(
                 request,
-                f"Asked VIES about {customer.vat_number}: the answer shows here in a moment.",
+                _("Asked VIES about %(number)s: the answer shows here in a moment.")
+                % {"number": customer.vat_number},
             )
         else:
-            messages.error(request, "VIES checks EU VAT numbers only: nothing to check here.")
+            messages.error(request, _("VIES checks EU VAT numbers only: nothing to check here."))
         return redirect("admin:customer_detail", pk=customer.pk)
 
 
@@ -212,11 +220,14 @@ class CustomerPasswordResetView(StaffRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         customer = get_object_or_404(Customer.objects.select_related("user"), pk=pk)
         if not customer.user.is_active:
-            messages.error(request, "This customer's account is disabled: no e-mail was sent.")
+            messages.error(request, _("This customer's account is disabled: no e-mail was sent."))
         else:
             send_password_reset_email(customer.user, request, new_account=False)
             activity.record(
                 action="customer password-reset e-mail sent", target=customer, request=request
             )
-            messages.success(request, f"Sent a password-reset e-mail to {customer.email}.")
+            messages.success(
+                request,
+                _("Sent a password-reset e-mail to %(email)s.") % {"email": customer.email},
+            )
         return redirect("admin:customer_detail", pk=customer.pk)

@@ -20,6 +20,7 @@ from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
@@ -63,7 +64,7 @@ class SignUpView(ThrottledFormMixin, FormView):
         try:
             customer = form.save()
         except IntegrityError:  # the address was taken between the check and the insert
-            form.add_error("email", EMAIL_TAKEN)
+            form.add_error("email", _(EMAIL_TAKEN))
             return self.form_invalid(form)
         signup.send_signup_confirmation(customer, self.request)
         self.request.session[SENT_TO_KEY] = customer.user.email
@@ -128,7 +129,10 @@ class SignUpConfirmView(View):
         if user is None or not signup.confirm_signup(user):
             return self.refuse(request)
         login(request, user, backend=LOGIN_BACKEND)
-        messages.success(request, f"Your e-mail address {user.email} is confirmed. Welcome!")
+        messages.success(
+            request,
+            _("Your e-mail address %(email)s is confirmed. Welcome!") % {"email": user.email},
+        )
         return redirect("client:home")
 
     def refuse(self, request: HttpRequest) -> HttpResponse:

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import ListView
 
@@ -43,6 +44,8 @@ class StaffTwoFactorResetView(StaffRequiredMixin, View):
         member = get_object_or_404(User, pk=pk, is_staff=True)
         two_factor.reset(user=member, actor=request.user, request=request)  # type: ignore[arg-type]
         messages.success(
-            request, f"Reset two-factor sign-in of {member.email}: they will enrol again."
+            request,
+            _("Reset two-factor sign-in of %(email)s: they will enrol again.")
+            % {"email": member.email},
         )
         return redirect("admin:staff_list")

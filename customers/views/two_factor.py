@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from clientxcms.access import StaffRequiredMixin
@@ -22,9 +24,9 @@ from customers import two_factor
 from customers.models import User
 from customers.staff_forms import EnrolmentCodeForm, TwoFactorCodeForm
 
-WRONG_CODE = "That code is not valid. Enter the current code, or an unused recovery code."
-THROTTLED = "Too many wrong codes: wait a few seconds, then enter the current code."
-WRONG_ENROLMENT_CODE = (
+WRONG_CODE = _("That code is not valid. Enter the current code, or an unused recovery code.")
+THROTTLED = _("Too many wrong codes: wait a few seconds, then enter the current code.")
+WRONG_ENROLMENT_CODE = _(
     "That code does not match: check the time on your phone and enter the code shown now."
 )
 
@@ -112,7 +114,7 @@ class TwoFactorEnrolView(StaffRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         user: User = request.user  # type: ignore[assignment]
         if user.two_factor_enabled:
-            messages.info(request, "Two-factor sign-in is already on for your account.")
+            messages.info(request, gettext("Two-factor sign-in is already on for your account."))
             return HttpResponseRedirect(reverse("admin:two_factor"))
         form = EnrolmentCodeForm(request.POST)
         if form.is_valid():

@@ -14,10 +14,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy
 
 if TYPE_CHECKING:
     from delivery.models import Server
@@ -158,10 +159,16 @@ class DeliveryModule(ABC):
     supports_import: ClassVar[bool] = False
 
     def list_importable(self, server: Server) -> list[ImportableResource]:
-        raise ModuleError(f"The {self.label} module cannot import existing resources.")
+        raise ModuleError(
+            gettext("The %(module)s module cannot import existing resources.")
+            % {"module": self.label}
+        )
 
     def import_existing(self, service: Any, resource_id: str) -> ModuleResult:
-        raise ModuleError(f"The {self.label} module cannot import existing resources.")
+        raise ModuleError(
+            gettext("The %(module)s module cannot import existing resources.")
+            % {"module": self.label}
+        )
 
     def tabs(self, service: Any, audience: Audience) -> list[Tab]:
         """The management tabs of ``service`` for ``audience``, in any order."""
@@ -202,9 +209,12 @@ class DeliveryModule(ABC):
         return _clean_with(self.service_form, options, "module_data")
 
     #: Why a custom service (no product) cannot be made, for ``service_product_config``.
-    needs_product: ClassVar[str] = (
-        "A resource is made from a product's configuration: this custom service has none. "
-        "Import an existing one instead."
+    needs_product: ClassVar[str] = cast(
+        str,
+        gettext_lazy(
+            "A resource is made from a product's configuration: this custom service has none. "
+            "Import an existing one instead."
+        ),
     )
 
     def service_product_config(self, service: Any) -> dict[str, Any]:
@@ -213,13 +223,13 @@ class DeliveryModule(ABC):
         (no product) has none, nor does a product whose configuration no longer passes:
         both are refused with what to do."""
         if service.product is None:
-            raise ModuleError(self.needs_product)
+            raise ModuleError(str(self.needs_product))
         try:
             return self.clean_product_config(dict(service.product.module_config or {}))
         except ValidationError as exc:
             raise ModuleError(
-                f"The configuration of product {service.product} is invalid: "
-                f"{' '.join(exc.messages)}"
+                gettext("The configuration of product %(product)s is invalid: %(errors)s")
+                % {"product": service.product, "errors": " ".join(exc.messages)}
             ) from exc
 
 
@@ -227,7 +237,7 @@ def _clean_with(form_class: type[forms.Form] | None, data: dict[str, Any], field
     """Validate ``data`` with ``form_class``; no form means the module takes no settings."""
     if form_class is None:
         if data:
-            raise ValidationError({field_name: "This module takes no configuration."})
+            raise ValidationError({field_name: gettext("This module takes no configuration.")})
         return {}
     form = form_class(data=data)
     if not form.is_valid():

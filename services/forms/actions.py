@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from clientxcms.forms import StyledFormMixin, choice_field
 
@@ -20,7 +21,8 @@ class ServiceActionForm(StyledFormMixin, forms.Form):
         required=False,
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Kept in the service's history.",
+        label=_("Reason"),
+        help_text=_("Kept in the service's history."),
     )
 
     def __init__(self, *args: Any, service: Service, **kwargs: Any) -> None:
@@ -35,14 +37,19 @@ class ConfirmForm(ServiceActionForm):
 
 
 class SuspendForm(ServiceActionForm):
-    notify = forms.BooleanField(required=False, initial=True, label="E-mail the customer about it")
+    notify = forms.BooleanField(
+        required=False, initial=True, label=_("E-mail the customer about it")
+    )
 
 
 class CancelForm(ServiceActionForm):
     """Cancel now, or at the end of the paid period when the service has one left."""
 
     when = forms.ChoiceField(
-        choices=CancelWhen.choices, initial=CancelWhen.NOW, widget=forms.RadioSelect
+        choices=CancelWhen.choices,
+        initial=CancelWhen.NOW,
+        widget=forms.RadioSelect,
+        label=_("When"),
     )
 
     field_order = ["when", "reason"]
@@ -60,8 +67,8 @@ class RenewForm(ServiceActionForm):
         min_value=1,
         max_value=36,
         initial=1,
-        label="Billing cycles",
-        help_text="Each cycle counts as one renewal. No invoice is made.",
+        label=_("Billing cycles"),
+        help_text=_("Each cycle counts as one renewal. No invoice is made."),
     )
 
 
@@ -69,11 +76,12 @@ class ShiftExpirationForm(ServiceActionForm):
     """Add or subtract days: the expiration moves without a renewal."""
 
     direction = forms.ChoiceField(
-        choices=[("add", "Add days"), ("subtract", "Subtract days")],
+        choices=[("add", _("Add days")), ("subtract", _("Subtract days"))],
         initial="add",
         widget=forms.RadioSelect,
+        label=_("Direction"),
     )
-    days = forms.IntegerField(min_value=1, max_value=3650, initial=7)
+    days = forms.IntegerField(min_value=1, max_value=3650, initial=7, label=_("Days"))
 
     field_order = ["direction", "days", "reason"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..actions import CATALOGUE
 from ..bulk import service_action
@@ -18,7 +20,7 @@ class SelectionForm(forms.Form):
     the server.
     """
 
-    action = forms.ChoiceField(choices=BulkAction.choices)
+    action = forms.ChoiceField(choices=BulkAction.choices, label=gettext_lazy("Action"))
     ids = forms.TypedMultipleChoiceField(coerce=int, required=False)
     select_all = forms.BooleanField(required=False)
     query = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -32,7 +34,9 @@ class SelectionForm(forms.Form):
         super().clean()
         data = self.cleaned_data
         if not data.get("select_all") and not data.get("ids"):
-            raise forms.ValidationError("Select at least one service, or every matching service.")
+            raise forms.ValidationError(
+                _("Select at least one service, or every matching service.")
+            )
         return data
 
 
@@ -40,12 +44,21 @@ class ActionSettingsForm(forms.Form):
     """The settings of one bulk action; only the fields that action uses are kept."""
 
     reason = forms.CharField(
-        required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label=gettext_lazy("Reason"),
     )
-    notify = forms.BooleanField(required=False, initial=True, label="E-mail the customers")
-    when = forms.ChoiceField(choices=CancelWhen.choices, initial=CancelWhen.NOW, label="Cancel")
-    cycles = forms.IntegerField(min_value=1, max_value=36, initial=1, label="Billing cycles")
-    days = forms.IntegerField(min_value=1, max_value=3650, initial=7, label="Days")
+    notify = forms.BooleanField(
+        required=False, initial=True, label=gettext_lazy("E-mail the customers")
+    )
+    when = forms.ChoiceField(
+        choices=CancelWhen.choices, initial=CancelWhen.NOW, label=gettext_lazy("Cancel")
+    )
+    cycles = forms.IntegerField(
+        min_value=1, max_value=36, initial=1, label=gettext_lazy("Billing cycles")
+    )
+    days = forms.IntegerField(min_value=1, max_value=3650, initial=7, label=gettext_lazy("Days"))
 
     def __init__(self, *args: Any, action: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
 
 from clientxcms.forms import choice_field
 from services import rules
@@ -25,13 +26,16 @@ class ClientCancelForm(CancelForm):
         super().__init__(*args, **kwargs)
         when = choice_field(self, "when")
         reason = self.fields["reason"]
-        reason.label = "Why are you leaving? (optional)"
+        reason.label = _("Why are you leaving? (optional)")
         reason.help_text = ""
-        when.label = "When"
+        when.label = _("When")
         if rules.decide(self.service, ServiceAction.SCHEDULE_CANCEL).allowed:
             ends = date_format(localtime(self.service.expires_at), "DATE_FORMAT")
             when.choices = [
-                (CancelWhen.END_OF_PERIOD, f"At the end of the paid period, on {ends}"),
-                (CancelWhen.NOW, "Now: the service is removed at once"),
+                (
+                    CancelWhen.END_OF_PERIOD,
+                    _("At the end of the paid period, on %(date)s") % {"date": ends},
+                ),
+                (CancelWhen.NOW, _("Now: the service is removed at once")),
             ]
             when.initial = CancelWhen.END_OF_PERIOD

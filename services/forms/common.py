@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customers.models import Customer
 from delivery.models import Server
@@ -69,4 +70,4 @@ def clean_expiration(form: forms.BaseForm) -> None:
     """A one-time service never expires: say so on the field rather than as a constraint."""
     data = form.cleaned_data
     if data.get("billing_cycle") == BillingCycle.ONE_TIME and data.get("expires_at"):
-        form.add_error("expires_at", "A one-time service never expires: leave this empty.")
+        form.add_error("expires_at", _("A one-time service never expires: leave this empty."))

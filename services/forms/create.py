@@ -15,6 +15,8 @@ from django import forms
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from clientxcms.forms import (
     StyledFormMixin,
@@ -78,16 +80,22 @@ class ServiceTargetForm(StyledFormMixin, forms.Form):
     customer = forms.ModelChoiceField(
         queryset=Customer.objects.select_related("user"),
         widget=forms.Select(attrs={"size": 6}),
-        error_messages={"invalid_choice": "Choose a customer from the search results."},
+        label=gettext_lazy("Customer"),
+        error_messages={
+            "invalid_choice": gettext_lazy("Choose a customer from the search results.")
+        },
     )
     product = ProductChoiceField(
         queryset=Product.objects.all(),
         required=False,
-        empty_label="No product: a custom service",
+        empty_label=gettext_lazy("No product: a custom service"),
         widget=ProductSelect,
-        help_text="Its type must be the service type chosen below.",
+        label=gettext_lazy("Product"),
+        help_text=gettext_lazy("Its type must be the service type chosen below."),
     )
-    module = forms.ChoiceField(label="Service type", help_text="The delivery module.")
+    module = forms.ChoiceField(
+        label=gettext_lazy("Service type"), help_text=gettext_lazy("The delivery module.")
+    )
 
     def __init__(self, *args: Any, importing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -112,9 +120,16 @@ class ServiceTargetForm(StyledFormMixin, forms.Form):
         if product is not None and key and product.module != key:
             self.add_error(
                 "product",
-                f"The product “{product}” is a {module_label(product.module)} product, not "
-                f"{module_label(key)}: the product type must be the service type. Choose "
-                "another product, another type, or no product.",
+                _(
+                    "The product “%(product)s” is a %(type)s product, not %(chosen)s: the "
+                    "product type must be the service type. Choose another product, another "
+                    "type, or no product."
+                )
+                % {
+                    "product": product,
+                    "type": module_label(product.module),
+                    "chosen": module_label(key),
+                },
             )
         return data
 
@@ -165,9 +180,13 @@ class ServiceCreateForm(StyledFormMixin, forms.ModelForm):
     """Step 2 of creating: the seed's fields, prefilled from the product."""
 
     expires_at = ExpirationField(
-        label="Expiration", required=False, help_text="Empty for a one-time service."
+        label=gettext_lazy("Expiration"),
+        required=False,
+        help_text=gettext_lazy("Empty for a one-time service."),
     )
-    server = ServerChoiceField(queryset=Server.objects.none(), required=False)
+    server = ServerChoiceField(
+        queryset=Server.objects.none(), required=False, label=gettext_lazy("Server")
+    )
 
     class Meta:
         model = Service
@@ -186,6 +205,12 @@ class ServiceCreateForm(StyledFormMixin, forms.ModelForm):
             "description": forms.Textarea(attrs={"rows": 3}),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
+        labels = {
+            "description": gettext_lazy("Description"),
+            "price": gettext_lazy("Price"),
+            "initial_price": gettext_lazy("Initial price"),
+            "notes": gettext_lazy("Notes"),
+        }
 
     def __init__(self, data: Any = None, *, target: ServiceTarget, **kwargs: Any) -> None:
         self.target = target
@@ -199,8 +224,10 @@ class ServiceCreateForm(StyledFormMixin, forms.ModelForm):
             status=ServerStatus.DISABLED
         )
         server.required = target.module.requires_server
-        server.empty_label = "Choose a server" if server.required else "No server"
-        server.help_text = f"Only {module_label(target.module_key)} servers that are not disabled."
+        server.empty_label = _("Choose a server") if server.required else _("No server")
+        server.help_text = _("Only %(type)s servers that are not disabled.") % {
+            "type": module_label(target.module_key)
+        }
         options_form = target.module.service_form
         #: The module's own options for this service (its ``service_form``), if it asks any.
         self.module_form = options_form(data, prefix="module") if options_form else None
@@ -248,7 +275,9 @@ class ServiceImportForm(ServiceCreateForm):
     """Step 2 of importing: the same fields, a server, and the resource to link."""
 
     resource_id = forms.CharField(
-        label="Resource", max_length=191, error_messages={"required": "Choose a resource."}
+        label=gettext_lazy("Resource"),
+        max_length=191,
+        error_messages={"required": gettext_lazy("Choose a resource.")},
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -273,8 +302,11 @@ class ServiceImportForm(ServiceCreateForm):
             if owner is not None:
                 self.add_error(
                     "resource_id",
-                    f"Resource {resource} is already linked to service #{owner.pk} "
-                    f"({owner.name}): it cannot be imported twice.",
+                    _(
+                        "Resource %(resource)s is already linked to service #%(id)s "
+                        "(%(name)s): it cannot be imported twice."
+                    )
+                    % {"resource": resource, "id": owner.pk, "name": owner.name},
                 )
         return data
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.translation import gettext_lazy as _
 
 from delivery.registry import UnknownModule, get_module
 from services.choices import ServiceStatus
 
 register = template.Library()
 
-BEING_DELIVERED = "Being delivered"
-AWAITING_SETUP = "Awaiting setup"
+BEING_DELIVERED = _("Being delivered")
+AWAITING_SETUP = _("Awaiting setup")
 
 
 @register.simple_tag
@@ -29,4 +30,4 @@ def pending_delivery(service: Any) -> str:
         automatic = get_module(service.module).delivers_automatically
     except UnknownModule:
         automatic = False  # nobody can deliver it but staff
-    return BEING_DELIVERED if automatic else AWAITING_SETUP
+    return str(BEING_DELIVERED if automatic else AWAITING_SETUP)

@@ -8,6 +8,8 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 register = template.Library()
 
@@ -23,10 +25,10 @@ def days_left(expires_at: dt.datetime | None) -> SafeString | str:
         return ""
     days = (timezone.localdate(expires_at) - timezone.localdate()).days
     if days == 0:
-        return format_html('<span class="{}">today</span>', "text-warning-emphasis")
+        return format_html('<span class="{}">{}</span>', "text-warning-emphasis", _("today"))
     if days < 0:
-        unit = "day" if days == -1 else "days"
-        return format_html('<span class="text-danger">{} {} ago</span>', -days, unit)
-    unit = "day" if days == 1 else "days"
+        ago = ngettext("%(count)s day ago", "%(count)s days ago", -days) % {"count": -days}
+        return format_html('<span class="text-danger">{}</span>', ago)
+    within = ngettext("in %(count)s day", "in %(count)s days", days) % {"count": days}
     css = "text-warning-emphasis" if days <= 7 else "text-body-secondary"
-    return format_html('<span class="{}">in {} {}</span>', css, days, unit)
+    return format_html('<span class="{}">{}</span>', css, within)

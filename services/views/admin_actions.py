@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views import View
 
 from clientxcms.access import StaffRequiredMixin, signed_in_user
@@ -36,7 +37,7 @@ PAGE_ACTIONS: dict[str, ActionSpec] = {
 
 def title(spec: ActionSpec, service: Service) -> str:
     if spec.key == ServiceAction.DELIVER and service.last_delivery_error:
-        return "Retry delivery"
+        return _("Retry delivery")
     return spec.label
 
 
@@ -103,7 +104,11 @@ class ServiceActionView(StaffRequiredMixin, View):
         form = self.spec.button.form_class(request.POST, service=service, prefix=action)
         if not form.is_valid():
             errors = " ".join(str(error) for errors in form.errors.values() for error in errors)
-            messages.error(request, f"{title(self.spec, service)}: {errors}")
+            messages.error(
+                request,
+                _("%(action)s: %(errors)s")
+                % {"action": title(self.spec, service), "errors": errors},
+            )
             return redirect("admin:service_detail", pk=pk)
         try:
             outcome = lifecycle.perform(
@@ -113,9 +118,15 @@ class ServiceActionView(StaffRequiredMixin, View):
             messages.error(request, exc.message)
             return redirect("admin:service_detail", pk=pk)
         if outcome.waiting:
-            messages.info(request, f"Service #{pk}: {outcome.message}.")
+            messages.info(
+                request, _("Service #%(id)s: %(message)s.") % {"id": pk, "message": outcome.message}
+            )
         elif not outcome.changed:
-            messages.info(request, f"Nothing to do for service #{pk}: {outcome.message}.")
+            messages.info(
+                request,
+                _("Nothing to do for service #%(id)s: %(message)s.")
+                % {"id": pk, "message": outcome.message},
+            )
         else:
             messages.success(request, self.spec.success_message(outcome.service))
         if self.spec.key == ServiceAction.DELETE:

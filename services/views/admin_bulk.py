@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import ListView
@@ -55,7 +56,7 @@ class BulkConfirmView(StaffRequiredMixin, View):
         selection_form = SelectionForm(request.POST)
         if not selection_form.is_valid():
             for error in selection_form.errors.get("__all__", []) or [
-                "This bulk action is not valid."
+                _("This bulk action is not valid.")
             ]:
                 messages.error(request, str(error))
             return redirect(f"{reverse('admin:service_list')}?{request.POST.get('query', '')}")
@@ -67,7 +68,7 @@ class BulkConfirmView(StaffRequiredMixin, View):
         try:
             services = _selected_services(selection, request.user)
         except InvalidFilters as exc:
-            messages.error(request, f"The filters are not valid: {exc}")
+            messages.error(request, _("The filters are not valid: %(error)s") % {"error": exc})
             return redirect(back_url)
         bound = "confirm" in request.POST or "update" in request.POST
         settings_form = ActionSettingsForm(request.POST if bound else None, action=action)
@@ -81,7 +82,7 @@ class BulkConfirmView(StaffRequiredMixin, View):
                 created_by=signed_in_user(request),
             )
             _enqueue(operation)
-            messages.success(request, f"{operation} is queued.")
+            messages.success(request, _("%(operation)s is queued.") % {"operation": operation})
             return redirect("admin:bulk_detail", pk=operation.pk)
         plan = bulk.plan(services, action, params)
         named: list[Service] = []
@@ -176,7 +177,7 @@ class BulkRetryView(_OperationActionView):
                 % {"count": count},
             )
         else:
-            messages.info(request, "There is no failed service to retry.")
+            messages.info(request, _("There is no failed service to retry."))
         return redirect("admin:bulk_detail", pk=operation.pk)
 
 
@@ -190,11 +191,23 @@ class BulkResumeView(_OperationActionView):
         operation = self.operation(request, pk)
         if bulk.resume(operation):
             _enqueue(operation)
-            messages.success(request, f"{operation} resumes from its first unfinished service.")
+            messages.success(
+                request,
+                _("%(operation)s resumes from its first unfinished service.")
+                % {"operation": operation},
+            )
         elif operation.status == BulkStatus.DONE:
-            messages.info(request, f"{operation} has finished: there is nothing to resume.")
+            messages.info(
+                request,
+                _("%(operation)s has finished: there is nothing to resume.")
+                % {"operation": operation},
+            )
         else:
-            messages.info(request, f"{operation} is making progress: there is nothing to resume.")
+            messages.info(
+                request,
+                _("%(operation)s is making progress: there is nothing to resume.")
+                % {"operation": operation},
+            )
         return redirect("admin:bulk_detail", pk=operation.pk)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 
 from clientxcms.access import StaffRequiredMixin, signed_in_user
@@ -75,7 +76,7 @@ def importable_resources(server: Server | None, selected: str = "") -> dict[str,
         return context
     except Exception:
         logger.exception("Listing the importable resources of server %s failed", server.pk)
-        context["error"] = "The module failed to list the resources of this server."
+        context["error"] = _("The module failed to list the resources of this server.")
         return context
     linked = linked_services(server, [resource.id for resource in resources])
     context["resources"] = [(resource, linked.get(resource.id)) for resource in resources]
@@ -163,7 +164,9 @@ class ServiceCreateView(StaffRequiredMixin, View):
         except LifecycleError as exc:
             form.add_error(None, exc.message)
             return self.step2(self.target_form, form)
-        messages.success(self.request, f"Service #{service.pk} created. No invoice was made.")
+        messages.success(
+            self.request, _("Service #%(id)s created. No invoice was made.") % {"id": service.pk}
+        )
         self._deliver(service)
         return redirect("admin:service_detail", pk=service.pk)
 
@@ -172,8 +175,11 @@ class ServiceCreateView(StaffRequiredMixin, View):
         if not module.delivers_automatically:
             messages.info(
                 self.request,
-                f"The {module.label} module delivers nothing by itself: the service stays "
-                "pending until you deliver it.",
+                _(
+                    "The %(module)s module delivers nothing by itself: the service stays "
+                    "pending until you deliver it."
+                )
+                % {"module": module.label},
             )
             return
         try:
@@ -183,11 +189,14 @@ class ServiceCreateView(StaffRequiredMixin, View):
         except (LifecycleError, ModuleError) as exc:
             messages.error(
                 self.request,
-                f"The service was created but not delivered: {exc.message} It stays pending; "
-                "retry the delivery from this page.",
+                _(
+                    "The service was created but not delivered: %(error)s It stays pending; "
+                    "retry the delivery from this page."
+                )
+                % {"error": exc.message},
             )
         else:
-            messages.success(self.request, f"Service #{service.pk} delivered.")
+            messages.success(self.request, _("Service #%(id)s delivered.") % {"id": service.pk})
 
 
 class ServiceImportView(ServiceCreateView):
@@ -228,6 +237,7 @@ class ServiceImportView(ServiceCreateView):
             return self.step2(self.target_form, form)
         messages.success(
             self.request,
-            f"Resource {resource_id} imported as service #{service.pk}. No invoice was made.",
+            _("Resource %(resource)s imported as service #%(id)s. No invoice was made.")
+            % {"resource": resource_id, "id": service.pk},
         )
         return redirect("admin:service_detail", pk=service.pk)

@@ -23,6 +23,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from clientxcms.access import StaffRequiredMixin, signed_in_user
@@ -43,10 +45,14 @@ def upload_dir() -> Path:
 
 class CsvUploadForm(forms.Form):
     file = forms.FileField(
-        label="CSV file",
-        help_text=f"UTF-8, comma-separated, at most {csv_import.MAX_BYTES // (1024 * 1024)} MB "
-        f"and {csv_import.MAX_ROWS:,} rows.",
+        label=gettext_lazy("CSV file"),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "UTF-8, comma-separated, at most %(size)s MB and %(rows)s rows."
+        ) % {"size": csv_import.MAX_BYTES // (1024 * 1024), "rows": f"{csv_import.MAX_ROWS:,}"}
 
 
 def _columns_context() -> dict[str, Any]:
@@ -107,7 +113,10 @@ class ServiceCsvImportView(StaffRequiredMixin, View):
             return render(request, TEMPLATE, {"form": form, **_columns_context()}, status=400)
         upload = form.cleaned_data["file"]
         if upload.size > csv_import.MAX_BYTES:
-            form.add_error("file", f"The file is larger than {csv_import.MAX_BYTES // 2**20} MB.")
+            form.add_error(
+                "file",
+                _("The file is larger than %(size)s MB.") % {"size": csv_import.MAX_BYTES // 2**20},
+            )
             return render(request, TEMPLATE, {"form": form, **_columns_context()}, status=400)
         data = upload.read(csv_import.MAX_BYTES + 1)
         try:
@@ -158,10 +167,12 @@ class ServiceCsvConfirmView(StaffRequiredMixin, View):
         plan = imported.plan
         if not imported.written:
             error = (
-                "Nothing was imported: some rows have errors. Correct the file, or import "
-                "the valid rows only."
+                _(
+                    "Nothing was imported: some rows have errors. Correct the file, or import "
+                    "the valid rows only."
+                )
                 if plan.failed
-                else "Nothing was imported: no row creates or changes a service."
+                else _("Nothing was imported: no row creates or changes a service.")
             )
             return render(
                 request,
@@ -172,8 +183,8 @@ class ServiceCsvConfirmView(StaffRequiredMixin, View):
         _forget(request)
         messages.success(
             request,
-            f"Imported: {plan.created} created, {plan.changed} changed, "
-            f"{plan.unchanged} unchanged.",
+            _("Imported: %(created)s created, %(changed)s changed, %(unchanged)s unchanged.")
+            % {"created": plan.created, "changed": plan.changed, "unchanged": plan.unchanged},
         )
         return redirect(reverse("admin:service_list"))
 

@@ -19,6 +19,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.generic import DetailView, UpdateView
 
 from clientxcms import panels
@@ -42,7 +44,41 @@ RENEWALS_SHOWN = 20
 MODULE_CALLS_SHOWN = 20
 
 _CHOICE_LABELS = {"status": ServiceStatus, "billing_cycle": BillingCycle}
-_FIELD_LABELS = {f.name: str(f.verbose_name).capitalize() for f in Service._meta.concrete_fields}
+#: The history's names of the fields that have no verbose name of their own.
+_HISTORY_NAMES = {
+    "uuid": gettext_lazy("uuid"),
+    "description": gettext_lazy("description"),
+    "notes": gettext_lazy("notes"),
+    "status": gettext_lazy("status"),
+    "customer": gettext_lazy("customer"),
+    "product": gettext_lazy("product"),
+    "server": gettext_lazy("server"),
+    "price": gettext_lazy("price"),
+    "initial_price": gettext_lazy("initial price"),
+    "currency": gettext_lazy("currency"),
+    "billing_anchor_day": gettext_lazy("billing anchor day"),
+    "renewal_count": gettext_lazy("renewal count"),
+    "external_id": gettext_lazy("external id"),
+    "module_data": gettext_lazy("module data"),
+    "suspended_at": gettext_lazy("suspended at"),
+    "suspend_reason": gettext_lazy("suspend reason"),
+    "cancel_at": gettext_lazy("cancel at"),
+    "cancel_reason": gettext_lazy("cancel reason"),
+    "cancel_source": gettext_lazy("cancel source"),
+    "cancelled_at": gettext_lazy("cancelled at"),
+    "terminated_at": gettext_lazy("terminated at"),
+    "delivered_at": gettext_lazy("delivered at"),
+    "delivery_attempts": gettext_lazy("delivery attempts"),
+    "last_delivery_error": gettext_lazy("last delivery error"),
+}
+_FIELD_LABELS = {
+    f.name: _HISTORY_NAMES.get(f.name, f.verbose_name) for f in Service._meta.concrete_fields
+}
+
+
+def _field_label(field: str) -> str:
+    """A field's name in the history, in the reader's language."""
+    return str(_FIELD_LABELS[field]).capitalize() if field in _FIELD_LABELS else field
 
 
 def _display(field: str, value: Any) -> str:
@@ -91,10 +127,10 @@ def timeline_entry(event: ServiceEvent) -> TimelineEntry:
     if spec is None:  # an action no longer in the catalogue, kept in old history
         title = event.action.replace("_", " ").capitalize()
     else:
-        title = spec.failure_title() if event.error else spec.title
+        title = spec.failure_title() if event.error else str(spec.title)
     shows_status = bool(event.from_status) and event.from_status != event.to_status
     changes = [
-        Change(_FIELD_LABELS.get(field, field), _display(field, old), _display(field, new))
+        Change(_field_label(field), _display(field, old), _display(field, new))
         for field, (old, new) in event.changes.items()
         if not (field == "status" and shows_status)
     ]
@@ -197,7 +233,7 @@ class ServiceEditView(StaffRequiredMixin, UpdateView):
     def form_valid(self, form: ServiceEditForm) -> HttpResponse:
         changes = form.changes()
         if not changes:
-            messages.info(self.request, "Nothing was changed.")
+            messages.info(self.request, _("Nothing was changed."))
             return redirect("admin:service_detail", pk=self.object.pk)
         try:
             lifecycle.update(
@@ -211,5 +247,9 @@ class ServiceEditView(StaffRequiredMixin, UpdateView):
             form.add_error(None, exc.message)
             return self.form_invalid(form)
         fields = ", ".join(form[name].label.lower() for name in changes)
-        messages.success(self.request, f"Service #{self.object.pk} saved: {fields} changed.")
+        messages.success(
+            self.request,
+            _("Service #%(id)s saved: %(fields)s changed.")
+            % {"id": self.object.pk, "fields": fields},
+        )
         return redirect("admin:service_detail", pk=self.object.pk)

@@ -22,6 +22,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 
 from clientxcms.access import StaffRequiredMixin, signed_in_user
@@ -42,7 +43,7 @@ class ServiceExportView(StaffRequiredMixin, View):
         try:
             queryset = filter_services(request.GET, user=signed_in_user(request))
         except InvalidFilters:
-            messages.error(request, "Correct the filters before exporting.")
+            messages.error(request, _("Correct the filters before exporting."))
             return HttpResponseRedirect(service_list_url(back.urlencode()))
         filename = f"services-{timezone.localtime():%Y%m%d-%H%M}"
         export_format = request.GET.get("format", "csv")
@@ -54,12 +55,15 @@ class ServiceExportView(StaffRequiredMixin, View):
             ):
                 messages.error(
                     request,
-                    f"XLSX exports stop at {export.XLSX_MAX_ROWS:,} services: narrow the "
-                    "filters, or export CSV, which has no limit.",
+                    _(
+                        "XLSX exports stop at %(count)s services: narrow the filters, or "
+                        "export CSV, which has no limit."
+                    )
+                    % {"count": f"{export.XLSX_MAX_ROWS:,}"},
                 )
                 return HttpResponseRedirect(service_list_url(back.urlencode()))
             return self._xlsx(queryset, filename)
-        messages.error(request, "Export as CSV or XLSX.")
+        messages.error(request, _("Export as CSV or XLSX."))
         return HttpResponseRedirect(service_list_url(back.urlencode()))
 
     def _csv(self, queryset: QuerySet[Service], filename: str) -> StreamingHttpResponse:

@@ -18,6 +18,7 @@ from django.core.validators import EMPTY_VALUES
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views import View
 
 from clientxcms.access import StaffRequiredMixin, signed_in_user
@@ -57,7 +58,9 @@ def filter_error_messages(filterset: ServiceFilterSet) -> list[str]:
     """Each filter error as "Label: message", for the alert above the table."""
     form = filterset.form
     return [
-        f"{form.fields[name].label}: {error}" if name in form.fields else error
+        _("%(field)s: %(error)s") % {"field": form.fields[name].label, "error": error}
+        if name in form.fields
+        else error
         for name, errors in filterset.errors.items()
         for error in errors
     ]
@@ -102,7 +105,9 @@ class ServiceListView(StaffRequiredMixin, View):
         try:
             return paginator.page(request.GET.get("cursor"))
         except InvalidCursor:
-            messages.warning(request, "That page link is no longer valid; here is the first page.")
+            messages.warning(
+                request, _("That page link is no longer valid; here is the first page.")
+            )
             return paginator.page()
 
     def _exact_match_redirect(
@@ -175,7 +180,7 @@ class ServiceListView(StaffRequiredMixin, View):
         statuses = self._status_counts
         all_tab = {
             "status": None,
-            "label": "All",
+            "label": _("All"),
             "count": sum(row["count"] for row in statuses),
             "active": not selected,
         }

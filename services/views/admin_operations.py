@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -77,16 +78,24 @@ class OperationRetryView(StaffRequiredMixin, View):
             elif service.status == ServiceStatus.PENDING:
                 outcome = lifecycle.deliver(pk, actor=actor, source=EventSource.ADMIN)
             else:
-                outcome = Outcome(service, changed=False, message="nothing is in progress")
+                outcome = Outcome(service, changed=False, message=_("nothing is in progress"))
         except (LifecycleError, ModuleError) as exc:
             messages.error(request, exc.message)
             return _back(request, pk)
         if outcome.waiting:
-            messages.info(request, f"Service #{pk}: {outcome.message}.")
+            messages.info(
+                request, _("Service #%(id)s: %(message)s.") % {"id": pk, "message": outcome.message}
+            )
         elif outcome.changed:
-            messages.success(request, f"Service #{pk}: the operation went through.")
+            messages.success(
+                request, _("Service #%(id)s: the operation went through.") % {"id": pk}
+            )
         else:
-            messages.info(request, f"Nothing to do for service #{pk}: {outcome.message}.")
+            messages.info(
+                request,
+                _("Nothing to do for service #%(id)s: %(message)s.")
+                % {"id": pk, "message": outcome.message},
+            )
         return _back(request, pk)
 
 
@@ -104,7 +113,13 @@ class OperationAbandonView(StaffRequiredMixin, View):
             messages.error(request, exc.message)
             return _back(request, pk)
         if outcome.changed:
-            messages.success(request, f"Service #{pk}: the operation was given up.")
+            messages.success(
+                request, _("Service #%(id)s: the operation was given up.") % {"id": pk}
+            )
         else:
-            messages.info(request, f"Nothing to do for service #{pk}: {outcome.message}.")
+            messages.info(
+                request,
+                _("Nothing to do for service #%(id)s: %(message)s.")
+                % {"id": pk, "message": outcome.message},
+            )
         return _back(request, pk)

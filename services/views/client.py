@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, ListView
 
@@ -228,8 +229,11 @@ class ServiceActionView(CustomerRequiredMixin, View):
             # The error is kept on the service and in its history for staff to see.
             messages.error(
                 request,
-                f"Service #{service.pk} could not be changed right now. Please try again "
-                "later or contact support.",
+                _(
+                    "Service #%(id)s could not be changed right now. Please try again later or "
+                    "contact support."
+                )
+                % {"id": service.pk},
             )
         else:
             messages.success(request, message)
@@ -257,9 +261,9 @@ class ServiceCancelView(ServiceActionView):
             params=form.cleaned_data,
         ).service
         if result.status == ServiceStatus.CANCELLED:
-            return f"Service #{result.pk} is cancelled."
+            return _("Service #%(id)s is cancelled.") % {"id": result.pk}
         ends = date_format(localtime(result.cancel_at), "DATE_FORMAT")
-        return f"Service #{result.pk} will be cancelled on {ends}."
+        return _("Service #%(id)s will be cancelled on %(date)s.") % {"id": result.pk, "date": ends}
 
 
 class ServiceUncancelView(ServiceActionView):
@@ -274,5 +278,8 @@ class ServiceUncancelView(ServiceActionView):
             params={},
         )
         if not outcome.changed:
-            return f"Nothing to do for service #{service.pk}: {outcome.message}."
-        return f"Service #{service.pk} will no longer be cancelled."
+            return _("Nothing to do for service #%(id)s: %(message)s.") % {
+                "id": service.pk,
+                "message": outcome.message,
+            }
+        return _("Service #%(id)s will no longer be cancelled.") % {"id": service.pk}

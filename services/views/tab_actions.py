@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
 from django.views import View
 
 from clientxcms.access import CustomerRequiredMixin, StaffRequiredMixin, signed_in_user
@@ -69,7 +70,9 @@ class TabActionView(View):
         except ModuleError as exc:
             messages.error(request, self.failure_message(service, tab_action, exc))
         else:
-            messages.success(request, outcome.message or f"{tab_action.label}: done.")
+            messages.success(
+                request, outcome.message or _("%(action)s: done.") % {"action": tab_action.label}
+            )
         return redirect(self.tab_url_name, pk=service.pk, key=tab.key)
 
 
@@ -103,7 +106,7 @@ class ClientTabActionView(CustomerRequiredMixin, TabActionView):
 
     def failure_message(self, service: Service, action: TabAction, exc: ModuleError) -> str:
         # The error is in the service's history for staff to read.
-        return (
-            f"{action.label} could not be done on service #{service.pk} right now. Please try "
-            "again later or contact support."
-        )
+        return _(
+            "%(action)s could not be done on service #%(id)s right now. Please try again "
+            "later or contact support."
+        ) % {"action": action.label, "id": service.pk}

@@ -156,20 +156,34 @@ def test_a_refund_paid_outside_the_panel_does_not_mention_the_balance(
 
 
 def test_the_invoice_email_speaks_the_customers_language(customer, company, mailoutbox):
-    customer.language = "de"
+    customer.language = "fr"
     customer.save()
     invoice = issued(customer)
-    with translation.override("de"):
-        german_date = date_format(localtime(invoice.issued_at), "DATE_FORMAT")
+    with translation.override("fr"):
+        french_date = date_format(localtime(invoice.issued_at), "DATE_FORMAT")
     with translation.override("en"):
         english_date = date_format(localtime(invoice.issued_at), "DATE_FORMAT")
-    assert german_date != english_date  # the test would prove nothing otherwise
+    assert french_date != english_date  # the test would prove nothing otherwise
 
     notifications.send_invoice_issued(invoice.pk)
 
     [mail] = mailoutbox
-    assert f"of {german_date} is attached" in mail.body
-    assert translation.get_language() != "de"  # the override ended with the e-mail
+    # One language throughout: the sentence and its date are both French.
+    assert f"votre facture {invoice.number} du {french_date}." in mail.body
+    assert mail.subject == f"Facture {invoice.number}"
+    assert "is attached" not in mail.body
+    assert translation.get_language() != "fr"  # the override ended with the e-mail
+
+
+def test_an_english_customers_email_has_an_english_date(customer, company, mailoutbox):
+    invoice = issued(customer)
+    with translation.override("en"):
+        english_date = date_format(localtime(invoice.issued_at), "DATE_FORMAT")
+
+    notifications.send_invoice_issued(invoice.pk)
+
+    [mail] = mailoutbox
+    assert f"Your invoice {invoice.number} of {english_date} is attached." in mail.body
 
 
 # The e-mail log (customers.mail): each e-mail once, with HTML, failures kept ---------

@@ -118,7 +118,7 @@ def test_the_search_looks_in_names_emails_and_companies(
 def test_the_list_filters_by_country_language_and_services(
     client, admin_user, customer, other_customer
 ):
-    other_customer.country, other_customer.language = "DE", "de"
+    other_customer.country, other_customer.language = "DE", "fr"
     other_customer.save()
     ServiceFactory(customer=customer, status=ServiceStatus.SUSPENDED)
     client.force_login(admin_user)
@@ -128,7 +128,7 @@ def test_the_list_filters_by_country_language_and_services(
         return {c.first_name for c in client.get(url, params).context["customers"]}
 
     assert names(country="DE") == {"Charlie"}
-    assert names(language="de") == {"Charlie"}
+    assert names(language="fr") == {"Charlie"}
     assert names(services="any") == {"Bob"}
     assert names(services="none") == {"Charlie"}
     assert names(services="suspended") == {"Bob"}
@@ -190,7 +190,8 @@ def test_staff_create_a_customer_and_their_login_who_gets_an_email(
     )
     [mail] = mailoutbox
     assert mail.to == ["dana@example.com"]
-    assert mail.subject == "Choose the password of your client area"
+    # In Dana's language, chosen on the form, not the staff member's.
+    assert mail.subject == "Choisissez le mot de passe de votre espace client"
     assert "http://testserver/client/reset/" in mail.body
 
 

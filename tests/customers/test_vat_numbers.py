@@ -275,7 +275,7 @@ def test_staff_create_a_business_customer_with_its_checked_number(client, admin_
             "vat_number": "de 136 695 976",
             "legal_identifier": "HRB 12345",
             "country": "DE",
-            "language": "de",
+            "language": "en",
             "password1": "",
             "password2": "",
         },

@@ -154,7 +154,8 @@ def test_the_email_speaks_the_customers_language(make_service, customer, mailout
     notifications.send(event_for(service, A.RENEW).pk)
 
     [message] = mailoutbox
-    assert f"renewed until {french_date}." in message.body
+    assert f"a été renouvelé jusqu’au {french_date}." in message.body
+    assert "renewed" not in message.body  # one language, the customer's
     [(html, _mimetype)] = message.alternatives
     assert '<html lang="fr">' in html
     assert french_date in html

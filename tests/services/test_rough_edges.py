@@ -109,6 +109,9 @@ def test_the_list_the_details_and_the_client_page_write_a_moment_alike(
 ):
     settings.TIME_ZONE = "UTC"
     service = make_service(S.ACTIVE, expires_at=MOMENT, created_at=MOMENT)
+    # The client area speaks the customer's language, the administration the browser's.
+    customer.language = language
+    customer.save()
     with translation.override(language):
         day = date_format(MOMENT, "DATE_FORMAT")
         day_and_time = date_format(MOMENT, "DATETIME_FORMAT")

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing.choices import InvoiceStatus
 from billing.gateways.base import PaymentGateway, after_payment_url, amount_due, invoice_url
@@ -25,8 +27,8 @@ if TYPE_CHECKING:
 
 class BalanceGateway(PaymentGateway):
     key = "balance"
-    label = "Account balance"
-    description = "Pay from the credit on your account, in full or in part."
+    label = _("Account balance")
+    description = _("Pay from the credit on your account, in full or in part.")
     enabled_by_default = True
 
     def is_available(self, invoice: Invoice | None = None) -> bool:
@@ -42,14 +44,25 @@ class BalanceGateway(PaymentGateway):
             messages.error(request, exc.message)
             return redirect(invoice_url(invoice))
         if outcome is None:
-            messages.error(request, "Your account has no credit to pay with.")
+            messages.error(request, gettext("Your account has no credit to pay with."))
         elif outcome.invoice.status == InvoiceStatus.PAID:
-            messages.success(request, f"Paid {outcome.invoice} from your balance.")
+            messages.success(
+                request,
+                gettext("Paid %(invoice)s from your balance.") % {"invoice": outcome.invoice},
+            )
             return redirect(after_payment_url(outcome.invoice))
         else:
             messages.warning(
                 request,
-                f"Paid {outcome.payment.amount} {outcome.payment.currency} from your balance; "
-                f"{amount_due(outcome.invoice)} {outcome.invoice.currency} remain to pay.",
+                gettext(
+                    "Paid %(amount)s %(currency)s from your balance; "
+                    "%(due)s %(due_currency)s remain to pay."
+                )
+                % {
+                    "amount": outcome.payment.amount,
+                    "currency": outcome.payment.currency,
+                    "due": amount_due(outcome.invoice),
+                    "due_currency": outcome.invoice.currency,
+                },
             )
         return redirect(invoice_url(invoice))

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing.gateways.base import PaymentGateway, amount_due, invoice_url
 from billing.models import CompanyProfile
@@ -25,14 +27,15 @@ class BankTransferSettingsForm(forms.Form):
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Shown under the bank details (for example, how long a transfer takes).",
+        label=_("Instructions"),
+        help_text=_("Shown under the bank details (for example, how long a transfer takes)."),
     )
 
 
 class BankTransferGateway(PaymentGateway):
     key = "bank_transfer"
-    label = "Bank transfer"
-    description = "Wire the amount to our bank account with the invoice number as reference."
+    label = _("Bank transfer")
+    description = _("Wire the amount to our bank account with the invoice number as reference.")
     settings_form = BankTransferSettingsForm
     enabled_by_default = True
     start_requires_post = False  # a page of instructions: nothing changes
@@ -44,7 +47,7 @@ class BankTransferGateway(PaymentGateway):
     def missing_configuration(self) -> str:
         if self.is_configured():
             return ""
-        return "Fill in the bank details of the company profile first."
+        return gettext("Fill in the bank details of the company profile first.")
 
     def start(self, invoice: Invoice, request: HttpRequest) -> HttpResponse:
         return TemplateResponse(

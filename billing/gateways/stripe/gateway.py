@@ -18,6 +18,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing.gateways.base import PaymentGateway, amount_due, invoice_url
 
@@ -30,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 #: Seconds a call to Stripe may take before the customer is told to try again.
 TIMEOUT = 20
-UNAVAILABLE = (
+UNAVAILABLE = _(
     "Stripe could not be reached to start the payment. Try again in a moment or pay another way."
 )
 
@@ -39,32 +41,34 @@ class StripeSettingsForm(forms.Form):
     secret_key = forms.RegexField(
         regex=r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$",
         widget=forms.PasswordInput,
-        help_text="Starts with sk_live_ or sk_test_ (Developers › API keys).",
-        error_messages={"invalid": "A Stripe secret key starts with sk_live_ or sk_test_."},
+        label=_("Secret key"),
+        help_text=_("Starts with sk_live_ or sk_test_ (Developers › API keys)."),
+        error_messages={"invalid": _("A Stripe secret key starts with sk_live_ or sk_test_.")},
     )
     publishable_key = forms.RegexField(
         regex=r"^pk_(test|live)_[A-Za-z0-9_]+$",
         required=False,
-        help_text="Starts with pk_live_ or pk_test_; public by design.",
-        error_messages={"invalid": "A Stripe publishable key starts with pk_live_ or pk_test_."},
+        label=_("Publishable key"),
+        help_text=_("Starts with pk_live_ or pk_test_; public by design."),
+        error_messages={"invalid": _("A Stripe publishable key starts with pk_live_ or pk_test_.")},
     )
     webhook_secret = forms.RegexField(
-        label="Webhook signing secret",
+        label=_("Webhook signing secret"),
         regex=r"^whsec_[A-Za-z0-9_]+$",
         widget=forms.PasswordInput,
-        help_text=(
+        help_text=_(
             "Starts with whsec_: the signing secret of the endpoint "
             "/client/payments/stripe/webhook/ (events checkout.session.completed, "
             "checkout.session.async_payment_succeeded and payment_intent.succeeded)."
         ),
-        error_messages={"invalid": "A webhook signing secret starts with whsec_."},
+        error_messages={"invalid": _("A webhook signing secret starts with whsec_.")},
     )
 
 
 class StripeGateway(PaymentGateway):
     key = "stripe"
-    label = "Card (Stripe)"
-    description = "Pay by card on Stripe's secure page."
+    label = _("Card (Stripe)")
+    description = _("Pay by card on Stripe's secure page.")
     settings_form = StripeSettingsForm
 
     def is_configured(self) -> bool:
@@ -75,7 +79,7 @@ class StripeGateway(PaymentGateway):
     def missing_configuration(self) -> str:
         if self.is_configured():
             return ""
-        return "Set the secret key and the webhook signing secret of Stripe first."
+        return gettext("Set the secret key and the webhook signing secret of Stripe first.")
 
     def client(self) -> stripe.StripeClient:
         """A client with the stored secret key, talking to ``STRIPE_API_BASE``."""
@@ -104,7 +108,9 @@ class StripeGateway(PaymentGateway):
                     "price_data": {
                         "currency": invoice.currency.lower(),
                         "unit_amount": to_minor_units(amount_due(invoice), invoice.currency),
-                        "product_data": {"name": f"Invoice {invoice.number}"},
+                        "product_data": {
+                            "name": gettext("Invoice %(number)s") % {"number": invoice.number}
+                        },
                     },
                 }
             ],

@@ -18,7 +18,10 @@ staff the VM's configuration as its node reports it.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
+
+from django.utils.translation import gettext, gettext_lazy
 
 from delivery.calllog import calling
 from delivery.choices import ServerStatus
@@ -42,12 +45,16 @@ from .jobs import Job, Run, VmGone
 PANEL_ACTION = "panel"
 PANEL_JOBS = ("reinstall",)
 
+#: Marks the texts kept at module level: translated when they are shown.
+_ = cast(Callable[[str], str], gettext_lazy)
 DONE = {
-    "deliver": "VM {vmid} is made on node {node} and started.",
-    "suspend": "VM {vmid} on node {node} is stopped, tagged suspended, no longer starting on boot.",
-    "unsuspend": "VM {vmid} on node {node} is started again.",
-    "terminate": "VM {vmid} is deleted from node {node}.",
-    "reinstall": "VM {vmid} on node {node} is made again from the template and started.",
+    "deliver": _("VM %(vmid)s is made on node %(node)s and started."),
+    "suspend": _(
+        "VM %(vmid)s on node %(node)s is stopped, tagged suspended, no longer starting on boot."
+    ),
+    "unsuspend": _("VM %(vmid)s on node %(node)s is started again."),
+    "terminate": _("VM %(vmid)s is deleted from node %(node)s."),
+    "reinstall": _("VM %(vmid)s on node %(node)s is made again from the template and started."),
 }
 
 
@@ -57,7 +64,7 @@ def module_data(service: Any) -> dict[str, Any]:
 
 class ProxmoxModule(DeliveryModule):
     key = "proxmox"
-    needs_product = (
+    needs_product = _(
         "A VM is made from a product's configuration (template, cores, memory...): "
         "this custom service has none. Import an existing VM instead."
     )
@@ -78,9 +85,16 @@ class ProxmoxModule(DeliveryModule):
                 vms = api.all_vms()
                 nodes = sorted({node for node, _ in vms} | {n["node"] for n in api.nodes()})
         except ModuleError as exc:
-            return {"catalogue_error": f"{server} could not list its templates: {exc.message}"}
+            return {
+                "catalogue_error": gettext("%(server)s could not list its templates: %(error)s")
+                % {"server": server, "error": exc.message}
+            }
         templates = sorted(
-            (int(vm["vmid"]), f"{vm.get('name') or 'VM'} ({vm['vmid']}) on {node}")
+            (
+                int(vm["vmid"]),
+                gettext("%(name)s (%(vmid)s) on %(node)s")
+                % {"name": vm.get("name") or "VM", "vmid": vm["vmid"], "node": node},
+            )
             for node, vm in vms
             if vm.get("template") in (1, "1", True)
         )
@@ -91,7 +105,9 @@ class ProxmoxModule(DeliveryModule):
     @staticmethod
     def api(service: Any) -> ProxmoxApi:
         if service.server is None:
-            raise ModuleError("The service has no server: choose the Proxmox VE node it is on.")
+            raise ModuleError(
+                gettext("The service has no server: choose the Proxmox VE node it is on.")
+            )
         return ProxmoxApi(service.server)
 
     def run_for(self, api: ProxmoxApi, service: Any, job: Job) -> Run:
@@ -115,11 +131,12 @@ class ProxmoxModule(DeliveryModule):
         data: dict[str, Any] = {"node": job.node, "vmid": job.vmid}
         external_id = str(job.vmid) if job.vmid is not None else None
         if not done:
-            task = f"the {job.step} task" if job.upid else job.step
+            task = gettext("the %(step)s task") % {"step": job.step} if job.upid else job.step
             return ModuleResult(
                 external_id=external_id,
                 data={**data, "job": job.as_data()},
-                message=f"Node {job.node or '?'} is working on VM {job.vmid or '?'} ({task}).",
+                message=gettext("Node %(node)s is working on VM %(vmid)s (%(task)s).")
+                % {"node": job.node or "?", "vmid": job.vmid or "?", "task": task},
                 waiting=True,
             )
         if job.action == "deliver":
@@ -127,7 +144,7 @@ class ProxmoxModule(DeliveryModule):
         return ModuleResult(
             external_id=external_id,
             data={**data, "job": None},
-            message=DONE[job.action].format(vmid=job.vmid, node=job.node),
+            message=str(DONE[job.action]) % {"vmid": job.vmid, "node": job.node},
         )
 
     def carry_out(self, run: Run, resuming: bool = False) -> ModuleResult:
@@ -137,12 +154,15 @@ class ProxmoxModule(DeliveryModule):
             done = jobs.resume(run) if resuming else jobs.advance(run)
         except VmGone:
             raise ModuleError(
-                f"VM {run.job.vmid or ''} is no longer on node {run.job.node or '?'}: it was "
-                "deleted on the node.",
+                gettext("VM %(vmid)s is no longer on node %(node)s: it was deleted on the node.")
+                % {"vmid": run.job.vmid or "", "node": run.job.node or "?"},
                 retryable=False,
             ) from None
         if done and run.job.action == "terminate" and run.gone:
-            return ModuleResult(message=f"VM {run.job.vmid} was already gone from the node.")
+            return ModuleResult(
+                message=gettext("VM %(vmid)s was already gone from the node.")
+                % {"vmid": run.job.vmid}
+            )
         return self.outcome(run, done)
 
     # Operations -------------------------------------------------------------------------
@@ -178,7 +198,15 @@ class ProxmoxModule(DeliveryModule):
             run = self.located(api, service, action)
             if run is None:
                 if action == "terminate":
-                    return ModuleResult(message="No VM on the node: nothing to delete.")
+                    return ModuleResult(message=gettext("No VM on the node: nothing to delete."))
+                if action == "suspend":
+                    raise ModuleError(
+                        gettext("There is no VM on the node to suspend."), retryable=False
+                    )
+                if action == "unsuspend":
+                    raise ModuleError(
+                        gettext("There is no VM on the node to unsuspend."), retryable=False
+                    )
                 raise ModuleError(f"There is no VM on the node to {action}.", retryable=False)
             return self.carry_out(run)
 
@@ -197,13 +225,19 @@ class ProxmoxModule(DeliveryModule):
             nodes = api.nodes()
         if not nodes:
             raise ModuleError(
-                "The API token works but sees no node: give it Sys.Audit on /nodes, or check "
-                "its privileges."
+                gettext(
+                    "The API token works but sees no node: give it Sys.Audit on /nodes, or "
+                    "check its privileges."
+                )
             )
         online = [node["node"] for node in nodes if node.get("status") == "online"]
         return ModuleResult(
-            message=f"API token accepted: {len(nodes)} node(s), {len(online)} online "
-            f"({', '.join(online) or 'none'})."
+            message=gettext("API token accepted: %(nodes)s node(s), %(online)s online (%(names)s).")
+            % {
+                "nodes": len(nodes),
+                "online": len(online),
+                "names": ", ".join(online) or gettext("none"),
+            }
         )
 
     # Import -----------------------------------------------------------------------------
@@ -214,7 +248,8 @@ class ProxmoxModule(DeliveryModule):
         return [
             ImportableResource(
                 id=str(vm["vmid"]),
-                label=f"{vm.get('name') or 'VM'} ({vm['vmid']}) on {node}",
+                label=gettext("%(name)s (%(vmid)s) on %(node)s")
+                % {"name": vm.get("name") or "VM", "vmid": vm["vmid"], "node": node},
                 details={
                     "name": vm.get("name") or "",
                     "vmid": int(vm["vmid"]),
@@ -230,21 +265,24 @@ class ProxmoxModule(DeliveryModule):
     def import_existing(self, service: Any, resource_id: str) -> ModuleResult:
         vmid = str(resource_id).strip()
         if not vmid.isdigit():
-            raise ModuleError(f"{vmid!r} is not a VMID.")
+            raise ModuleError(gettext("%(vmid)s is not a VMID.") % {"vmid": repr(vmid)})
         with self.api(service) as api:
             found = next(
                 ((node, vm) for node, vm in api.all_vms() if str(vm["vmid"]) == vmid), None
             )
         if found is None:
-            raise ModuleError(f"No online node has VM {vmid}.")
+            raise ModuleError(gettext("No online node has VM %(vmid)s.") % {"vmid": vmid})
         node, vm = found
         if vm.get("template") in (1, "1", True):
-            raise ModuleError(f"VM {vmid} is a template: import a VM made from it.")
+            raise ModuleError(
+                gettext("VM %(vmid)s is a template: import a VM made from it.") % {"vmid": vmid}
+            )
         self._mark_imported(service, node, int(vmid))
         return ModuleResult(
             external_id=vmid,
             data={"node": node, "vmid": int(vmid), "name": vm.get("name") or ""},
-            message=f"Linked to VM {vm.get('name') or vmid} ({vmid}) on node {node}.",
+            message=gettext("Linked to VM %(name)s (%(vmid)s) on node %(node)s.")
+            % {"name": vm.get("name") or vmid, "vmid": vmid, "node": node},
         )
 
     def _mark_imported(self, service: Any, node: str, vmid: int) -> None:
@@ -257,7 +295,10 @@ class ProxmoxModule(DeliveryModule):
             tags = jobs.split_tags(config.get("tags"))
             others = [t for t in tags if t.startswith(jobs.TAG_PREFIX) and t != tag]
             if others:
-                raise ModuleError(f"VM {vmid} is already linked to another service ({others[0]}).")
+                raise ModuleError(
+                    gettext("VM %(vmid)s is already linked to another service (%(tag)s).")
+                    % {"vmid": vmid, "tag": others[0]}
+                )
             if tag not in tags:
                 api.set_options(
                     node,

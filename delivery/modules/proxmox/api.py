@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from django.utils.translation import gettext
 
 from delivery.http import PanelClient, PanelError, error_detail, parse_body
 from delivery.models import Server
@@ -76,7 +77,10 @@ def parse_upid(value: Any) -> Upid:
     text = str(value or "")
     match = UPID_PATTERN.match(text)
     if match is None:
-        raise ModuleError(f"Proxmox VE answered {text[:80]!r} where a task id (UPID) was expected.")
+        raise ModuleError(
+            gettext("Proxmox VE answered %(answer)s where a task id (UPID) was expected.")
+            % {"answer": repr(text[:80])}
+        )
     return Upid(text, match["node"], match["type"], match["id"], match["user"])
 
 
@@ -94,8 +98,14 @@ class TaskStatus:
 
     def failure(self) -> ModuleError:
         """The error of a task that stopped with anything but OK: trying again repeats it."""
-        what = f"The {self.upid.type} task on node {self.upid.node}"
-        return ModuleError(f"{what} failed: {self.exitstatus or 'no exit status'}")
+        return ModuleError(
+            gettext("The %(type)s task on node %(node)s failed: %(status)s")
+            % {
+                "type": self.upid.type,
+                "node": self.upid.node,
+                "status": self.exitstatus or gettext("no exit status"),
+            }
+        )
 
 
 def describe_error(response: httpx.Response) -> str:
@@ -135,7 +145,10 @@ class ProxmoxApi:
         token_id = str(credentials.get("token_id") or "")
         secret = str(credentials.get("token_secret") or "")
         if not token_id or not secret:
-            raise ModuleError(f"Server {server} has no API token: edit its credentials.")
+            raise ModuleError(
+                gettext("Server %(server)s has no API token: edit its credentials.")
+                % {"server": server}
+            )
         self.url = api_url(server)
         self.client = PanelClient(
             server,
@@ -173,8 +186,11 @@ class ProxmoxApi:
         payload = self.client.json(method, path, params=params, json=body, operation=operation)
         if not isinstance(payload, dict) or "data" not in payload:
             raise ModuleError(
-                "The answer is not a Proxmox VE API answer: is the address that of a "
-                f"Proxmox VE API (https://host:{DEFAULT_PORT})?"
+                gettext(
+                    "The answer is not a Proxmox VE API answer: is the address that of a "
+                    "Proxmox VE API (https://host:%(port)s)?"
+                )
+                % {"port": DEFAULT_PORT}
             )
         return payload["data"]
 
@@ -239,7 +255,10 @@ class ProxmoxApi:
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise ModuleError(f"Proxmox VE answered {value!r} for the next free VMID.") from None
+            raise ModuleError(
+                gettext("Proxmox VE answered %(answer)s for the next free VMID.")
+                % {"answer": repr(value)}
+            ) from None
 
     # Changing -----------------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from django.utils.translation import gettext
+
 from delivery.http import PanelError
 from delivery.modules.base import ModuleError
 
@@ -171,9 +173,13 @@ def find_marked(
         (node, vm) for node, vm in (api.all_vms() if vms is None else vms) if is_marked(vm, uuid)
     ]
     if len(found) > 1:
-        ids = ", ".join(f"{vm['vmid']} on {node}" for node, vm in found)
+        ids = ", ".join(
+            gettext("%(vmid)s on %(node)s") % {"vmid": vm["vmid"], "node": node}
+            for node, vm in found
+        )
         raise ModuleError(
-            f"Several VMs carry this service's id ({ids}): keep one, delete the rest."
+            gettext("Several VMs carry this service's id (%(ids)s): keep one, delete the rest.")
+            % {"ids": ids}
         )
     return found[0] if found else None
 
@@ -261,7 +267,8 @@ def placement(
     source = next((node for node, vm in vms if int(vm["vmid"]) == wanted), None)
     if source is None:
         raise ModuleError(
-            f"No online node has template {wanted}: correct the product's configuration."
+            gettext("No online node has template %(vmid)s: correct the product's configuration.")
+            % {"vmid": wanted}
         )
     name = next(vm.get("name") for node, vm in vms if int(vm["vmid"]) == wanted)
     copies = {
@@ -273,8 +280,11 @@ def placement(
     target = config.get("node") or least_loaded([nodes[node] for node in copies])
     if target not in nodes:
         raise ModuleError(
-            f"Node {target} is not online, or there is none: correct the product's "
-            "configuration, or wait for the node."
+            gettext(
+                "Node %(node)s is not online, or there is none: correct the product's "
+                "configuration, or wait for the node."
+            )
+            % {"node": target}
         )
     if target in copies:
         return target, copies[target], target
@@ -324,7 +334,8 @@ def resize(run: Run) -> Upid | None:
     disk = boot_disk(config)
     if disk is None:
         raise ModuleError(
-            f"VM {vmid} has no disk to grow: check template {run.config['template']}."
+            gettext("VM %(vmid)s has no disk to grow: check template %(template)s.")
+            % {"vmid": vmid, "template": run.config["template"]}
         )
     wanted = int(run.config["disk"])
     if disk_bytes(str(config[disk])) >= wanted * GIB:

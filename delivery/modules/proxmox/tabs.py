@@ -11,9 +11,12 @@ the node reports it. Whatever a tab's context raises is shown as an error panel 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote
+
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from clientxcms.redaction import redact
 from delivery.modules.base import Audience, ModuleError, ModuleResult, Tab, TabAction
@@ -28,35 +31,50 @@ if TYPE_CHECKING:
 CHANGE = "services.change_service"
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+#: Marks the texts kept at module level: translated when a page shows them.
+_ = cast(Callable[[str], str], gettext_lazy)
 STATE_BADGES = {"running": "success", "stopped": "secondary", "paused": "warning"}
+#: What the state line says of each state (another state shows as the node names it).
+STATE_LABELS = {
+    "running": pgettext_lazy("power state", "Running"),
+    "stopped": _("Stopped"),
+    "paused": _("Paused"),
+    "suspended": _("Suspended"),
+    "prelaunch": _("Prelaunch"),
+    "unknown": _("Unknown"),
+}
 POWER = {
     # action: (label, style, confirmation, done, started)
-    "start": ("Start", "success", "", "The VM is started.", "The VM is starting."),
+    "start": (_("Start"), "success", "", _("The VM is started."), _("The VM is starting.")),
     "shutdown": (
-        "Shut down",
+        _("Shut down"),
         "secondary",
         "",
-        "The VM is shut down.",
-        "The VM is shutting down (its system is asked to power off).",
+        _("The VM is shut down."),
+        _("The VM is shutting down (its system is asked to power off)."),
     ),
     "reboot": (
-        "Reboot",
+        _("Reboot"),
         "primary",
-        "Rebooting restarts the VM's system: programs running are stopped and what they did "
-        "not save is lost.",
-        "The VM rebooted.",
-        "The VM is rebooting.",
+        _(
+            "Rebooting restarts the VM's system: programs running are stopped and what they "
+            "did not save is lost."
+        ),
+        _("The VM rebooted."),
+        _("The VM is rebooting."),
     ),
     "stop": (
-        "Hard stop",
+        _("Hard stop"),
         "danger",
-        "A hard stop cuts the VM's power at once, like pulling the plug: what its system did "
-        "not write to disk is lost. Use Shut down unless the VM no longer answers.",
-        "The VM is stopped.",
-        "The VM is stopping.",
+        _(
+            "A hard stop cuts the VM's power at once, like pulling the plug: what its system "
+            "did not write to disk is lost. Use Shut down unless the VM no longer answers."
+        ),
+        _("The VM is stopped."),
+        _("The VM is stopping."),
     ),
 }
-REINSTALL_CONFIRM = (
+REINSTALL_CONFIRM = _(
     "Reinstalling deletes the VM with its disks and makes it again from the template: "
     "everything on it is lost. Keep a backup of what matters first."
 )
@@ -69,12 +87,12 @@ def duration(seconds: int) -> str:
     hours, seconds = divmod(seconds, 3600)
     minutes, seconds = divmod(seconds, 60)
     if days:
-        return f"{days} d {hours} h"
+        return gettext("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
     if hours:
-        return f"{hours} h {minutes} min"
+        return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
     if minutes:
-        return f"{minutes} min"
-    return f"{seconds} s"
+        return gettext("%(minutes)s min") % {"minutes": minutes}
+    return gettext("%(seconds)s s") % {"seconds": seconds}
 
 
 def percent(used: float, limit: float) -> int | None:
@@ -98,9 +116,9 @@ def declare(module: ProxmoxModule, audience: Audience) -> list[Tab]:
     power = tuple(
         TabAction(
             key=action,
-            label=label,
+            label=str(label),
             run=partial(power_action, module, action=action),
-            confirm=confirm,
+            confirm=str(confirm),
             permission=CHANGE,
             style=style,
         )
@@ -110,14 +128,14 @@ def declare(module: ProxmoxModule, audience: Audience) -> list[Tab]:
     declared = [
         Tab(
             key="overview",
-            label="Overview",
+            label=gettext("Overview"),
             template="delivery/proxmox/overview.html",
             order=10,
             context=overview,
         ),
         Tab(
             key="power",
-            label="Power",
+            label=gettext("Power"),
             template="delivery/proxmox/power.html",
             order=20,
             context=overview,
@@ -125,15 +143,15 @@ def declare(module: ProxmoxModule, audience: Audience) -> list[Tab]:
         ),
         Tab(
             key="reinstall",
-            label="Reinstall",
+            label=gettext("Reinstall"),
             template="delivery/proxmox/reinstall.html",
             order=30,
             actions=(
                 TabAction(
                     key="reinstall",
-                    label="Reinstall",
+                    label=gettext("Reinstall"),
                     run=partial(reinstall, module),
-                    confirm=REINSTALL_CONFIRM,
+                    confirm=str(REINSTALL_CONFIRM),
                     permission=CHANGE,
                     style="danger",
                 ),
@@ -144,7 +162,7 @@ def declare(module: ProxmoxModule, audience: Audience) -> list[Tab]:
         declared.append(
             Tab(
                 key="config",
-                label="Configuration",
+                label=gettext("Configuration"),
                 template="delivery/proxmox/config.html",
                 order=90,
                 audiences=frozenset({Audience.STAFF}),
@@ -157,7 +175,7 @@ def declare(module: ProxmoxModule, audience: Audience) -> list[Tab]:
 def _where(module: ProxmoxModule, api: ProxmoxApi, service: Any) -> tuple[str, int]:
     run = module.located(api, service, "tab")
     if run is None:
-        raise ModuleError("This service has no VM on the node.")
+        raise ModuleError(gettext("This service has no VM on the node."))
     return run.where
 
 
@@ -178,6 +196,7 @@ def vm_overview(module: ProxmoxModule, service: Any) -> dict[str, Any]:
         "vmid": vmid,
         "node": node,
         "state": state,
+        "state_label": str(STATE_LABELS.get(state) or state.capitalize()),
         "state_badge": STATE_BADGES.get(state, "secondary"),
         "running": running,
         "suspended": jobs.SUSPENDED_TAG in jobs.split_tags(config.get("tags")),
@@ -215,7 +234,7 @@ def power_action(module: ProxmoxModule, service: Any, *, action: str) -> ModuleR
         node, vmid = _where(module, api, service)
         upid = api.power(node, vmid, action)
         finished = upid is None or jobs.wait_for(api, upid, jobs.TASK_WAIT_SECONDS)
-    return ModuleResult(message=done if finished else started)
+    return ModuleResult(message=str(done if finished else started))
 
 
 def reinstall(module: ProxmoxModule, service: Any) -> ModuleResult:
@@ -225,5 +244,5 @@ def reinstall(module: ProxmoxModule, service: Any) -> ModuleResult:
     with module.api(service) as api:
         run = module.located(api, service, "reinstall")
         if run is None:
-            raise ModuleError("This service has no VM on the node to reinstall.")
+            raise ModuleError(gettext("This service has no VM on the node to reinstall."))
         return module.carry_out(run)

@@ -21,9 +21,12 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, cast
+
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from clientxcms.redaction import redact
 from delivery.calllog import calling
@@ -56,20 +59,40 @@ STATE_BADGES = {
     "install failed": "danger",
     "transferring": "info",
 }
+#: Marks the texts of the tabs kept at module level: translated when a page shows them.
+_ = cast(Callable[[str], str], gettext_lazy)
 POWER_DONE = {
-    "start": "The server is starting.",
-    "stop": "The server is stopping.",
-    "restart": "The server is restarting.",
-    "kill": "The server was killed.",
+    "start": _("The server is starting."),
+    "stop": _("The server is stopping."),
+    "restart": _("The server is restarting."),
+    "kill": _("The server was killed."),
 }
-KILL_CONFIRM = (
+#: The power buttons' labels, by signal.
+POWER_LABELS = {
+    "start": _("Start"),
+    "restart": _("Restart"),
+    "stop": _("Stop"),
+    "kill": _("Kill"),
+}
+KILL_CONFIRM = _(
     "Kill stops the server at once, without letting it save: what the game did not save yet "
     "is lost. Use Stop unless the server no longer answers."
 )
-REINSTALL_CONFIRM = (
+REINSTALL_CONFIRM = _(
     "Reinstalling stops the server and runs its egg's install script again: the files the "
     "script writes are replaced. Keep a backup of what matters first."
 )
+#: What the state line says of each state (a state the panel adds shows as it names it).
+STATE_LABELS = {
+    "running": pgettext_lazy("power state", "Running"),
+    "starting": _("Starting"),
+    "stopping": _("Stopping"),
+    "offline": _("Offline"),
+    "installing": _("Installing"),
+    "suspended": _("Suspended"),
+    "install failed": _("Install failed"),
+    "transferring": _("Transferring"),
+}
 MIB = 1024 * 1024
 
 
@@ -131,12 +154,12 @@ def duration(milliseconds: int) -> str:
     hours, seconds = divmod(seconds, 3600)
     minutes, seconds = divmod(seconds, 60)
     if days:
-        return f"{days} d {hours} h"
+        return gettext("%(days)s d %(hours)s h") % {"days": days, "hours": hours}
     if hours:
-        return f"{hours} h {minutes} min"
+        return gettext("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
     if minutes:
-        return f"{minutes} min"
-    return f"{seconds} s"
+        return gettext("%(minutes)s min") % {"minutes": minutes}
+    return gettext("%(seconds)s s") % {"seconds": seconds}
 
 
 def conflict_detail(exc: PanelError) -> str:
@@ -148,7 +171,7 @@ def conflict_detail(exc: PanelError) -> str:
 
 class PterodactylModule(DeliveryModule):
     key = "pterodactyl"
-    needs_product = (
+    needs_product = _(
         "A Pterodactyl server is made from a product's configuration (egg, memory, ...): "
         "this custom service has none. Import an existing server instead."
     )
@@ -168,7 +191,10 @@ class PterodactylModule(DeliveryModule):
             with calling(operation="product form"), PterodactylApi(server) as api:
                 catalogue = api.catalogue()
         except ModuleError as exc:
-            return {"catalogue_error": f"{server} could not list its eggs: {exc.message}"}
+            return {
+                "catalogue_error": gettext("%(server)s could not list its eggs: %(error)s")
+                % {"server": server, "error": exc.message}
+            }
         return {"catalogue": replace(catalogue, source=str(server))}
 
     # Helpers ----------------------------------------------------------------------------
@@ -176,7 +202,7 @@ class PterodactylModule(DeliveryModule):
     @staticmethod
     def _api(service: Any) -> PterodactylApi:
         if service.server is None:
-            raise ModuleError("The service has no server: choose the panel it is on.")
+            raise ModuleError(gettext("The service has no server: choose the panel it is on."))
         return PterodactylApi(service.server)
 
     @staticmethod
@@ -197,7 +223,7 @@ class PterodactylModule(DeliveryModule):
         server_id = self._server_id(api, service)
         found = api.server(server_id, operation="find server") if server_id else None
         if found is None:
-            raise ModuleError("This service has no server on the panel.")
+            raise ModuleError(gettext("This service has no server on the panel."))
         return str(found["identifier"])
 
     @staticmethod
@@ -208,15 +234,20 @@ class PterodactylModule(DeliveryModule):
         name = f"{attributes.get('name')} ({attributes.get('identifier')})"
         if status in FAILED:
             raise ModuleError(
-                f"The panel could not install server {name} ({status.replace('_', ' ')}): "
-                "read its install log on the panel, then reinstall or delete it.",
+                gettext(
+                    "The panel could not install server %(name)s (%(status)s): "
+                    "read its install log on the panel, then reinstall or delete it."
+                )
+                % {"name": name, "status": status.replace("_", " ")},
                 retryable=False,
             )
         waiting = status == "installing"
         return ModuleResult(
             external_id=str(attributes["id"]),
             data=server_data(attributes),
-            message=f"{message} The panel is installing it." if waiting else message,
+            message=gettext("%(message)s The panel is installing it.") % {"message": message}
+            if waiting
+            else message,
             waiting=waiting,
         )
 
@@ -228,7 +259,10 @@ class PterodactylModule(DeliveryModule):
             existing = api.server_by_external_id(str(service.uuid))
             if existing is not None:  # an earlier attempt made it; its answer was lost
                 name = f"{existing['name']} ({existing['identifier']})"
-                return self._outcome(existing, f"Found server {name}, made by an earlier try.")
+                return self._outcome(
+                    existing,
+                    gettext("Found server %(name)s, made by an earlier try.") % {"name": name},
+                )
             user = self._panel_user(api, service)
             egg = api.egg(config["nest"], config["egg"])
             body = self._server_body(service, config, egg, user["id"])
@@ -244,7 +278,11 @@ class PterodactylModule(DeliveryModule):
             # The creation answer has the allocation's id only: one read gets its address.
             server = api.server(str(created["id"]), operation="read server") or created
         name = f"{server['name']} ({server['identifier']})"
-        return self._outcome(server, f"Created server {name} for {user['email']}.")
+        return self._outcome(
+            server,
+            gettext("Created server %(name)s for %(email)s.")
+            % {"name": name, "email": user["email"]},
+        )
 
     @staticmethod
     def _panel_user(api: PterodactylApi, service: Any) -> dict[str, Any]:
@@ -304,19 +342,29 @@ class PterodactylModule(DeliveryModule):
             server = api.server(server_id, operation="follow") if server_id else None
         if server is None:
             raise ModuleError(
-                "The server is no longer on the panel: it was deleted while it installed.",
+                gettext("The server is no longer on the panel: it was deleted while it installed."),
                 retryable=False,
             )
-        return self._outcome(server, f"Server {server['name']} is installed.")
+        return self._outcome(
+            server, gettext("Server %(name)s is installed.") % {"name": server["name"]}
+        )
 
     def _toggle(self, service: Any, action: str) -> ModuleResult:
         with self._api(service) as api:
             server_id = self._server_id(api, service)
             if server_id is None:
-                raise ModuleError(f"There is no server on the panel to {action}.")
+                if action == "suspend":
+                    raise ModuleError(gettext("There is no server on the panel to suspend."))
+                raise ModuleError(gettext("There is no server on the panel to unsuspend."))
             if not api.server_action(server_id, action):
-                raise ModuleError(f"Server {server_id} is no longer on the panel.")
-        return ModuleResult(message=f"Server {server_id} {action}ed on the panel.")
+                raise ModuleError(
+                    gettext("Server %(id)s is no longer on the panel.") % {"id": server_id}
+                )
+        if action == "suspend":
+            done = gettext("Server %(id)s suspended on the panel.")
+        else:
+            done = gettext("Server %(id)s unsuspended on the panel.")
+        return ModuleResult(message=done % {"id": server_id})
 
     def suspend(self, service: Any) -> ModuleResult:
         return self._toggle(service, "suspend")
@@ -328,10 +376,15 @@ class PterodactylModule(DeliveryModule):
         with self._api(service) as api:
             server_id = self._server_id(api, service)
             if server_id is None:
-                return ModuleResult(message="No server on the panel: nothing to delete.")
+                return ModuleResult(message=gettext("No server on the panel: nothing to delete."))
             if not api.delete_server(server_id):
-                return ModuleResult(message=f"Server {server_id} was already gone from the panel.")
-        return ModuleResult(message=f"Server {server_id} deleted from the panel.")
+                return ModuleResult(
+                    message=gettext("Server %(id)s was already gone from the panel.")
+                    % {"id": server_id}
+                )
+        return ModuleResult(
+            message=gettext("Server %(id)s deleted from the panel.") % {"id": server_id}
+        )
 
     def test_connection(self, server: Server) -> ModuleResult:
         """Both keys: the application key reads the servers, the client key reaches them."""
@@ -340,12 +393,17 @@ class PterodactylModule(DeliveryModule):
             reached = api.client_sees_every_server()
         if total and not reached:
             raise ModuleError(
-                "The client API key works, but its account is not a panel administrator: "
-                "power actions and figures would fail on customers' servers."
+                gettext(
+                    "The client API key works, but its account is not a panel administrator: "
+                    "power actions and figures would fail on customers' servers."
+                )
             )
         return ModuleResult(
-            message=f"Application API key: {total} servers on the panel. "
-            f"Client API key: accepted, reaching {reached} of them."
+            message=gettext(
+                "Application API key: %(total)s servers on the panel. "
+                "Client API key: accepted, reaching %(reached)s of them."
+            )
+            % {"total": total, "reached": reached}
         )
 
     # Import -----------------------------------------------------------------------------
@@ -379,13 +437,15 @@ class PterodactylModule(DeliveryModule):
     def import_existing(self, service: Any, resource_id: str) -> ModuleResult:
         server_id = str(resource_id).strip()
         if not server_id.isdigit():
-            raise ModuleError(f"{server_id!r} is not the id of a Pterodactyl server.")
+            raise ModuleError(
+                gettext("%(id)s is not the id of a Pterodactyl server.") % {"id": repr(server_id)}
+            )
         with self._api(service) as api:
             found = api.server(server_id, operation="import")
         if found is None:
-            raise ModuleError(f"The panel has no server {server_id}.")
+            raise ModuleError(gettext("The panel has no server %(id)s.") % {"id": server_id})
         name = f"{found['name']} ({found['identifier']})"
-        return self._outcome(found, f"Linked to server {name}.")
+        return self._outcome(found, gettext("Linked to server %(name)s.") % {"name": name})
 
     # Tabs -------------------------------------------------------------------------------
 
@@ -393,9 +453,9 @@ class PterodactylModule(DeliveryModule):
         power = tuple(
             TabAction(
                 key=signal,
-                label=signal.capitalize(),
+                label=str(POWER_LABELS[signal]),
                 run=partial(self._power, signal=signal),
-                confirm=KILL_CONFIRM if signal == "kill" else "",
+                confirm=str(KILL_CONFIRM) if signal == "kill" else "",
                 permission=CHANGE,
                 style=style,
             )
@@ -409,14 +469,14 @@ class PterodactylModule(DeliveryModule):
         tabs = [
             Tab(
                 key="overview",
-                label="Overview",
+                label=gettext("Overview"),
                 template="delivery/pterodactyl/overview.html",
                 order=10,
                 context=self._overview,
             ),
             Tab(
                 key="power",
-                label="Power",
+                label=gettext("Power"),
                 template="delivery/pterodactyl/power.html",
                 order=20,
                 context=self._overview,
@@ -424,15 +484,15 @@ class PterodactylModule(DeliveryModule):
             ),
             Tab(
                 key="reinstall",
-                label="Reinstall",
+                label=gettext("Reinstall"),
                 template="delivery/pterodactyl/reinstall.html",
                 order=30,
                 actions=(
                     TabAction(
                         key="reinstall",
-                        label="Reinstall",
+                        label=gettext("Reinstall"),
                         run=self._reinstall,
-                        confirm=REINSTALL_CONFIRM,
+                        confirm=str(REINSTALL_CONFIRM),
                         permission=CHANGE,
                         style="danger",
                     ),
@@ -443,7 +503,7 @@ class PterodactylModule(DeliveryModule):
             tabs.append(
                 Tab(
                     key="details",
-                    label="Details",
+                    label=gettext("Details"),
                     template="delivery/pterodactyl/details.html",
                     order=90,
                     audiences=frozenset({Audience.STAFF}),
@@ -455,14 +515,14 @@ class PterodactylModule(DeliveryModule):
     def _power(self, service: Any, *, signal: str) -> ModuleResult:
         with self._api(service) as api:
             api.power(self._identifier(api, service), signal)
-        return ModuleResult(message=POWER_DONE[signal])
+        return ModuleResult(message=str(POWER_DONE[signal]))
 
     def _reinstall(self, service: Any) -> ModuleResult:
         with self._api(service) as api:
             server_id = self._server_id(api, service)
             if server_id is None or not api.server_action(server_id, "reinstall"):
-                raise ModuleError("This service has no server on the panel to reinstall.")
-        return ModuleResult(message="The panel is reinstalling the server.")
+                raise ModuleError(gettext("This service has no server on the panel to reinstall."))
+        return ModuleResult(message=gettext("The panel is reinstalling the server."))
 
     def _overview(self, service: Any) -> dict[str, Any]:
         """The server's state and use of its limits, from the client API."""
@@ -494,6 +554,7 @@ class PterodactylModule(DeliveryModule):
             "name": view.get("name"),
             "identifier": identifier,
             "state": state,
+            "state_label": str(STATE_LABELS.get(state) or state.capitalize()),
             "state_badge": STATE_BADGES.get(state, "secondary"),
             "running": state == "running",
             "unavailable": unavailable,
@@ -518,5 +579,5 @@ class PterodactylModule(DeliveryModule):
             server_id = self._server_id(api, service)
             found = api.server(server_id, operation="details") if server_id else None
         if found is None:
-            raise ModuleError("This service has no server on the panel.")
+            raise ModuleError(gettext("This service has no server on the panel."))
         return {"raw": redact(json.dumps(found, indent=2, sort_keys=True))}

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from django.utils.translation import gettext
 
 from delivery.http import PanelClient, PanelError, parse_body
 from delivery.models import Server
@@ -113,8 +114,11 @@ def attributes(payload: Any, kind: str) -> dict[str, Any]:
         or not isinstance(payload.get("attributes"), dict)
     ):
         raise ModuleError(
-            f"The panel's answer is not a Pterodactyl {kind}: is the address that of a "
-            "Pterodactyl panel?"
+            gettext(
+                "The panel's answer is not a Pterodactyl %(kind)s: is the address that of a "
+                "Pterodactyl panel?"
+            )
+            % {"kind": kind}
         )
     return payload["attributes"]
 
@@ -122,7 +126,7 @@ def attributes(payload: Any, kind: str) -> dict[str, Any]:
 def list_attributes(payload: Any, kind: str) -> list[dict[str, Any]]:
     """The ``attributes`` of each item of a Fractal list."""
     if not isinstance(payload, dict) or payload.get("object") != "list":
-        raise ModuleError("The panel's answer is not a Pterodactyl list.")
+        raise ModuleError(gettext("The panel's answer is not a Pterodactyl list."))
     return [attributes(entry, kind) for entry in payload.get("data") or []]
 
 
@@ -149,7 +153,10 @@ class PterodactylApi:
         self.application_key = str(credentials.get("application_key") or "")
         self.client_key = str(credentials.get("client_key") or "")
         if not self.application_key or not self.client_key:
-            raise ModuleError(f"Server {server} has no API keys: edit its credentials.")
+            raise ModuleError(
+                gettext("Server %(server)s has no API keys: edit its credentials.")
+                % {"server": server}
+            )
         self.verify = not credentials.get("skip_tls_verify")
 
     def _panel(self, kind: str, key: str) -> PanelClient:
@@ -282,8 +289,11 @@ class PterodactylApi:
         except PanelError as exc:
             if is_missing(exc):
                 raise ModuleError(
-                    f"The panel has no egg {egg} in nest {nest}: correct the product's "
-                    "configuration."
+                    gettext(
+                        "The panel has no egg %(egg)s in nest %(nest)s: correct the product's "
+                        "configuration."
+                    )
+                    % {"egg": egg, "nest": nest}
                 ) from exc
             raise
         return attributes(payload, "egg")
@@ -298,11 +308,16 @@ class PterodactylApi:
             )
         except PanelError as exc:
             if is_missing(exc):
-                raise ModuleError(f"The panel has no node {node}.") from exc
+                raise ModuleError(
+                    gettext("The panel has no node %(node)s.") % {"node": node}
+                ) from exc
             raise
         free = list_attributes(payload, "allocation")
         if not free:
-            raise ModuleError(f"Node {node} of the panel has no free allocation (port) left.")
+            raise ModuleError(
+                gettext("Node %(node)s of the panel has no free allocation (port) left.")
+                % {"node": node}
+            )
         return free[0]
 
     def create_server(self, body: dict[str, Any]) -> dict[str, Any]:
