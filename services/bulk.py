@@ -1,12 +1,15 @@
-"""Bulk actions on services: what they would do, and doing it one service at a time.
+"""Bulk actions on services: what they would do, and doing it service by service.
 
 A confirmed bulk action is a ``BulkOperation``. Its task first writes one item per
 selected service, each already marked skipped when the action cannot apply to it (the
 rule book's reasons, ``services.rules.annotate``, evaluated in SQL so that a million rows
-cost one query), then runs the others through the lifecycle layer. Each item is claimed and
-applied in its own transaction, together with the lifecycle's own changes: a failure
-never undoes the others, and a task that dies and is retried finds the item either
-untouched or finished, so nothing is applied twice.
+cost one query), then runs the others through the lifecycle layer. Items whose module
+calls a panel are claimed and applied one by one, each in its own transaction with the
+lifecycle's own changes, several at a time per server (``bulk_calls``); those whose module
+makes its changes in place (``manual``) are claimed, applied and written in batches of
+their own transaction (``services.batches``). Either way a failure never undoes the
+others, and a task that dies and is retried finds each item either untouched or
+finished, so nothing is applied twice.
 
 The plan predicts; the lifecycle decides. An item the lifecycle refuses, or finds nothing
 to do for, when its turn comes (the service changed in between) is skipped with the
@@ -17,13 +20,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
@@ -34,7 +38,7 @@ from clientxcms.claims import Claimer
 from delivery.modules.base import ModuleError
 from delivery.registry import UnknownModule, get_module
 
-from . import bulk_calls, lifecycle, rules, stats
+from . import batches, bulk_calls, lifecycle, rules, stats
 from .actions import CATALOGUE
 from .choices import (
     BulkAction,
@@ -280,8 +284,43 @@ def run_item(operation: BulkOperation, item_id: int) -> ItemReport | None:
     return report
 
 
+#: The actions whose items are applied in batches when the module calls no panel
+#: (``services.batches``): those whose operation writes nothing but the service and its
+#: history. The others go one item at a time.
+BATCHED_ACTIONS = frozenset({BulkAction.SUSPEND, BulkAction.UNSUSPEND, BulkAction.TERMINATE})
+
+
+def _run_in_place(operation: BulkOperation, ids: list[int]) -> list[int]:
+    """Apply pending items whose module calls no panel together: the items and their
+    services locked in one transaction, written together with the items' outcomes.
+
+    A worker lost in the middle leaves all of them pending (nothing committed), so none
+    is applied twice. Returns the items left for one-by-one: held by another worker, or
+    whose service is (a sweep's lock on it, say).
+    """
+    with transaction.atomic():
+        items = {
+            item.service_ref: item
+            for item in _pending(operation)
+            .due.filter(pk__in=ids, state=BulkItemState.PENDING)
+            .select_for_update(skip_locked=True)
+        }
+        reports: dict[tuple[str, str], list[int]] = defaultdict(list)
+        with batches.locked(Service.objects.filter(pk__in=items)) as services:
+            for service in services:
+                report = _apply(operation, items[service.pk])
+                reports[report.state, report.message].append(items[service.pk].pk)
+        for (state, message), item_ids in reports.items():
+            BulkOperationItem.objects.filter(pk__in=item_ids).update(
+                state=state, message=message, attempts=F("attempts") + 1, updated_at=timezone.now()
+            )
+    applied = {pk for item_ids in reports.values() for pk in item_ids}
+    return [pk for pk in ids if pk not in applied]
+
+
 def _run_batch(operation: BulkOperation, ids: list[int], heartbeat: Heartbeat) -> None:
-    """Run a batch of items: those whose module calls a panel several at a time per server
+    """Run a batch of items: those whose module makes its changes in place together
+    (``_run_in_place``), those whose module calls a panel several at a time per server
     (``bulk_calls``) where the database allows it, the others one after the other."""
     refs = dict(BulkOperationItem.objects.filter(pk__in=ids).values_list("pk", "service_ref"))
     services = {
@@ -290,8 +329,24 @@ def _run_batch(operation: BulkOperation, ids: list[int], heartbeat: Heartbeat) -
             "pk", "server_id", "module"
         )
     }
+    in_place = [
+        item_id
+        for item_id in ids
+        if operation.action in BATCHED_ACTIONS
+        and batches.calls_no_panel(services.get(refs.get(item_id, 0), (None, ""))[1])
+    ]
+    left: list[int] = []
+    if in_place:
+        try:
+            left = _run_in_place(operation, in_place)
+        except DatabaseError:
+            # The batch's writes failed and were rolled back: one by one, the failing
+            # service fails alone.
+            left = in_place
+        heartbeat.beat()
+    batched = set(in_place)
     concurrent: list[tuple[int, int | None]] = []
-    for item_id in ids:
+    for item_id in [pk for pk in ids if pk not in batched] + left:
         server_id, module = services.get(refs.get(item_id, 0), (None, ""))
         if _calls_panel(module) and _threads_see_our_rows():
             concurrent.append((item_id, server_id))

@@ -39,7 +39,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -60,7 +60,7 @@ from delivery.registry import UnknownModule, get_module
 from products.choices import BillingCycle
 from products.cycles import add_cycles
 
-from . import notifications, rules
+from . import batches, notifications, rules
 from .actions import CATALOGUE
 from .choices import (
     ACTION_TRANSITIONS,
@@ -318,6 +318,14 @@ class _Operation:
             )
         except ValidationError as exc:
             raise self.refuse(_validation_message(exc)) from exc
+        notify = self.notify and CATALOGUE[self.action].notifies
+        batch = batches.current()
+        if batch is not None:
+            # Written with the batch's others (services.batches), after every check passed.
+            batch.update(service, [*changed_names, *(also or [])])
+            event = self._event(changes=changes)
+            batch.record(event, notify=notify)
+            return event
         try:
             # No savepoint of its own: a failed write aborts the transaction, and the
             # LifecycleError raised here rolls back the operation's atomic block.
@@ -325,15 +333,23 @@ class _Operation:
         except IntegrityError as exc:
             raise self.refuse(_("the change breaks a rule of the database.")) from exc
         event = self.record(changes=changes)
-        if self.notify and CATALOGUE[self.action].notifies:
+        if notify:
             transaction.on_commit(partial(notifications.enqueue, event.pk))
         return event
 
     def record(
         self, *, changes: dict[str, Any], error: str = "", extra: Mapping[str, Any] | None = None
     ) -> ServiceEvent:
+        event = self._event(changes=changes, error=error, extra=extra)
+        event.save()
+        return event
+
+    def _event(
+        self, *, changes: dict[str, Any], error: str = "", extra: Mapping[str, Any] | None = None
+    ) -> ServiceEvent:
+        """The history row of the operation, not yet saved."""
         result = {**self.result.as_dict(), **(extra or {})}
-        return ServiceEvent.objects.create(
+        return ServiceEvent(
             service=self.service if self.service.pk else None,
             actor=self.actor,
             source=self.source,
@@ -367,6 +383,12 @@ def _validation_message(exc: ValidationError) -> str:
 
 def _lock(service: ServiceRef) -> Service:
     pk = service.pk if isinstance(service, Service) else service
+    batch = batches.current()
+    if batch is not None:
+        locked = batch.service(pk)
+        if locked is None:
+            raise LifecycleError(_("Service #%(id)s is not in this batch.") % {"id": pk})
+        return locked
     try:
         return Service.objects.select_for_update(of=("self",)).get(pk=pk)
     except Service.DoesNotExist:
@@ -392,7 +414,9 @@ def _operation(
     claimed here, and called and finished once the transaction has committed.
     """
     failure: ModuleError | None = None
-    with transaction.atomic():
+    # In a batch (services.batches) the batch's transaction holds the lock; an operation
+    # writes nothing before its checks pass, so a refusal leaves the others' writes.
+    with nullcontext() if batches.current() is not None else transaction.atomic():
         op = _Operation(
             _lock(service),
             action=action,

@@ -43,6 +43,19 @@ def enqueue(event_id: int) -> None:
     send_service_notification.delay(event_id)
 
 
+#: Events per task when a batch queues its e-mails (services.batches): one push to the
+#: queue per hundred, not per e-mail.
+ENQUEUED_TOGETHER = 100
+
+
+def enqueue_many(event_ids: list[int]) -> None:
+    """Queue the e-mails of several events (called after the batch's commit)."""
+    from .tasks import send_service_notifications
+
+    for start in range(0, len(event_ids), ENQUEUED_TOGETHER):
+        send_service_notifications.delay(event_ids[start : start + ENQUEUED_TOGETHER])
+
+
 def send(event_id: int) -> bool:
     """Send the e-mail of one event; False when there is nothing to send, or when it was
     sent already (by an earlier run of the task, or one running now)."""

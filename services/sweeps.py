@@ -6,12 +6,13 @@ notice that a service expires soon. Each is a periodic task of its own
 Each sweep states which services are due at a moment (``*_due(now)``: none with an
 operation in flight, none that another sweep owns at that moment, none held by an
 agreement with the customer), so the dry run can say what it would do, and hands them
-one at a time to the lifecycle layer as automation (``clientxcms.claims``), with no
-transaction held, because the lifecycle calls the panel after its own claim has
-committed. That claim, and the rule book asked again under the lock, keep two workers
-from handling the same service; a service changed in between is skipped, and a second
-run finds nothing to do. A module failure is recorded on that service and the sweep goes
-on.
+to the lifecycle layer as automation: services whose module calls no panel in batches
+(``services.batches``: locked together, written together), the others one at a time
+with no transaction held (``clientxcms.claims``), because the lifecycle calls the panel
+after its own claim has committed. The locks, and the rule book asked again under them,
+keep two workers from handling the same service; a service changed in between is
+skipped, and a second run finds nothing to do. A module failure is recorded on that
+service and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from clientxcms.claims import SKIPPED, ClaimResult, hand_over_each_due
 from customers.models import Customer, User
 from delivery.modules.base import ModuleError
 
-from . import lifecycle, notices, periods
+from . import batches, lifecycle, notices, periods
 from .choices import CancelWhen, EventSource, ServiceStatus
 from .lifecycle import LifecycleError, Outcome
 from .models import Service
@@ -76,7 +77,13 @@ def _sweep(due: QuerySet[Service], apply: Callable[[Service], Outcome]) -> Claim
                 return SKIPPED
             raise
 
-    return hand_over_each_due(due, handle, expected=(LifecycleError, ModuleError))
+    expected = (LifecycleError, ModuleError)
+    return batches.hand_over_in_batches(
+        due,
+        handle,
+        lambda rows: hand_over_each_due(rows, handle, expected=expected),
+        expected=expected,
+    )
 
 
 # Scheduled cancellations --------------------------------------------------------------

@@ -16,6 +16,22 @@ def send_service_notification(event_id: int) -> bool:
     return notifications.send(event_id)
 
 
+@shared_task
+def send_service_notifications(event_ids: list[int]) -> int:
+    """E-mail the customers about several events (a batch's); how many were sent.
+
+    Each is sent once, as by ``send_service_notification``; one the mail server refuses
+    is queued on its own, with that task's retries, and the others go on.
+    """
+    sent = 0
+    for event_id in event_ids:
+        try:
+            sent += notifications.send(event_id)
+        except OSError:
+            send_service_notification.delay(event_id)
+    return sent
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def run_bulk_operation(operation_id: int) -> None:
     """Process one BulkOperation; safe to run again (each item is claimed once).

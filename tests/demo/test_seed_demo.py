@@ -110,6 +110,7 @@ def test_a_second_run_adds_nothing_and_both_runs_print_the_logins(seed, first_ou
 def test_seeding_emails_no_one(seed, django_capture_on_commit_callbacks, monkeypatch):
     queued: list[int] = []
     monkeypatch.setattr(tasks.send_service_notification, "delay", queued.append)
+    monkeypatch.setattr(tasks.send_service_notifications, "delay", queued.extend)
     for task in (
         billing_tasks.send_invoice_issued_email,
         billing_tasks.send_payment_received_email,

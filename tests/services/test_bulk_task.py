@@ -10,8 +10,18 @@ from django.utils import timezone
 from services import bulk, tasks
 from services.choices import BulkAction, BulkItemState, BulkStatus, CancelWhen, ServiceStatus
 from services.models import BulkOperation, Service, ServiceEvent
+from tests.fakes.modules import FakeModule
 
 S = ServiceStatus
+
+
+@pytest.fixture(autouse=True, params=["one by one", "in batches"])
+def module_calls(request, monkeypatch):
+    """Every test twice: with the test module calling its panel (items one by one), and
+    made in place as ``manual`` is (items in batches, services.batches)."""
+    if request.param == "in batches":
+        monkeypatch.setattr(FakeModule, "calls_panel", False)
+    return request.param
 
 
 def run(action, services, admin_user, **params):

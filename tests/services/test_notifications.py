@@ -160,3 +160,27 @@ def test_the_email_speaks_the_customers_language(make_service, customer, mailout
     assert '<html lang="fr">' in html
     assert french_date in html
     assert translation.get_language() != "fr"
+
+
+def test_a_batchs_emails_are_sent_by_one_task_and_a_refused_one_queued_alone(
+    make_service, mailoutbox, monkeypatch
+):
+    events = [event_for(make_service(), A.SUSPEND) for _ in range(3)]
+    refused = events[1].pk
+    send = notifications.send
+    queued: list[int] = []
+
+    def mail_server_away_for_one(event_id: int) -> bool:
+        if event_id == refused:
+            raise OSError("Connection refused")
+        return send(event_id)
+
+    monkeypatch.setattr(notifications, "send", mail_server_away_for_one)
+    monkeypatch.setattr(tasks.send_service_notification, "delay", queued.append)
+
+    assert tasks.send_service_notifications([e.pk for e in events]) == 2
+
+    assert len(mailoutbox) == 2
+    assert queued == [refused]  # with the retries of the one-event task
+    # Sent once: the batch again sends nothing more.
+    assert tasks.send_service_notifications([events[0].pk, events[2].pk]) == 0

@@ -17,6 +17,7 @@ from automation import registry
 from services import lifecycle, sweeps
 from services.choices import CancelWhen, EventSource, ServiceStatus
 from services.models import Service, ServiceEvent
+from tests.fakes.modules import FakeModule
 
 S = ServiceStatus
 
@@ -250,7 +251,11 @@ def test_the_dry_run_names_each_service_and_why(make_service, customer, settings
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_service_locked_by_another_worker_is_skipped_not_waited_for(make_service):
+@pytest.mark.parametrize("calls_panel", [True, False], ids=["one by one", "in batches"])
+def test_a_service_locked_by_another_worker_is_skipped_not_waited_for(
+    make_service, monkeypatch, calls_panel
+):
+    monkeypatch.setattr(FakeModule, "calls_panel", calls_panel)
     held = make_service(S.ACTIVE, expires_at=ago(1))
     free = make_service(S.ACTIVE, expires_at=ago(1))
     locked, release = threading.Event(), threading.Event()
