@@ -240,20 +240,19 @@ class _Stop(Exception):
 
 
 def first_batch(run: Any, moment: dt.datetime) -> tuple[str, Any] | None:
-    """The claim loop's first batch query of ``run(moment)``, without letting it change
-    anything: the run is stopped at its first lock or write, or at that query."""
+    """The first lock of ``run(moment)``: a batch's ``SELECT … FOR UPDATE SKIP LOCKED`` of
+    its due rows (services.batches), or the first row claimed one by one; the run is
+    stopped there, before anything changes."""
     from django.db import connection
-
-    from clientxcms.claims import BATCH_SIZE
 
     found: list[tuple[str, Any]] = []
 
     def stop(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         statement = sql.lstrip().upper()
-        if not statement.startswith("SELECT") or "FOR UPDATE" in statement:
-            raise _Stop
-        if f"LIMIT {BATCH_SIZE}" in statement:
+        if statement.startswith("SELECT") and "FOR UPDATE" in statement:
             found.append((sql, params))
+            raise _Stop
+        if not statement.startswith(("SELECT", "SAVEPOINT")):
             raise _Stop
         return execute(sql, params, many, context)
 
@@ -639,7 +638,7 @@ def print_figures(figures: Figures, runs: int) -> None:
         print(f"Floor of {s.task}: UPDATE services_service SET {s.floor_sql} (rolled back)")
     print()
     common.print_table(
-        f"The claim loop's first batch query with {SERVICES:,} due, {total}",
+        f"The first batch's lock with {SERVICES:,} due, {total}",
         ["task", "plan"],
         [[s.task, _plan_line(s.batch_plan)] for s in figures.sweeps],
     )

@@ -26,8 +26,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -40,6 +41,8 @@ from .models import Service, ServiceEvent
 #: Services locked and written together: 500 rows make one short UPDATE and INSERT each,
 #: and a lock held well under a second.
 BATCH_SIZE = 500
+#: Rows per UPDATE statement: under SQLite's 32,766 parameters with a dozen fields.
+UPDATE_ROWS = 1000
 
 
 @dataclass
@@ -71,11 +74,45 @@ class Batch:
     def flush(self) -> None:
         """Make the gathered writes: one UPDATE per set of fields, one INSERT of history."""
         for fields, services in self.updates.items():
-            Service.objects.bulk_update(services, list(fields))
+            update_rows(services, list(fields))
         ServiceEvent.objects.bulk_create(self.events)
         ids = [event.pk for event in self.notified]
         if ids:
             transaction.on_commit(partial(notifications.enqueue_many, ids))
+
+
+def update_rows(services: list[Service], fields: list[str]) -> None:
+    """Write ``fields`` of each of ``services``, each its own values, in one statement:
+    ``UPDATE … FROM (VALUES (id, value, …), …)``.
+
+    What ``bulk_update`` does, without its ``CASE WHEN id = … THEN …`` per row and field,
+    which Django builds in Python at a millisecond a service. The values are prepared by
+    each field as ``save()`` would; PostgreSQL is told their column types (a column of the
+    VALUES that is NULL in every row would otherwise be text), SQLite needs none.
+    """
+    by_name = {field.name: field for field in Service._meta.concrete_fields}
+    columns = [by_name[name] for name in fields]
+    quote = connection.ops.quote_name
+    typed = connection.vendor == "postgresql"
+    assignments = ", ".join(
+        f"{quote(field.column)} = "
+        + (f"CAST(v.column{i} AS {field.db_type(connection)})" if typed else f"v.column{i}")
+        for i, field in enumerate(columns, start=2)
+    )
+    row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    table = quote(Service._meta.db_table)
+    for start in range(0, len(services), UPDATE_ROWS):
+        chunk = services[start : start + UPDATE_ROWS]
+        params: list[Any] = []
+        for service in chunk:
+            params.append(service.pk)
+            params += [f.get_db_prep_save(getattr(service, f.attname), connection) for f in columns]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))})"
+                f" AS v WHERE {table}.{quote('id')} = v.column1",
+                params,
+            )
 
 
 _current: ContextVar[Batch | None] = ContextVar("services_batch", default=None)

@@ -308,8 +308,9 @@ class _Operation:
         service = self.service
         if self.target:
             service.status = self.target
-        changes = {**self.params.get("changes", {}), **self.changes()}
-        changed_names = [f.name for f in _AUDITED_FIELDS if f.name in self.changes()]
+        changed_now = self.changes()
+        changes = {**self.params.get("changes", {}), **changed_now}
+        changed_names = [f.name for f in _AUDITED_FIELDS if f.name in changed_now]
         try:
             service.full_clean(
                 exclude=[f.name for f in Service._meta.fields if f.name not in changes],

@@ -17,6 +17,7 @@ already applied) is not a rule of one service: the lifecycle checks it itself.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Case, CharField, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 
 from products.choices import BillingCycle
 
@@ -123,8 +124,15 @@ def _label(status: str) -> str:
 
 def _status_rules(action: str) -> list[Rule]:
     """A status change: nothing to do at its target, refused from a status it does not leave."""
+    return list(_status_rules_in(action, get_language()))
+
+
+@functools.lru_cache(maxsize=128)
+def _status_rules_in(action: str, language: str | None) -> tuple[Rule, ...]:
+    """``_status_rules`` in ``language``, built once: a batch asks them of every service
+    (services.batches), and their messages cost a dozen catalogue lookups."""
     sources, target = ACTION_TRANSITIONS[action]
-    return [
+    return (
         Rule(
             StatusIn({target}),
             Verdict.NOOP,
@@ -139,7 +147,7 @@ def _status_rules(action: str) -> list[Rule]:
             for status in S
             if status not in sources and status != target
         ],
-    ]
+    )
 
 
 def _refused_in(statuses: Collection[str], message: str = "") -> list[Rule]:

@@ -181,3 +181,24 @@ def test_services_on_a_panel_still_go_one_by_one_beside_the_batch(
     assert result.counts() == {"done": 2, "skipped": 0, "failed": 0}
     assert batched == [[in_batch.pk]]
     assert {Service.objects.get(pk=s.pk).status for s in (on_a_panel, in_batch)} == {S.EXPIRED}
+
+
+def test_a_batch_writes_each_row_its_own_values(make_service):
+    """``update_rows``: one statement, each row its own values, NULL where every row has
+    NULL, dates to the microsecond."""
+    first, second = make_service(S.ACTIVE), make_service(S.SUSPENDED)
+    first.status, second.status = S.SUSPENDED, S.ACTIVE
+    first.suspended_at, second.suspended_at = ago(1).replace(microsecond=123456), None
+    first.suspend_reason, second.suspend_reason = "Unpaid", ""
+    first.cancel_at = second.cancel_at = None
+
+    batches.update_rows([first, second], ["status", "suspended_at", "suspend_reason", "cancel_at"])
+
+    for expected in (first, second):
+        stored = Service.objects.get(pk=expected.pk)
+        assert (stored.status, stored.suspended_at, stored.suspend_reason, stored.cancel_at) == (
+            expected.status,
+            expected.suspended_at,
+            expected.suspend_reason,
+            None,
+        )
