@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed $(CATALOGUES) ## Create .venv, install the project with its dev tools, compile the translations
 
 messages: $(VENV)/.installed ## Gather the translatable strings into locale/*/LC_MESSAGES/django.po
-	$(VENV)/bin/django-admin makemessages --all --no-wrap --ignore=tests --ignore=bench --ignore=staticfiles --ignore=var
+	$(VENV)/bin/django-admin makemessages --all --no-wrap --no-obsolete --ignore=tests --ignore=bench --ignore=staticfiles --ignore=var
 
 # Embedded mode: SQLite in var/, tasks in-process. DATABASE_URL / REDIS_URL apply if set.
 # The fake Pterodactyl panel of the tests (tests/fakes/pterodactyl) runs beside it on

@@ -18,12 +18,14 @@ are in the export and are ignored here, so an exported file imports back unchang
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import csv
 import datetime as dt
 import io
 import logging
 import uuid as uuid_module
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -335,6 +337,23 @@ class ServerByName(LookupWidget):
 # The resource -------------------------------------------------------------------------
 
 
+def _column_reader(dataset: tablib.Dataset) -> Callable[[str], list[str]]:
+    """The non-empty texts of a column of ``dataset`` (none when it has no such column)."""
+    headers = set(dataset.headers or ())
+
+    def column(name: str) -> list[str]:
+        if name not in headers:
+            return []
+        return [text for text in (_text(value) for value in dataset[name]) if text]
+
+    return column
+
+
+def _remember(widget: Any, found: dict[str, Any]) -> None:
+    """Put rows read together in a lookup column's cache, by the key it uses."""
+    widget.cache.update(found)
+
+
 def _same(name: str, old: Any, new: Any) -> bool:
     """Whether a row's value is the service's, the export's rounding allowed for: dates are
     exported to the second, so a stored 12:00:00.4 reads back as 12:00:00."""
@@ -400,17 +419,54 @@ class ServiceImportResource(resources.ModelResource):
         skip_unchanged = True
         report_skipped = True
         skip_html_diff = True
+        # Each row's service as it was is kept by ``get_instance`` (``original``), not
+        # deep-copied by the library with its customer, product and server.
+        skip_diff = True
         store_row_values = True
 
     def __init__(self, *, actor: User, may_change: bool = True) -> None:
         super().__init__()
         self.actor = actor
         self.may_change = may_change
+        #: The services the rows name as they are, read by ``before_import``; a row
+        #: changes a copy of its service (``get_instance``).
+        self.services_by_pk: dict[int, Service] = {}
+        self.services_by_uuid: dict[uuid_module.UUID, Service] = {}
         #: The changes each row made (or would make), by row number: (column, old, new).
         self.changes_by_row: dict[int, list[tuple[str, str, str]]] = {}
 
     def get_import_id_fields(self) -> list[str]:
         return []
+
+    def before_import(self, dataset: tablib.Dataset, **kwargs: Any) -> None:
+        """Read what the rows name in a few queries rather than several per row: the
+        services by id and uuid, with what the comparison reads of them, and the
+        customers, products and servers, put in their columns' caches. A value found
+        nowhere is left to its column, which says why."""
+        column = _column_reader(dataset)
+        ids = {int(text) for text in column("id") if text.isdigit() and len(text) <= 18}
+        uuids = set()
+        for text in column("uuid"):
+            with contextlib.suppress(ValueError):
+                uuids.add(uuid_module.UUID(text))
+        services = Service.objects.select_related("customer__user", "product", "server")
+        if ids:
+            self.services_by_pk = {s.pk: s for s in services.filter(pk__in=ids)}
+        if uuids:
+            self.services_by_uuid = {s.uuid: s for s in services.filter(uuid__in=uuids)}
+            self.services_by_pk |= {s.pk: s for s in self.services_by_uuid.values()}
+        emails = {text.lower() for text in column("customer_email")}
+        customers = Customer.objects.select_related("user").filter(user__email__in=emails)
+        _remember(self.fields["customer"].widget, {c.user.email.lower(): c for c in customers})
+        for name, model in (("product", Product), ("server", Server)):
+            texts = set(column(name))
+            found: dict[str, list[Any]] = {}
+            for row in model.objects.filter(name__in=texts):
+                found.setdefault(row.name, []).append(row)
+            _remember(
+                self.fields[name].widget,
+                {text.lower(): rows[0] for text, rows in found.items() if len(rows) == 1},
+            )
 
     def init_instance(self, row: Any = None) -> Service:
         return Service()
@@ -424,7 +480,7 @@ class ServiceImportResource(resources.ModelResource):
                 raise ValidationError(
                     {"id": _("not a service id: %(value)r.") % {"value": pk_text}}
                 )
-            service = Service.objects.filter(pk=int(pk_text)).first()
+            service = self.services_by_pk.get(int(pk_text))
             if service is None:
                 raise ValidationError({"id": _("no service #%(id)s.") % {"id": pk_text}})
         if uuid_text:
@@ -440,12 +496,16 @@ class ServiceImportResource(resources.ModelResource):
                         {"uuid": _("service #%(id)s has another uuid.") % {"id": pk_text}}
                     )
             else:
-                service = Service.objects.filter(uuid=wanted).first()
+                service = self.services_by_uuid.get(wanted)
                 if service is None:
                     raise ValidationError(
                         {"uuid": _("no service with the uuid %(uuid)s.") % {"uuid": uuid_text}}
                     )
-        return service
+        return copy.copy(service) if service is not None else None
+
+    def original(self, instance: Service) -> Service:
+        """The service a row changes, as it was before the row."""
+        return self.services_by_pk.get(instance.pk) or Service.objects.get(pk=instance.pk)
 
     def import_instance(self, instance: Service, row: Any, **kwargs: Any) -> None:
         """Each cell into the service in memory, the errors keyed by their column."""
@@ -481,8 +541,9 @@ class ServiceImportResource(resources.ModelResource):
         row: Any,
         import_validation_errors: Any = None,
     ) -> bool:
-        if import_validation_errors or original is None or instance.pk is None:
+        if import_validation_errors or instance.pk is None:
             return False
+        original = self.original(instance)
         return not self.changes(instance, original) and instance.customer_id == original.customer_id
 
     def validate_instance(
@@ -497,7 +558,7 @@ class ServiceImportResource(resources.ModelResource):
                     "status", ValidationError(_("a new service is created pending or active."))
                 )
         else:
-            original = Service.objects.get(pk=instance.pk)
+            original = self.original(instance)
             if not self.may_change:
                 errors.setdefault(
                     NON_FIELD_ERRORS,
@@ -557,7 +618,7 @@ class ServiceImportResource(resources.ModelResource):
         self.changes_by_row[number] = []
 
     def _change(self, instance: Service, number: int) -> None:
-        original = Service.objects.get(pk=instance.pk)
+        original = self.original(instance)
         changes = self.changes(instance, original)
         lifecycle.update(
             instance.pk,

@@ -388,7 +388,8 @@ def _lock(service: ServiceRef) -> Service:
     if batch is not None:
         locked = batch.service(pk)
         if locked is None:
-            raise LifecycleError(_("Service #%(id)s is not in this batch.") % {"id": pk})
+            # A caller's mistake (services.batches locks what it runs), not a person's.
+            raise LifecycleError(f"Service #{pk} is not in this batch.")
         return locked
     try:
         return Service.objects.select_for_update(of=("self",)).get(pk=pk)

@@ -154,7 +154,7 @@ class ServiceCsvConfirmView(StaffRequiredMixin, View):
         data = _stored(request, token)
         if data is None:
             messages.error(
-                request, "That import has expired or was already done: upload the file again."
+                request, _("That import has expired or was already done: upload the file again.")
             )
             return redirect("admin:service_csv_import")
         try:

@@ -13,6 +13,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from customers.models import Customer
+from services import csv_import
 from services.choices import EventSource, ServiceStatus
 from services.export import HEADERS
 from services.models import Service, ServiceEvent
@@ -303,3 +305,40 @@ def test_rows_are_checked_again_when_confirmed(staff, world):
     assert confirm.status_code == 400
     assert "BOB@example.com" in dict(confirm.context["plan"].rows[0].errors)["customer_email"]
     assert counts() == before
+
+
+def test_the_preview_reads_what_the_rows_name_together_not_row_by_row(
+    admin_user, world, django_assert_max_num_queries
+):
+    """Services, customers, products and servers are read once for the file: only the
+    library's savepoint per row (two statements) grows with the rows."""
+
+    def export_of(services):
+        rows = [
+            {
+                "id": s.pk,
+                "uuid": s.uuid,
+                "name": s.name,
+                "customer_email": s.customer.user.email,
+                "product": s.product.name,
+                "server": "",
+                "module": s.module,
+                "status": s.status,
+                "price": s.price,
+                "billing_cycle": s.billing_cycle,
+            }
+            for s in services
+        ]
+        return csv_import.read_csv(csv_bytes(rows, tuple(rows[0])))
+
+    customers = [Customer.objects.get(pk=world["customer"].pk)]
+    customers += [ServiceFactory().customer for _ in range(11)]
+    services = [ServiceFactory(customer=customers[n], product=world["product"]) for n in range(12)]
+    queries = []
+    for size in (3, 12):
+        dataset = export_of(services[:size])
+        with django_assert_max_num_queries(200) as context:
+            plan = csv_import.preview(dataset, actor=admin_user)
+        assert plan.unchanged == size, plan.rows
+        queries.append(len(context.captured_queries))
+    assert queries[1] - queries[0] == 2 * (12 - 3)
