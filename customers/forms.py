@@ -301,6 +301,13 @@ class CustomerPasswordResetForm(PasswordResetForm):
     customers created without one, so only inactive accounts and staff are skipped.
     """
 
+    #: Named as on the sign-in page ("E-mail address"), not Django's "Email".
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
     def get_users(self, email: str) -> QuerySet[User]:
         return User.objects.filter(email__iexact=email, is_active=True, customer__isnull=False)
 

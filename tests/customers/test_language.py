@@ -134,3 +134,11 @@ def test_the_client_area_asks_no_extra_query_for_the_language(
             _home(client)
         counts.append(len(context.captured_queries))
     assert counts[0] == counts[1]
+
+
+def test_the_forgotten_password_page_names_the_address_as_sign_in_does(client):
+    french = client.get(reverse("client:password_reset"), HTTP_ACCEPT_LANGUAGE="fr").content
+    english = client.get(reverse("client:password_reset"), HTTP_ACCEPT_LANGUAGE="en").content
+    assert b"Adresse e-mail" in french
+    assert b"Courriel" not in french  # Django's own word for "Email"
+    assert b"E-mail address" in english

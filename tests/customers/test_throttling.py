@@ -145,6 +145,23 @@ def test_a_staff_lockout_emails_the_administrators_once(
     assert lockout.target_id == str(agent.pk)
 
 
+def test_each_administrator_reads_the_lockout_in_their_language(
+    client, admin_user, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(tasks.notify_staff_lockout, "delay", tasks.notify_staff_lockout)
+    StaffFactory(email="marie@example.com", is_superuser=True, language="fr")
+    agent = StaffFactory(email="agent@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        fail(client, "admin", agent.email, LIMIT + 3)
+
+    subjects = {tuple(message.to): message.subject for message in mail.outbox}
+    assert subjects == {
+        ("alice@example.com",): "Staff account locked out: agent@example.com",
+        ("marie@example.com",): "Compte de l’équipe bloqué : agent@example.com",
+    }
+
+
 def test_a_customer_lockout_emails_no_one(
     client, admin_user, customer, django_capture_on_commit_callbacks, monkeypatch
 ):
