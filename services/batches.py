@@ -20,6 +20,7 @@ be called with a lock held: callers batch only services whose module calls none
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ from delivery.registry import UnknownModule, get_module
 
 from . import notifications
 from .models import Service, ServiceEvent
+
+logger = logging.getLogger(__name__)
 
 #: Services locked and written together: 500 rows make one short UPDATE and INSERT each,
 #: and a lock held well under a second.
@@ -198,7 +201,9 @@ def _run_batch(
             try:
                 counted.record(handle(service))
             except expected as exc:
-                counted.failed.append((service.pk, getattr(exc, "message", None) or str(exc)))
+                message = getattr(exc, "message", None) or str(exc)
+                logger.warning("Service %s could not be handled: %s", service.pk, message)
+                counted.failed.append((service.pk, message))
     _merge(result, counted)
 
 

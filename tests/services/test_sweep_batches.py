@@ -101,7 +101,9 @@ def test_a_batch_costs_the_same_queries_for_5_services_as_for_40(
     assert counts[0] <= 8
 
 
-def test_a_module_failure_fails_that_service_and_the_batch_goes_on(in_place, make_service, queued):
+def test_a_module_failure_fails_that_service_and_the_batch_goes_on(
+    in_place, make_service, queued, caplog
+):
     broken = make_service(S.ACTIVE, expires_at=ago(1), fail="suspend")
     fine = [make_service(S.ACTIVE, expires_at=ago(1)) for _ in range(2)]
 
@@ -109,6 +111,8 @@ def test_a_module_failure_fails_that_service_and_the_batch_goes_on(in_place, mak
 
     assert result.done == 2
     assert result.failed == [(broken.pk, "The test panel refused to suspend.")]
+    # Logged as the one-by-one path logs it, for whoever reads the worker's log.
+    assert f"Service {broken.pk} could not be handled" in caplog.text
     broken.refresh_from_db()
     assert broken.status == S.ACTIVE
     assert broken.last_delivery_error == "The test panel refused to suspend."
