@@ -5,10 +5,11 @@ service."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from services import batches, lifecycle, notifications, sweeps
@@ -206,3 +207,35 @@ def test_a_batch_writes_each_row_its_own_values(make_service):
             expected.suspend_reason,
             None,
         )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_expire_each_service_once(in_place, make_service, queued, monkeypatch):
+    """Two workers run the same sweep at the same moment: the batches' SKIP LOCKED and the
+    due condition asked again under the lock share the services out, none twice."""
+    services = [make_service(S.ACTIVE, expires_at=ago(1)) for _ in range(60)]
+    monkeypatch.setattr(batches, "BATCH_SIZE", 7)  # many batches, so that the two interleave
+    start = threading.Barrier(2)
+    results: list[object] = []
+
+    def worker() -> None:
+        try:
+            start.wait(timeout=10)
+            results.append(sweeps.expire(timezone.now()))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            results.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert all(not isinstance(result, BaseException) for result in results), results
+    assert sum(result.done for result in results) == 60
+    assert all(not result.failed for result in results)
+    assert Service.objects.filter(status=S.EXPIRED).count() == len(services)
+    assert ServiceEvent.objects.filter(action="expire").count() == 60
