@@ -78,12 +78,15 @@ OPTIONAL_COLUMNS = (
 IGNORED_COLUMNS = ("customer_name", "renewal_count", "created_at")
 #: The statuses a new service may be created in: pending, or active as delivered.
 CREATE_STATUSES = (ServiceStatus.PENDING, ServiceStatus.ACTIVE)
-#: What a row may change on a service, compared to decide "changed" or "unchanged".
-COMPARED = (
+#: The service's fields a row sets, in the export's order (``ServiceImportResource``);
+#: ``import_status`` is the row's status, applied through its action, not as a field.
+IMPORTED_FIELDS = (
     "name",
-    "module",
+    "customer",
     "product",
     "server",
+    "module",
+    "import_status",
     "price",
     "initial_price",
     "currency",
@@ -91,6 +94,9 @@ COMPARED = (
     "expires_at",
     "max_renewals",
 )
+#: What a row may change on an existing service, compared to decide "changed" or
+#: "unchanged": the imported fields the lifecycle lets staff edit.
+COMPARED = tuple(name for name in IMPORTED_FIELDS if name in lifecycle.EDITABLE_FIELDS)
 #: Each compared field's attribute: a foreign key is compared by its id.
 ATTNAMES = {name: f"{name}_id" if name in ("product", "server") else name for name in COMPARED}
 DATE_FORMATS = (DATETIME_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
@@ -400,20 +406,7 @@ class ServiceImportResource(resources.ModelResource):
 
     class Meta:
         model = Service
-        fields = (
-            "name",
-            "customer",
-            "product",
-            "server",
-            "module",
-            "import_status",
-            "price",
-            "initial_price",
-            "currency",
-            "billing_cycle",
-            "expires_at",
-            "max_renewals",
-        )
+        fields = IMPORTED_FIELDS
         import_id_fields: tuple[str, ...] = ()
         clean_model_instances = False
         skip_unchanged = True
