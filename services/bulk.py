@@ -113,6 +113,17 @@ def _with_skip_reason(services: QuerySet[Service], action: str, params: dict[str
     return rules.annotate(services.order_by(), key, _context(key, params))
 
 
+#: The most services a bulk confirmation counts before it shows: the count of what would
+#: change and skip reads every selected service (700 ms for 120,000 of a million), so a
+#: larger selection says "more than" this and counts in a request of its own.
+COUNTED_AT_ONCE = 1_000
+
+
+def more_than(services: QuerySet[Service], bound: int) -> bool:
+    """Whether ``services`` holds more than ``bound`` services; reads at most ``bound + 1``."""
+    return services.order_by().values("pk")[: bound + 1].count() > bound
+
+
 def plan(services: QuerySet[Service], action: str, params: dict[str, Any]) -> Plan:
     """Count what ``action`` would change and skip in ``services``: one GROUP BY query."""
     rows = (

@@ -47,6 +47,11 @@ class BulkConfirmView(StaffRequiredMixin, View):
     The list posts the selection here; the page shows how many services will change and
     how many will be skipped, and why, with the action's settings. "Update" shows the
     figures again for new settings; "Run" creates the BulkOperation and queues it.
+
+    Counting what would change reads every selected service, so a selection of more than
+    ``bulk.COUNTED_AT_ONCE`` first shows "more than" that at once, with the run button
+    disabled, and the page asks for the figures in a second POST (``fragment=plan``)
+    that replaces the counts and enables the button.
     """
 
     permission_required = "services.view_service"
@@ -73,7 +78,8 @@ class BulkConfirmView(StaffRequiredMixin, View):
         bound = "confirm" in request.POST or "update" in request.POST
         settings_form = ActionSettingsForm(request.POST if bound else None, action=action)
         params = _params(settings_form)
-        if "confirm" in request.POST and settings_form.is_valid():
+        fragment = request.POST.get("fragment") == "plan"
+        if "confirm" in request.POST and not fragment and settings_form.is_valid():
             operation = BulkOperation.objects.create(
                 action=action,
                 params=params,
@@ -84,24 +90,30 @@ class BulkConfirmView(StaffRequiredMixin, View):
             _enqueue(operation)
             messages.success(request, _("%(operation)s is queued.") % {"operation": operation})
             return redirect("admin:bulk_detail", pk=operation.pk)
+        context: dict[str, Any] = {
+            "action": BulkAction(action),
+            "selection_form": selection_form,
+            "selection": selection,
+            "settings_form": settings_form,
+            "back_url": back_url,
+        }
+        if (
+            selection["select_all"]
+            and "count" not in request.POST
+            and bulk.more_than(services, bulk.COUNTED_AT_ONCE)
+        ):
+            # Counted by the page's own request once shown (the spinner's POST), so that
+            # a large selection shows at once; without JavaScript, by a button.
+            context.update(plan=None, more_than=bulk.COUNTED_AT_ONCE)
+            return render(request, "services/admin/bulk_confirm.html", context)
         plan = bulk.plan(services, action, params)
         named: list[Service] = []
         if action in bulk.NAMED_ACTIONS and plan.changing:
             named = bulk.changing(services, action, params, NAMED_ON_CONFIRM)
-        return render(
-            request,
-            "services/admin/bulk_confirm.html",
-            {
-                "action": BulkAction(action),
-                "selection_form": selection_form,
-                "selection": selection,
-                "settings_form": settings_form,
-                "plan": plan,
-                "named": named,
-                "named_more": max(plan.changing - len(named), 0),
-                "back_url": back_url,
-            },
-        )
+        context.update(plan=plan, named=named, named_more=max(plan.changing - len(named), 0))
+        if fragment:
+            return render(request, "services/admin/_bulk_plan_fragment.html", context)
+        return render(request, "services/admin/bulk_confirm.html", context)
 
 
 def _params(form: ActionSettingsForm) -> dict[str, Any]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from services import tasks
+from services import bulk, tasks
 from services.choices import BulkItemState, BulkStatus, ServiceStatus
 from services.models import BulkOperation, Service
 from tests.factories import StaffFactory
@@ -297,3 +301,80 @@ def test_invalid_filters_go_back_to_the_list_with_their_errors(client, admin_use
     assert response.status_code == 302
     assert "price_min=abc" in response["Location"]
     assert any("filters are not valid" in str(m) for m in response.wsgi_request._messages)
+
+
+@pytest.fixture
+def counted_at_once(monkeypatch):
+    """The confirmation counts two services at once: three make a large selection."""
+    monkeypatch.setattr(bulk, "COUNTED_AT_ONCE", 2)
+
+
+LARGE = {"action": "suspend", "select_all": "1", "query": "status=active"}
+
+
+def test_a_large_selection_shows_at_once_without_counting_and_asks_for_the_figures(
+    client, admin_user, make_service, counted_at_once
+):
+    for _ in range(3):
+        make_service(S.ACTIVE)
+    client.force_login(admin_user)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(CONFIRM, LARGE)
+
+    html = response.content.decode()
+    assert '<strong data-figure="total">more than 2</strong>' in html
+    assert 'data-figure="changing"' not in html
+    assert re.search(r'<button type="submit" name="confirm"[^>]* disabled', html)
+    assert "Suspend the matching services" in html
+    assert 'hx-vals=\'{"fragment": "plan", "count": "1"}\'' in html
+    # Only the bounded probe read the services: no GROUP BY over the selection.
+    assert not [q for q in queries if "GROUP BY" in q["sql"]]
+    assert [q for q in queries if "LIMIT 3" in q["sql"] and "services_service" in q["sql"]]
+
+
+def test_the_figures_of_a_large_selection_replace_the_counting_and_enable_the_button(
+    client, admin_user, make_service, counted_at_once
+):
+    for _ in range(3):
+        make_service(S.ACTIVE)
+    make_service(S.ACTIVE)
+    client.force_login(admin_user)
+
+    response = client.post(CONFIRM, {**LARGE, "fragment": "plan", "count": "1"})
+
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div class="card shadow-sm" id="bulk-plan">')
+    assert '<strong data-figure="changing">4</strong> will be changed' in html
+    assert re.search(r'<button [^>]*id="bulk-confirm-button"[^>]*hx-swap-oob="true"', html)
+    assert "Suspend 4 services" in html
+    assert " disabled" not in html
+
+
+def test_the_figures_request_never_starts_the_operation(
+    client, admin_user, make_service, counted_at_once
+):
+    for _ in range(3):
+        make_service(S.ACTIVE)
+    client.force_login(admin_user)
+
+    client.post(CONFIRM, {**LARGE, "fragment": "plan", "count": "1", "confirm": "1"})
+
+    assert not BulkOperation.objects.exists()
+
+
+def test_without_javascript_the_count_button_shows_the_whole_page_with_the_figures(
+    client, admin_user, make_service, counted_at_once
+):
+    for _ in range(3):
+        make_service(S.ACTIVE)
+    make_service(S.SUSPENDED)
+    client.force_login(admin_user)
+
+    first = client.post(CONFIRM, {**LARGE, "query": ""}).content.decode()
+    counted = client.post(CONFIRM, {**LARGE, "query": "", "count": "1"}).content.decode()
+
+    assert '<noscript><button type="submit" name="count" value="1"' in first
+    assert "<h1" in counted
+    assert '<strong data-figure="changing">3</strong> will be changed' in counted
+    assert "1: it is already suspended" in counted
