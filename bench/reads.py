@@ -44,6 +44,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +209,8 @@ def measure_search(client: Any, runs: int) -> tuple[list[dict[str, Any]], list[d
         figures_ms = _timed_request(figures, runs)[0] if deferred else None
         total = filter_services(QueryDict(f"q={term}"), user=user).count()
         with _old_search():
-            before_ms, before_queries, _ = _timed_request(bulk, runs)
+            # The page as it was: every selection counted in the one request.
+            before_ms, before_queries, _ = _timed_request(partial(bulk, count="1"), runs)
         confirm.append(
             {"case": label, "ms": ms, "queries": queries, "services": total}
             | {"figures_ms": figures_ms}

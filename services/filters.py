@@ -152,9 +152,9 @@ class AnyOf(Func):
     #: Up to this many ids, ``= ANY``; beyond, the hashed ``IN``.
     INDEXED = 1_000
 
-    def __init__(self, column: str, ids: list[int]) -> None:
+    def __init__(self, column: str, ids: MatchedIds) -> None:
         super().__init__(F(column))
-        self.ids = list(ids)
+        self.ids = ids
 
     def as_sql(
         self,
@@ -165,15 +165,35 @@ class AnyOf(Func):
         arg_joiner: str | None = None,
         **extra_context: Any,
     ) -> tuple[str, list[Any]]:
-        if not self.ids:
+        if not self.ids.count:
             raise EmptyResultSet  # an OR drops this arm; alone, nothing matches
         column, params = compiler.compile(self.source_expressions[0])
         if connection.vendor == "postgresql":
-            if len(self.ids) <= self.INDEXED:
-                return f"{column} = ANY(%s)", [*params, self.ids]
-            return f"{column} IN (SELECT unnest(%s::bigint[]))", [*params, self.ids]
-        marks = ", ".join(["%s"] * len(self.ids))
-        return f"{column} IN ({marks})", [*params, *self.ids]
+            array = [*params, self.ids.as_array()]
+            if self.ids.count <= self.INDEXED:
+                return f"{column} = ANY(%s::bigint[])", array
+            return f"{column} IN (SELECT unnest(%s::bigint[]))", array
+        marks = ", ".join(["%s"] * self.ids.count)
+        return f"{column} IN ({marks})", [*params, *self.ids.as_list()]
+
+
+@dataclass(frozen=True)
+class MatchedIds:
+    """Ids as the database listed them: their number and their text, comma-separated.
+
+    They go back to PostgreSQL as one array literal, so that thousands of customer ids
+    (6,170 for a common name at 50,000 customers) are never made Python integers, nor
+    dumped again one by one: 3 ms a query, twice a search.
+    """
+
+    count: int
+    text: str
+
+    def as_array(self) -> str:
+        return f"{{{self.text}}}"
+
+    def as_list(self) -> list[int]:
+        return [int(pk) for pk in self.text.split(",")] if self.count else []
 
 
 def _customer_matches(term: str) -> QuerySet[Customer, Any]:
@@ -211,29 +231,37 @@ def _customer_matches(term: str) -> QuerySet[Customer, Any]:
 
 def _probe(
     products: QuerySet[Product], customers: QuerySet[Customer, Any]
-) -> tuple[list[int], list[int]]:
+) -> tuple[MatchedIds, MatchedIds]:
     """The ids of ``products`` and of at most ``CUSTOMER_IDS + 1`` of ``customers``, in one
-    query: two derived tables under a ``UNION ALL``, tagged 0 and 1.
+    query: two derived tables under a ``UNION ALL``, tagged 0 and 1, each one row of its
+    count and its ids joined by commas.
 
     (Django cannot express a ``LIMIT`` inside one arm of a ``UNION`` on SQLite; a derived
     table can, on both databases.)
     """
     arms = [products.order_by().values_list("pk"), customers.order_by().values_list("pk")]
     arms[1] = arms[1][: CUSTOMER_IDS + 1]
+    connection = connections[arms[0].db]
+    joined = (
+        "string_agg(matched.pk::text, ',')"
+        if connection.vendor == "postgresql"
+        else "group_concat(matched.pk, ',')"
+    )
     parts, params = [], []
     for tag, arm in enumerate(arms):
         try:
             sql, arm_params = arm.query.get_compiler(using=arm.db).as_sql()
         except EmptyResultSet:  # .none(): nothing to ask
             continue
-        parts.append(f"SELECT {tag} AS tag, matched.* FROM ({sql}) AS matched")
+        parts.append(f"SELECT {tag} AS tag, COUNT(*), {joined} FROM ({sql}) AS matched")
         params.extend(arm_params)
-    with connections[arms[0].db].cursor() as cursor:
-        rows = []
-        if parts:
+    found = dict.fromkeys(range(len(arms)), MatchedIds(0, ""))
+    if parts:
+        with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(parts), params)
-            rows = cursor.fetchall()
-    return [pk for tag, pk in rows if tag == 0], [pk for tag, pk in rows if tag == 1]
+            for tag, count, text in cursor.fetchall():
+                found[tag] = MatchedIds(count, text or "")
+    return found[0], found[1]
 
 
 def search_services(queryset: QuerySet[Service], term: str) -> QuerySet[Service]:
@@ -270,12 +298,13 @@ def search_services(queryset: QuerySet[Service], term: str) -> QuerySet[Service]
     product_ids, customer_ids = _probe(products, customers)
     by_customer = (
         Q(customer__in=customers.order_by().values("pk"))
-        if len(customer_ids) > CUSTOMER_IDS
+        if customer_ids.count > CUSTOMER_IDS
         else Q(AnyOf("customer_id", customer_ids))
     )
     if "@" in term:
         return queryset.filter(by_customer)
-    return queryset.filter(by_customer | Q(product_id__in=product_ids) | Q(name__icontains=term))
+    by_product = Q(product_id__in=product_ids.as_list())
+    return queryset.filter(by_customer | by_product | Q(name__icontains=term))
 
 
 # The FilterSet -----------------------------------------------------------------------------
