@@ -339,6 +339,11 @@ OPERATION_RESUME_CHECK_SECONDS = float(os.environ.get("OPERATION_RESUME_CHECK_SE
 # Module calls a bulk action makes at once to one server (the panel's latency, not its
 # overhead, then sets the pace); a 429 pauses that server's calls for its Retry-After.
 BULK_CALLS_PER_SERVER = int(os.environ.get("BULK_CALLS_PER_SERVER", "8"))
+# Worker processes (tasks) a large bulk operation calling panels is spread over, so that its
+# calls' Python work is not one process's: one per core, at most 4. They share the bound
+# above (each makes BULK_CALLS_PER_SERVER // BULK_PARTS calls at once per server), so the
+# worker needs at least this many processes free to run them at once.
+BULK_PARTS = int(os.environ.get("BULK_PARTS", str(min(4, os.cpu_count() or 1))))
 # A running bulk operation whose progress has not moved for this many minutes (its worker was
 # lost) is queued again, at most BULK_MAX_RESUMES times; then it is marked finished with an
 # error and staff can resume it from its page. Longer than the slowest single service.

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -271,24 +272,48 @@ def _apply(operation: BulkOperation, item: BulkOperationItem) -> ItemReport:
     return ItemReport(BulkItemState.SKIPPED, outcome.message)
 
 
-def run_item(operation: BulkOperation, item_id: int) -> ItemReport | None:
+def run_item(
+    operation: BulkOperation,
+    item_id: int,
+    *,
+    take_over: bool = True,
+    service_ref: int | None = None,
+) -> ItemReport | None:
     """Claim one item (committed), apply it, and record how it went.
 
-    The item is claimed in a transaction of its own and applied with none held: the
-    lifecycle calls panels only after its own claim has committed. Returns None when
-    another worker holds or finished the item.
+    The item is claimed by one conditional ``UPDATE`` (pending to running, committed at
+    once) and applied with no transaction held: the lifecycle calls panels only after its
+    own claim has committed. An item left running by a lost worker is carried on only
+    with ``take_over``, by the operation's one runner (see ``_run``): a part running
+    beside others leaves running items to the runner that holds them. Returns None when
+    another runner holds or finished the item. ``service_ref``: the item's, when the
+    caller read it already.
     """
-    with transaction.atomic():
-        item = (
-            _pending(operation).due.select_for_update(skip_locked=True).filter(pk=item_id).first()
-        )
-        if item is None:
-            return None
-        resumed = item.state == BulkItemState.RUNNING
-        item.state = BulkItemState.RUNNING
-        item.attempts += 1
-        item.save(update_fields=["state", "attempts", "updated_at"])
-    report = (_interrupted(item) if resumed else None) or _apply(operation, item)
+    claimed = BulkOperationItem.objects.filter(
+        pk=item_id, operation=operation, state=BulkItemState.PENDING
+    ).update(state=BulkItemState.RUNNING, attempts=F("attempts") + 1, updated_at=timezone.now())
+    if claimed:
+        if service_ref is None:
+            service_ref = BulkOperationItem.objects.values_list("service_ref", flat=True).get(
+                pk=item_id
+            )
+        item = BulkOperationItem(pk=item_id, operation=operation, service_ref=service_ref)
+        report = _apply(operation, item)
+    elif take_over:
+        with transaction.atomic():
+            found = (
+                BulkOperationItem.objects.select_for_update(skip_locked=True)
+                .filter(pk=item_id, operation=operation, state=BulkItemState.RUNNING)
+                .first()
+            )
+            if found is None:
+                return None
+            found.attempts += 1
+            found.save(update_fields=["attempts", "updated_at"])
+        item = found
+        report = _interrupted(item) or _apply(operation, item)
+    else:
+        return None
     BulkOperationItem.objects.filter(pk=item.pk, state=BulkItemState.RUNNING).update(
         state=report.state, message=report.message, updated_at=timezone.now()
     )
@@ -329,10 +354,18 @@ def _run_in_place(operation: BulkOperation, ids: list[int]) -> list[int]:
     return [pk for pk in ids if pk not in applied]
 
 
-def _run_batch(operation: BulkOperation, ids: list[int], heartbeat: Heartbeat) -> None:
+def _run_batch(
+    operation: BulkOperation,
+    ids: list[int],
+    heartbeat: Heartbeat,
+    *,
+    per_server: int,
+    take_over: bool = True,
+) -> None:
     """Run a batch of items: those whose module makes its changes in place together
-    (``_run_in_place``), those whose module calls a panel several at a time per server
-    (``bulk_calls``) where the database allows it, the others one after the other."""
+    (``_run_in_place``), those whose module calls a panel ``per_server`` at a time per
+    server (``bulk_calls``) where the database allows it, the others one after the other.
+    ``take_over``: carry on the items a lost worker left running (``run_item``)."""
     refs = dict(BulkOperationItem.objects.filter(pk__in=ids).values_list("pk", "service_ref"))
     services = {
         pk: (server_id, module)
@@ -362,20 +395,17 @@ def _run_batch(operation: BulkOperation, ids: list[int], heartbeat: Heartbeat) -
         if _calls_panel(module) and _threads_see_our_rows():
             concurrent.append((item_id, server_id))
         else:
-            run_item(operation, item_id)
+            run_item(operation, item_id, take_over=take_over, service_ref=refs.get(item_id))
             heartbeat.beat()
     if concurrent:
 
         def run(item_id: int) -> float | None:
-            report = run_item(operation, item_id)
+            report = run_item(
+                operation, item_id, take_over=take_over, service_ref=refs.get(item_id)
+            )
             return report.retry_after if report else None
 
-        bulk_calls.run_bounded(
-            concurrent,
-            run,
-            per_server=settings.BULK_CALLS_PER_SERVER,
-            on_done=heartbeat.beat,
-        )
+        bulk_calls.run_bounded(concurrent, run, per_server=per_server, on_done=heartbeat.beat)
 
 
 def _threads_see_our_rows() -> bool:
@@ -391,8 +421,189 @@ def _calls_panel(module: str) -> bool:
         return False
 
 
-def process(operation_id: int) -> None:
-    """Prepare the operation if needed, run every pending item, then mark it finished."""
+# Several runners -------------------------------------------------------------------------
+#
+# A bulk operation of thousands of panel calls is CPU work in the worker too (the lifecycle,
+# the ORM, HTTP, the call log: about 8 ms a service), and one process runs Python on one core
+# whatever its threads. So its task spreads the pending items over ``parts()`` tasks
+# (worker processes): each claims pending items by the same conditional UPDATE, so none is
+# applied twice, and each makes ``BULK_CALLS_PER_SERVER // parts()`` calls at once per server,
+# so that together they never make more than the bound.
+#
+# Who may carry on an item left running, and mark the operation done, is told by PostgreSQL
+# advisory locks held on each runner's connection (session locks: no transaction stays open,
+# and PostgreSQL drops them when the process or its connection dies). A part holds its slot
+# (at most ``parts()`` parts, whatever tasks are queued twice) and the operation's lock in
+# shared mode. A runner that holds the operation's lock alone (exclusive) knows no other
+# runner is alive: it carries on the items left running, with the whole bound, and marks the
+# operation done once nothing is left. A part that runs out of items tries to become that
+# runner; when another is still alive, it stops and leaves the end to the last one.
+
+#: Fewest pending panel items per part for an operation to be spread: below, one runner
+#: with the whole bound is as fast, and no task is queued for nothing.
+MIN_ITEMS_PER_PART = 100
+#: Advisory lock classes (the first key): the operation's lock, then one slot per part.
+_OPERATION_LOCK = 0x42554C00
+_SLOT_LOCK = 0x42554C01
+
+
+def parts() -> int:
+    """The parts a large operation is spread over: ``BULK_PARTS``, at most one per call the
+    bound allows on a server (each part makes at least one at a time)."""
+    return max(1, min(settings.BULK_PARTS, settings.BULK_CALLS_PER_SERVER))
+
+
+def calls_per_part() -> int:
+    """Calls a part makes at once per server: its share of ``BULK_CALLS_PER_SERVER``."""
+    return settings.BULK_CALLS_PER_SERVER // parts()
+
+
+def planned_parts(operation: BulkOperation) -> int:
+    """How many parts to spread the operation over now: ``parts()`` when it has at least
+    ``MIN_ITEMS_PER_PART`` pending panel items per part and other connections see its rows
+    (PostgreSQL, outside a transaction), else 1. One grouped query."""
+    most = parts()
+    if most < 2 or not _threads_see_our_rows():
+        return 1
+    per_module = (
+        BulkOperationItem.objects.filter(operation=operation, state=BulkItemState.PENDING)
+        .order_by()
+        .values_list("service__module")
+        .annotate(n=Count("pk"))
+    )
+    panel = sum(n for module, n in per_module if module and _calls_panel(module))
+    return most if panel >= most * MIN_ITEMS_PER_PART else 1
+
+
+class _Runners:
+    """The advisory locks this runner holds on operation ``operation_id`` (see above)."""
+
+    def __init__(self, operation_id: int) -> None:
+        self.key = operation_id % 2**31  # the second key is an int4
+        self.held: list[tuple[str, int]] = []
+
+    def _try(self, function: str, lock: int) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function}(%s, %s)", [lock, self.key])
+            return bool(cursor.fetchone()[0])
+
+    def alone(self) -> bool:
+        """Take the operation's lock exclusively: True when no other runner is alive."""
+        if self._try("pg_try_advisory_lock", _OPERATION_LOCK):
+            self.held.append(("pg_advisory_unlock", _OPERATION_LOCK))
+            return True
+        return False
+
+    def join(self, part: int) -> bool:
+        """Take part ``part``'s slot and the operation's lock shared: False when that part
+        runs already, or a runner is finishing the operation alone."""
+        if not self._try("pg_try_advisory_lock", _SLOT_LOCK + part):
+            return False
+        self.held.append(("pg_advisory_unlock", _SLOT_LOCK + part))
+        if not self._try("pg_try_advisory_lock_shared", _OPERATION_LOCK):
+            self.release()
+            return False
+        self.held.append(("pg_advisory_unlock_shared", _OPERATION_LOCK))
+        return True
+
+    def release(self) -> None:
+        try:
+            while self.held:
+                function, lock = self.held.pop()
+                self._try(function, lock)
+        except DatabaseError:
+            # The connection is gone, and its locks with it.
+            self.held.clear()
+
+
+def _run_items(
+    operation: BulkOperation,
+    heartbeat: Heartbeat,
+    *,
+    per_server: int,
+    take_over: bool,
+    part: int = 0,
+    of: int = 1,
+) -> None:
+    """Run the operation's pending items (and those left running, with ``take_over``).
+
+    Part ``part`` of ``of`` starts its walk through the items at its share of them and
+    goes round, so that parts mostly claim different items rather than race for the same.
+    """
+    due = _pending(operation) if take_over else Claimer(_waiting(operation))
+    keys = sorted(due.due.order_by().values_list("pk", flat=True))
+    start = len(keys) * part // of
+    keys = keys[start:] + keys[:start]
+    for offset in range(0, len(keys), due.batch_size):
+        _run_batch(
+            operation,
+            keys[offset : offset + due.batch_size],
+            heartbeat,
+            per_server=per_server,
+            take_over=take_over,
+        )
+
+
+def _waiting(operation: BulkOperation) -> QuerySet[BulkOperationItem]:
+    return BulkOperationItem.objects.filter(operation=operation, state=BulkItemState.PENDING)
+
+
+def _end(operation_id: int) -> None:
+    """Mark the operation done if no item is left pending or running: by whichever runner
+    finds so after its own items, once (the UPDATE is conditional)."""
+    unfinished = BulkOperationItem.objects.filter(
+        operation=OuterRef("pk"), state__in=[BulkItemState.PENDING, BulkItemState.RUNNING]
+    )
+    ended = (
+        BulkOperation.objects.filter(pk=operation_id)
+        .exclude(status=BulkStatus.DONE)
+        .exclude(Exists(unfinished))
+        .update(status=BulkStatus.DONE, finished_at=timezone.now(), abandoned=False, error="")
+    )
+    if ended:
+        stats.fold_status_counts()
+
+
+def _run(operation: BulkOperation, part: int | None) -> None:
+    """Run the operation's items as its only runner (``part`` None), or as part ``part``
+    beside others, then end it if this runner is the last (see "Several runners")."""
+    heartbeat = Heartbeat(operation.pk)
+    full = settings.BULK_CALLS_PER_SERVER
+    if not _threads_see_our_rows():
+        # SQLite, or within a transaction: no other runner can work at the same time.
+        _run_items(operation, heartbeat, per_server=full, take_over=True)
+        _end(operation.pk)
+        return
+    runners = _Runners(operation.pk)
+    try:
+        if part is None and not runners.alone():
+            part = 0  # runners of an earlier attempt are alive: run beside them
+        if part is not None:
+            if not runners.join(part):
+                return
+            _run_items(
+                operation,
+                heartbeat,
+                per_server=calls_per_part(),
+                take_over=False,
+                part=part,
+                of=parts(),
+            )
+            runners.release()
+            if not runners.alone():
+                return  # another runner is alive: the last one ends the operation
+        _run_items(operation, heartbeat, per_server=full, take_over=True)
+        _end(operation.pk)
+    finally:
+        runners.release()
+
+
+def process(operation_id: int, spread: Callable[[int], None] | None = None) -> None:
+    """Prepare the operation if needed, run its pending items, and mark it finished.
+
+    ``spread(n)`` queues parts 1 to ``n - 1`` (the task's), when the operation is large
+    enough to be spread over several processes (``planned_parts``); this runner is part 0.
+    """
     now = timezone.now()
     claimed = (
         BulkOperation.objects.filter(pk=operation_id)
@@ -412,13 +623,23 @@ def process(operation_id: int) -> None:
                 status=BulkStatus.DONE, finished_at=timezone.now(), error=str(exc)
             )
             return
-    heartbeat = Heartbeat(operation_id)
-    for ids in _pending(operation).batches():
-        _run_batch(operation, ids, heartbeat)
-    BulkOperation.objects.filter(pk=operation_id).update(
-        status=BulkStatus.DONE, finished_at=timezone.now(), abandoned=False, error=""
+    count = planned_parts(operation) if spread is not None else 1
+    if count > 1 and spread is not None:
+        spread(count)
+        _run(operation, part=0)
+    else:
+        _run(operation, part=None)
+
+
+def run_part(operation_id: int, part: int) -> None:
+    """Run part ``part`` of a running operation its first task spread (``process``)."""
+    operation = (
+        BulkOperation.objects.select_related("created_by")
+        .filter(pk=operation_id, status=BulkStatus.RUNNING, prepared=True)
+        .first()
     )
-    stats.fold_status_counts()
+    if operation is not None:
+        _run(operation, part=part)
 
 
 def retry_failed(operation: BulkOperation) -> int:

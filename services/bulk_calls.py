@@ -15,9 +15,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import defaultdict, deque
+from collections.abc import Callable
 
 from django.db import connections
 
@@ -26,29 +25,56 @@ MAX_THREADS = 32
 
 
 class ServerGate:
-    """At most ``per_server`` calls at once per server; a 429 pauses that server's calls."""
+    """Hands out items at most ``per_server`` at once per server; a 429 pauses that server.
+
+    Items wait in a queue per server, and a free thread takes the next item of a server
+    with a free slot, so that a server at its bound (or paused) holds up no other: a
+    thread never waits for one server while another has work and room.
+    """
 
     def __init__(self, per_server: int) -> None:
-        self._slots: defaultdict[int | None, threading.BoundedSemaphore] = defaultdict(
-            lambda: threading.BoundedSemaphore(per_server)
-        )
+        self.per_server = per_server
+        self._queues: dict[int | None, deque[int]] = {}
+        self._running: defaultdict[int | None, int] = defaultdict(int)
         self._paused_until: dict[int | None, float] = {}
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
 
-    @contextmanager
-    def slot(self, server_id: int | None) -> Iterator[None]:
-        with self._lock:
-            semaphore = self._slots[server_id]
-        with semaphore:
-            wait = self._paused_until.get(server_id, 0.0) - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            yield
+    def add(self, item_id: int, server_id: int | None) -> None:
+        with self._changed:
+            self._queues.setdefault(server_id, deque()).append(item_id)
+            self._changed.notify()
 
-    def pause(self, server_id: int | None, seconds: float) -> None:
-        with self._lock:
-            until = time.monotonic() + seconds
-            self._paused_until[server_id] = max(until, self._paused_until.get(server_id, 0.0))
+    def take(self) -> tuple[int, int | None] | None:
+        """The next item of a server with a free slot, its slot taken; None when no item is
+        left. Waits while every server with items is at its bound or paused."""
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                wake: float | None = None
+                for server_id, waiting in list(self._queues.items()):
+                    if not waiting:
+                        del self._queues[server_id]
+                        continue
+                    paused = self._paused_until.get(server_id, 0.0) - now
+                    if paused > 0:
+                        wake = paused if wake is None else min(wake, paused)
+                    elif self._running[server_id] < self.per_server:
+                        self._running[server_id] += 1
+                        # Round robin: this server goes behind the others.
+                        self._queues[server_id] = self._queues.pop(server_id)
+                        return waiting.popleft(), server_id
+                if not self._queues:
+                    return None
+                self._changed.wait(wake)
+
+    def done(self, server_id: int | None, retry_after: float | None = None) -> None:
+        """The call ended: its slot is free; a 429's ``retry_after`` pauses the server."""
+        with self._changed:
+            self._running[server_id] -= 1
+            if retry_after:
+                until = time.monotonic() + retry_after
+                self._paused_until[server_id] = max(until, self._paused_until.get(server_id, 0.0))
+            self._changed.notify_all()
 
 
 def run_bounded(
@@ -66,26 +92,22 @@ def run_bounded(
     work runs out; the first error of any item is raised here once every thread stopped.
     """
     gate = ServerGate(per_server)
-    work: queue.SimpleQueue[tuple[int, int | None]] = queue.SimpleQueue()
-    for item in items:
-        work.put(item)
+    for item_id, server_id in items:
+        gate.add(item_id, server_id)
     finished: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
 
     def worker() -> None:
         try:
-            while True:
+            while (taken := gate.take()) is not None:
+                item_id, server_id = taken
+                retry_after = None
                 try:
-                    item_id, server_id = work.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    with gate.slot(server_id):
-                        retry_after = run(item_id)
-                    if retry_after:
-                        gate.pause(server_id, retry_after)
+                    retry_after = run(item_id)
                 except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
                     finished.put(exc)
                     return
+                finally:
+                    gate.done(server_id, retry_after)
                 finished.put(None)
         finally:
             connections.close_all()

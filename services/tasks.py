@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from delivery.modules.base import ModuleError
 
@@ -32,15 +32,32 @@ def send_service_notifications(event_ids: list[int]) -> int:
     return sent
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def run_bulk_operation(operation_id: int) -> None:
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def run_bulk_operation(self: Task, operation_id: int, part: int | None = None) -> None:
     """Process one BulkOperation; safe to run again (each item is claimed once).
+
+    A large one is spread: this task queues its other parts (``part`` 1, 2, ...) on the
+    queue it came from, each a task of its own run by another worker process
+    (``bulk.planned_parts``). Not in the embedded mode, where they would only run one
+    after the other.
 
     Acknowledged only when it ends, and put back in the queue when its worker process dies,
     whatever the global settings say: a lost bulk must run again. A worker killed outright
     cannot put it back; the stall check (``services.automation``) catches that case.
     """
-    bulk.process(operation_id)
+    if part is not None:
+        bulk.run_part(operation_id, part)
+        return
+    queue = (self.request.delivery_info or {}).get("routing_key")
+
+    def spread(parts: int) -> None:
+        for other in range(1, parts):
+            part_task = run_bulk_operation.s(operation_id, part=other)
+            if queue:
+                part_task.set(queue=queue)
+            part_task.apply_async()
+
+    bulk.process(operation_id, spread=None if self.app.conf.task_always_eager else spread)
 
 
 @shared_task

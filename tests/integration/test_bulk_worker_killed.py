@@ -50,6 +50,9 @@ def test_a_bulk_whose_worker_is_killed_finishes_after_a_restart_applying_each_se
         BULK_STALL_MINUTES=str(STALL_SECONDS / 60),
         BULK_STALL_CHECK_SECONDS="1",
         AUTOMATION_TICK_SECONDS="1",  # beat's tick queues the stall check each second
+        # One task: a second part, queued behind the first, would finish the operation after
+        # the restart without the stall check (tests/services/test_bulk_parts.py).
+        BULK_PARTS="1",
     )
     ids = make_active_services(customer, SERVICES)
     operation = BulkOperation.objects.create(
