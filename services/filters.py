@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import django_filters
+import django_filters.fields
 from django import forms
 from django.core.exceptions import EmptyResultSet, PermissionDenied
 from django.db import connections
@@ -375,6 +377,33 @@ class ServiceFilterForm(StyledForm):
         return data
 
 
+class ListedModelChoiceIterator(django_filters.fields.ModelChoiceIterator):
+    """A menu's rows read by one ordinary query.
+
+    Django's iterator reads them with ``QuerySet.iterator()``, a server-side cursor on
+    PostgreSQL: DECLARE, FETCH and CLOSE, round trips that took about 1.5 ms more than the
+    query for the few dozen products or servers of the list's filter menus.
+    """
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        if self.field.null_label is not None:
+            yield (self.field.null_value, self.field.null_label)
+        for obj in self.queryset.all():
+            yield self.choice(obj)
+
+
+class ListedModelChoiceField(django_filters.fields.ModelChoiceField):
+    iterator = ListedModelChoiceIterator
+
+
+class ListedModelChoiceFilter(django_filters.ModelChoiceFilter):
+    """A filter by a row of a small table (products, servers), its menu read at once."""
+
+    field_class = ListedModelChoiceField
+
+
 def _yes_no_widget() -> forms.Select:
     """Any / Yes / No, in the values NullBooleanField reads (Django says "Unknown")."""
     return forms.Select(
@@ -409,15 +438,16 @@ class ServiceFilterSet(django_filters.FilterSet):
         # status is a column of the row, and DISTINCT would sort every joined column.
         distinct=False,
     )
-    product = django_filters.ModelChoiceFilter(
-        queryset=Product.objects.order_by("name", "id"),
+    # The menus read names only (a menu option is the row's name): for servers, loading
+    # the credentials would decrypt each server's.
+    product = ListedModelChoiceFilter(
+        queryset=Product.objects.only("name").order_by("name", "id"),
         label=gettext_lazy("Product"),
         null_label=gettext_lazy("Custom service (no product)"),
         empty_label=gettext_lazy("Any product"),
     )
-    server = django_filters.ModelChoiceFilter(
-        # Names only: each server's credentials would be decrypted to fill the menu.
-        queryset=Server.objects.defer("credentials").order_by("name", "id"),
+    server = ListedModelChoiceFilter(
+        queryset=Server.objects.only("name").order_by("name", "id"),
         label=gettext_lazy("Server"),
         null_label=gettext_lazy("No server"),
         empty_label=gettext_lazy("Any server"),

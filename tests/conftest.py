@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from services.choices import ServiceStatus
 from tests.factories import (
@@ -57,6 +57,14 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test() -> Generator[None, Any, None]:
+    """A request in French leaves French active in its thread (``LocaleMiddleware``
+    activates, nothing deactivates): the next test starts in the default language."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

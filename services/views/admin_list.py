@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from clientxcms.access import StaffRequiredMixin, signed_in_user
@@ -37,6 +38,16 @@ from services.stats import status_counts
 
 #: What the rows show, joined in the page's one query whatever its size.
 LIST_RELATED = ("customer__user", "product", "server")
+#: The columns the rows show and sort by (``services.filters.SORT_COLUMNS``), and the
+#: uuid a search can name: only these are read. The other columns (the servers'
+#: encrypted credentials, the customers' addresses, the users' password hashes) would
+#: each be fetched and loaded into every row's objects for nothing.
+LIST_FIELDS = (
+    *("id", "uuid", "name", "status", "price", "currency", "billing_cycle"),
+    *("expires_at", "created_at", "cancel_at", "last_delivery_error"),
+    *("customer__first_name", "customer__last_name", "customer__user__email"),
+    *("product__name", "server__name"),
+)
 PAGE_SIZES = (25, 50, 100)
 #: "Select all N matching" counts at most this many; beyond, it says "more than". (The
 #: bulk confirmation page gives the exact number.) Counting stops at the cap, but a filter
@@ -44,6 +55,22 @@ PAGE_SIZES = (25, 50, 100)
 MATCHING_COUNT_CAP = 1_000
 #: Parameters that the status tabs' counts already answer for.
 COUNTED_BY_TABS = {"status", "sort"}
+#: The filter panel's fields, in order: one per cell, then the ranges (label, from, to).
+FILTER_CELLS = (
+    "product",
+    "server",
+    "module",
+    "cycle",
+    "customer",
+    "delivery_error",
+    "scheduled_cancellation",
+    "expires_within",
+)
+RANGE_FILTERS = (
+    (gettext_lazy("Expiration between"), "expires_after", "expires_before"),
+    (gettext_lazy("Created between"), "created_after", "created_before"),
+    (gettext_lazy("Price between"), "price_min", "price_max"),
+)
 
 
 @dataclass(frozen=True)
@@ -99,8 +126,9 @@ class ServiceListView(StaffRequiredMixin, View):
         return value if value in PAGE_SIZES else PAGE_SIZES[0]
 
     def _page(self, request: HttpRequest, filterset: ServiceFilterSet, per_page: int) -> KeysetPage:
-        # The servers' credentials are encrypted: loading them would decrypt one per row.
-        queryset = filterset.qs.select_related(*LIST_RELATED).defer("server__credentials")
+        # (Among the columns left out, the servers' credentials are encrypted: loading
+        # them would decrypt one per row.)
+        queryset = filterset.qs.select_related(*LIST_RELATED).only(*LIST_FIELDS)
         paginator = KeysetPaginator(queryset, ordering_for(filterset.sort_value), per_page)
         try:
             return paginator.page(request.GET.get("cursor"))
@@ -155,8 +183,11 @@ class ServiceListView(StaffRequiredMixin, View):
             for value, label in BulkAction.choices
             if value != BulkAction.DELETE or user.has_perm("services.delete_service")
         ]
+        form = filterset.form
         return {
             "filterset": filterset,
+            "filter_fields": [form[name] for name in FILTER_CELLS],
+            "range_filters": [(label, form[low], form[high]) for label, low, high in RANGE_FILTERS],
             "filter_errors": filter_error_messages(filterset),
             "page": page,
             "services": page.rows if page else [],
