@@ -41,6 +41,13 @@ def pytest_runtest_makereport(
         report.longrepr = f"Skipped in CI, which must run everything: {reason}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The integration tests first: with real workers they take minutes (the automation
+    overlap about six), and run last they kept one of the two test processes busy alone
+    at the end of the run. Otherwise the order is unchanged (the sort is stable)."""
+    items.sort(key=lambda item: not item.nodeid.startswith("tests/integration/"))
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A test marked ``postgres`` needs PostgreSQL's row locks: skipped elsewhere, which CI
     (CI=true) turns into a failure."""
