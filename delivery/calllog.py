@@ -181,8 +181,8 @@ def record(
 
     ``operation`` names the step within the context's operation ("suspend: find
     server"). Never raises: a call log that cannot be written is logged, and the call
-    it describes goes on. The row is written in a savepoint so that a failure cannot
-    break a transaction the caller holds.
+    it describes goes on. Within a transaction the caller holds, the row is written in a
+    savepoint so that a failure cannot break that transaction.
     """
     secrets = list(secrets)
     context = current()
@@ -202,8 +202,11 @@ def record(
             error=scrub(error, secrets),
             retryable=retryable,
         )
-        with transaction.atomic():
-            call.save(force_insert=True)
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                call.save(force_insert=True)
+        else:
+            call.save(force_insert=True)  # one INSERT: no BEGIN and COMMIT around it
     except Exception:  # noqa: BLE001 - the log must never break the call it describes
         logger.exception("Could not record a %s call to a %s panel", method, module)
         return None

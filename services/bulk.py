@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import zip_longest
 from typing import Any
 
 from django.conf import settings
@@ -424,7 +425,8 @@ def _calls_panel(module: str) -> bool:
 # Several runners -------------------------------------------------------------------------
 #
 # A bulk operation of thousands of panel calls is CPU work in the worker too (the lifecycle,
-# the ORM, HTTP, the call log: about 8 ms a service), and one process runs Python on one core
+# the ORM, HTTP, the call log: about 8 ms a service), and so is one of tens of thousands of
+# services changed in place (about 0.5 ms a service); one process runs Python on one core
 # whatever its threads. So its task spreads the pending items over ``parts()`` tasks
 # (worker processes): each claims pending items by the same conditional UPDATE, so none is
 # applied twice, and each makes ``BULK_CALLS_PER_SERVER // parts()`` calls at once per server,
@@ -442,6 +444,10 @@ def _calls_panel(module: str) -> bool:
 #: Fewest pending panel items per part for an operation to be spread: below, one runner
 #: with the whole bound is as fast, and no task is queued for nothing.
 MIN_ITEMS_PER_PART = 100
+#: The same for items changed in place (``services.batches``, no panel): their batches
+#: are CPU work in the worker too (the rule book, the history, about 0.5 ms a service), so
+#: an operation of several batches per part is spread as well.
+MIN_IN_PLACE_ITEMS_PER_PART = 4 * batches.BATCH_SIZE
 #: Advisory lock classes (the first key): the operation's lock, then one slot per part.
 _OPERATION_LOCK = 0x42554C00
 _SLOT_LOCK = 0x42554C01
@@ -460,8 +466,9 @@ def calls_per_part() -> int:
 
 def planned_parts(operation: BulkOperation) -> int:
     """How many parts to spread the operation over now: ``parts()`` when it has at least
-    ``MIN_ITEMS_PER_PART`` pending panel items per part and other connections see its rows
-    (PostgreSQL, outside a transaction), else 1. One grouped query."""
+    ``MIN_ITEMS_PER_PART`` pending panel items per part (or ``MIN_IN_PLACE_ITEMS_PER_PART``
+    items changed in place) and other connections see its rows (PostgreSQL, outside a
+    transaction), else 1. One grouped query."""
     most = parts()
     if most < 2 or not _threads_see_our_rows():
         return 1
@@ -472,7 +479,11 @@ def planned_parts(operation: BulkOperation) -> int:
         .annotate(n=Count("pk"))
     )
     panel = sum(n for module, n in per_module if module and _calls_panel(module))
-    return most if panel >= most * MIN_ITEMS_PER_PART else 1
+    in_place = 0
+    if operation.action in BATCHED_ACTIONS:
+        in_place = sum(n for module, n in per_module if batches.calls_no_panel(module or ""))
+    spread = panel >= most * MIN_ITEMS_PER_PART or in_place >= most * MIN_IN_PLACE_ITEMS_PER_PART
+    return most if spread else 1
 
 
 class _Runners:
@@ -531,7 +542,7 @@ def _run_items(
     goes round, so that parts mostly claim different items rather than race for the same.
     """
     due = _pending(operation) if take_over else Claimer(_waiting(operation))
-    keys = sorted(due.due.order_by().values_list("pk", flat=True))
+    keys = servers_taking_turns(due.due)
     start = len(keys) * part // of
     keys = keys[start:] + keys[:start]
     for offset in range(0, len(keys), due.batch_size):
@@ -542,6 +553,23 @@ def _run_items(
             per_server=per_server,
             take_over=take_over,
         )
+
+
+def servers_taking_turns(items: QuerySet[BulkOperationItem]) -> list[int]:
+    """The keys of ``items``, their services' servers taking turns (each server's in key
+    order).
+
+    A selection lists a server's services together (they were ordered, or imported, one
+    server at a time): walked in key order, a batch would call one server, ``per_server``
+    calls at once, while the other servers wait for their turn. In turns, each batch calls
+    every server of the selection, and the calls at once add up over them.
+    """
+    per_server: defaultdict[int | None, list[int]] = defaultdict(list)
+    for pk, server_id in items.order_by().values_list("pk", "service__server_id"):
+        per_server[server_id].append(pk)
+    # Each server's keys in order, the servers in the order of their first key.
+    turns = zip_longest(*sorted(sorted(keys) for keys in per_server.values()))
+    return [pk for turn in turns for pk in turn if pk is not None]
 
 
 def _waiting(operation: BulkOperation) -> QuerySet[BulkOperationItem]:

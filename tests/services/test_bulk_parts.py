@@ -172,6 +172,20 @@ def test_a_part_queued_for_an_operation_that_ended_does_nothing(customer, admin_
     assert not Service.objects.filter(status=S.SUSPENDED).exists()
 
 
+def test_the_items_are_walked_with_their_servers_taking_turns(customer, admin_user):
+    """A selection made one server at a time is not walked one server at a time: each batch
+    then calls every server, and the calls at once add up over them."""
+    first, second = FakeServerFactory(), FakeServerFactory()
+    ids = active_services(customer, 3, [first]) + active_services(customer, 2, [second])
+    operation = running_operation(ids, admin_user)
+    item = dict(operation.items.values_list("service_ref", "pk"))
+    Service.objects.filter(pk=ids[4]).delete()  # its item stays, with no server
+
+    walk = bulk.servers_taking_turns(operation.items.all())
+
+    assert walk == [item[ids[0]], item[ids[3]], item[ids[4]], item[ids[1]], item[ids[2]]]
+
+
 def test_a_part_leaves_an_item_another_runner_holds(customer, admin_user, calls):
     """Running (claimed by another runner) is not pending: only the one runner left, which
     knows the others are gone, carries it on."""
@@ -217,6 +231,54 @@ def test_two_parts_apply_each_item_once_and_together_keep_the_bound(
     assert Service.objects.filter(pk__in=ids, status=S.SUSPENDED).count() == len(ids)
     # Both parts called at once, and never more than the bound together.
     assert dict(calls.peak) == {server.pk: 4 for server in servers}
+
+
+def manual_services(customer, count: int) -> list[int]:
+    """``count`` active services of the manual module (changed in place), in one INSERT."""
+    product = ProductFactory(module="manual")
+    made = Service.objects.bulk_create(
+        ServiceFactory.build(customer=customer, product=product, module="manual", status=S.ACTIVE)
+        for _ in range(count)
+    )
+    return [service.pk for service in made]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_operation_of_many_services_changed_in_place_is_spread_too(
+    settings, monkeypatch, customer, admin_user
+):
+    settings.BULK_PARTS = 2
+    monkeypatch.setattr(bulk, "MIN_IN_PLACE_ITEMS_PER_PART", 3)
+    few = running_operation(manual_services(customer, 5), admin_user)
+    many = running_operation(manual_services(customer, 6), admin_user)
+    # Deleting in place is not batched (it writes more than the service): one runner.
+    deleting = BulkOperation.objects.create(
+        action="delete", params={}, service_ids=manual_services(customer, 6), created_by=admin_user
+    )
+    bulk.prepare(deleting)
+
+    assert (bulk.planned_parts(few), bulk.planned_parts(many)) == (1, 2)
+    assert bulk.planned_parts(deleting) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_parts_change_services_in_place_each_once(settings, customer, admin_user):
+    """Their batches lock with SKIP LOCKED: a service another part holds is left to it.
+    (Part 1 starts half-way through three batches of items, then meets part 0's.)"""
+    settings.BULK_PARTS = 2
+    ids = manual_services(customer, 1200)
+    operation = running_operation(ids, admin_user)
+
+    with in_thread(bulk.run_part, operation.pk, 1):
+        bulk.run_part(operation.pk, 0)
+
+    operation.refresh_from_db()
+    assert operation.status == BulkStatus.DONE
+    assert set(operation.items.values_list("state", flat=True)) == {BulkItemState.DONE}
+    assert suspend_events(ids) == dict.fromkeys(ids, 1)
+    assert Service.objects.filter(pk__in=ids, status=S.SUSPENDED).count() == len(ids)
 
 
 @pytest.mark.postgres
