@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from services.choices import ServiceStatus
 from tests.factories import (
@@ -115,3 +115,35 @@ def test_the_filter_panel_shows_what_is_wrong(page: Page, live_server, admin_use
     )
     if SCREENSHOTS:
         page.screenshot(path=f"{SCREENSHOTS}/service-list-errors.png", full_page=True)
+
+
+@pytest.mark.browser
+def test_a_search_shows_its_rows_at_once_then_counts_them(
+    page: Page, live_server, admin_user, catalogue
+):
+    """Counting every match of a common name takes a fifth of the search: the rows come
+    first, then the page asks for the count (``fragment=matching``) and shows it."""
+    sign_in(page, live_server, admin_user)
+    held: list[Route] = []
+
+    def hold_the_count(route: Route) -> None:
+        if "fragment=matching" in route.request.url:
+            held.append(route)  # answered once the test has seen the page without it
+        else:
+            route.continue_()
+
+    page.route("**/admin/services/**", hold_the_count)
+    page.goto(f"{live_server.url}/admin/services/?q=customers.example")
+
+    expect(page.locator("tbody tr")).to_have_count(25)
+    expect(page.locator("#result-range")).to_have_text("1–25 of …")
+    expect(page.get_by_label("Select all matching services")).to_be_visible()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    held[0].continue_()
+
+    expect(page.locator("#result-range")).to_have_text("1–25 of 30")
+    expect(page.get_by_label("Select all 30 matching services")).to_be_visible()

@@ -493,15 +493,63 @@ def test_the_delete_action_needs_the_delete_permission(client, db):
     assert '<option value="delete">' not in response.text
 
 
+def test_a_search_shows_its_rows_and_counts_them_in_a_second_request(
+    client, admin_user, django_assert_num_queries
+):
+    ServiceFactory.create_batch(30)
+    client.force_login(admin_user)
+    # 1. the session; 2. the user; 3. the names matched once (customers, users, products);
+    # 4. the page; 5. the counts per status (tabs); 6. products; 7. servers: no COUNT of
+    # the services.
+    with django_assert_num_queries(7) as captured:
+        response = client.get(URL, {"q": "Service"})
+
+    assert not any("COUNT(*) FROM (SELECT" in q["sql"] for q in captured.captured_queries)
+    assert len(response.context["services"]) == 25
+    assert "1–25 of …" in response.text
+    assert "Select all matching services" in response.text
+    fragment = f"{URL}?q=Service&amp;fragment=matching&amp;start=1&amp;end=25"
+    assert f'hx-get="{fragment}" hx-trigger="load"' in response.text
+
+    # 1. the session; 2. the user; 3. the names matched; 4. the count, up to the cap.
+    with django_assert_num_queries(4):
+        counted = client.get(
+            URL,
+            {"q": "Service", "fragment": "matching", "start": 1, "end": 25},
+            HTTP_HX_REQUEST="true",
+        )
+
+    assert counted.text.strip().startswith("1–25 of 30")
+    assert '<span id="select-all-label" hx-swap-oob="innerHTML">' in counted.text
+    assert "Select all 30 matching services" in counted.text
+
+
 def test_the_matching_count_is_bounded(client, admin_user, monkeypatch):
     monkeypatch.setattr("services.views.admin_list.MATCHING_COUNT_CAP", 27)
     ServiceFactory.create_batch(30)
     client.force_login(admin_user)
 
-    response = client.get(URL, {"q": "Service"})
+    counted = client.get(URL, {"q": "Service", "fragment": "matching", "start": 26, "end": 30})
 
-    assert "Select all more than 27 matching services" in response.text
-    assert "1–25 of more than 27" in response.text
+    assert "Select all more than 27 matching services" in counted.text
+    assert "26–30 of more than 27" in counted.text
+
+
+def test_the_deferred_count_of_filters_that_no_longer_validate_is_refused(client, admin_user):
+    client.force_login(admin_user)
+
+    response = client.get(URL, {"price_min": "ten", "fragment": "matching"})
+
+    assert response.status_code == 400
+
+
+def test_view_only_staff_get_the_count_without_the_select_all_label(client, support_user):
+    ServiceFactory.create_batch(3)
+    client.force_login(support_user)
+
+    counted = client.get(URL, {"q": "Service", "fragment": "matching", "start": 1, "end": 2})
+
+    assert counted.text.strip() == "1–2 of 3"
 
 
 def test_with_only_statuses_chosen_the_matching_count_comes_from_the_tabs(
