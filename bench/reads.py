@@ -9,7 +9,9 @@ Every figure is printed beside what it is compared with, measured in the same ru
   same request with the search as it was before issue 15 (``_search_before``, a copy of
   the old ``services.filters.search_services``, patched in for the measure): four
   ``UPPER(x) LIKE '%term%'`` over customers and users in an ``OR`` across their join,
-  run up to three times (probe, page, count). Same indexes for both.
+  run up to three times (probe, page, count). Same indexes for both. A page whose
+  "N matching" comes in a second request (``fragment=matching``) has that request timed
+  beside it; the old search's page is timed with it, as it counted in one request then.
 * **Bulk confirmation** of "suspend every service matching" each search (the POST that
   shows what would change and be skipped), beside the same with the old search. A
   selection of more than ``services.bulk.COUNTED_AT_ONCE`` services shows "more than"
@@ -54,6 +56,8 @@ if __package__ in (None, ""):  # run as a script: python bench/reads.py
 from bench import common
 
 SEARCH_TARGET_MS = 40.0
+#: In a list page whose "N matching" comes in a second request.
+DEFERRED = b"fragment=matching"
 CONFIRM_TARGET_MS = 60.0
 DASHBOARD_TARGET_MS = 40.0
 COUNTS_TARGET_MS = 5.0
@@ -186,6 +190,11 @@ def measure_search(client: Any, runs: int) -> tuple[list[dict[str, Any]], list[d
         def page(term: str = term) -> Any:
             return client.get(url, {"q": term})
 
+        def counted(term: str = term) -> Any:
+            """The count the page defers to a second request (``fragment=matching``)."""
+            params = {"q": term, "fragment": "matching", "start": "1", "end": "25"}
+            return client.get(url, params, HTTP_HX_REQUEST="true")
+
         def bulk(term: str = term, **more: str) -> Any:
             query = f"q={term}"
             return client.post(
@@ -197,10 +206,16 @@ def measure_search(client: Any, runs: int) -> tuple[list[dict[str, Any]], list[d
 
         ms, queries, response = _timed_request(page, runs)
         rows = response.content.count(b'data-service="')
+        count_ms = _timed_request(counted, runs)[0] if DEFERRED in response.content else None
         with _old_search():
-            before_ms, before_queries, _ = _timed_request(page, runs)
+            before_ms, before_queries, response = _timed_request(page, runs)
+            if DEFERRED in response.content:
+                # The page before issue 15 counted in the same request: its count (one
+                # query) was part of its time.
+                before_ms += _timed_request(counted, runs)[0]
+                before_queries += 1
         search.append(
-            {"case": label, "ms": ms, "queries": queries, "rows": rows}
+            {"case": label, "ms": ms, "queries": queries, "rows": rows, "count_ms": count_ms}
             | {"before_ms": before_ms, "before_queries": before_queries}
         )
         ms, queries, response = _timed_request(bulk, runs)
@@ -379,13 +394,23 @@ def print_figures(f: Figures, runs: int) -> None:
     size = f"{f.services:,} services, median of {runs} runs, load {f.load}"
     common.print_table(
         f"Search, {size}",
-        ["term", "ms", "queries", "rows", "before issue 15", "ratio", f"≤ {SEARCH_TARGET_MS:.0f}"],
+        [
+            "term",
+            "ms",
+            "queries",
+            "rows",
+            "then its count",
+            "before issue 15",
+            "ratio",
+            f"≤ {SEARCH_TARGET_MS:.0f}",
+        ],
         [
             [
                 r["case"],
                 f"{r['ms']:.1f}",
                 str(r["queries"]),
                 str(r["rows"]),
+                "on the page" if r["count_ms"] is None else f"{r['count_ms']:.1f} ms",
                 f"{r['before_ms']:.1f} ms, {r['before_queries']} queries",
                 f"{r['ms'] / r['before_ms']:.2f}×",
                 _verdict(r["ms"], SEARCH_TARGET_MS),

@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
 from services.choices import ServiceStatus
+from tests.e2e.held_requests import HeldRequests
 from tests.factories import (
     DEFAULT_PASSWORD,
     CustomerFactory,
@@ -124,26 +125,13 @@ def test_a_search_shows_its_rows_at_once_then_counts_them(
     """Counting every match of a common name takes a fifth of the search: the rows come
     first, then the page asks for the count (``fragment=matching``) and shows it."""
     sign_in(page, live_server, admin_user)
-    held: list[Route] = []
-
-    def hold_the_count(route: Route) -> None:
-        if "fragment=matching" in route.request.url:
-            held.append(route)  # answered once the test has seen the page without it
-        else:
-            route.continue_()
-
-    page.route("**/admin/services/**", hold_the_count)
+    count = HeldRequests(page, "**/admin/services/**", lambda r: "fragment=matching" in r.url)
     page.goto(f"{live_server.url}/admin/services/?q=customers.example")
 
     expect(page.locator("tbody tr")).to_have_count(25)
     expect(page.locator("#result-range")).to_have_text("1–25 of …")
     expect(page.get_by_label("Select all matching services")).to_be_visible()
-    for _ in range(100):
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert len(held) == 1
-    held[0].continue_()
+    count.release_one()
 
     expect(page.locator("#result-range")).to_have_text("1–25 of 30")
     expect(page.get_by_label("Select all 30 matching services")).to_be_visible()

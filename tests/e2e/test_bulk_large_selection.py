@@ -8,10 +8,11 @@ fetches the figures itself; they replace the spinner and enable the button.
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
 from services import bulk
 from services.choices import ServiceStatus
+from tests.e2e.held_requests import HeldRequests
 from tests.e2e.test_keyboard_bulk_action import sign_in
 
 S = ServiceStatus
@@ -26,15 +27,11 @@ def test_the_confirmation_of_a_large_selection_counts_after_showing(
         make_service(S.ACTIVE, name=f"Game server {n}")
     make_service(S.SUSPENDED, name="Already stopped")
     sign_in(page, live_server, admin_user)
-    held: list[Route] = []
-
-    def hold_the_count(route: Route) -> None:
-        if "fragment=plan" in (route.request.post_data or ""):
-            held.append(route)  # answered once the test has seen the page counting
-        else:
-            route.continue_()
-
-    page.route("**/admin/services/bulk/", hold_the_count)
+    count = HeldRequests(
+        page,
+        "**/admin/services/bulk/",
+        lambda request: "fragment=plan" in (request.post_data or ""),
+    )
     page.goto(f"{live_server.url}/admin/services/")
     page.get_by_label("Bulk action").select_option("suspend")
     page.get_by_label("Select all 4 matching services").check()
@@ -43,12 +40,7 @@ def test_the_confirmation_of_a_large_selection_counts_after_showing(
     expect(page.locator('[data-figure="total"]')).to_have_text("more than 2")
     expect(page.locator("#bulk-counting")).to_contain_text("Counting what will be changed")
     expect(page.get_by_role("button", name="Suspend the matching services")).to_be_disabled()
-    for _ in range(100):
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert len(held) == 1
-    held[0].continue_()
+    count.release_one()
 
     expect(page.locator('[data-figure="changing"]')).to_have_text("3")
     expect(page.locator("#bulk-plan")).to_contain_text("1: it is already suspended")
