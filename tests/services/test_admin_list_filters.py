@@ -13,11 +13,16 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.http import QueryDict
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from products.choices import BillingCycle
 from services.choices import ServiceStatus
-from services.filters import InvalidFilters, filter_services, parse_identifier
+from services.filters import (
+    InvalidFilters,
+    filter_services,
+    parse_identifier,
+    service_filterset,
+)
 from tests.factories import (
     CustomerFactory,
     FakeServerFactory,
@@ -159,6 +164,25 @@ def test_filters_combine(admin_user):
     ServiceFactory(name="too cheap", server=server, status=ServiceStatus.ACTIVE, price=Decimal(1))
 
     assert matching(admin_user, f"server={server.pk}&status=active&price_min=10") == {"hit"}
+
+
+def test_the_filter_form_is_built_once_yet_speaks_each_request_s_language_and_sees_new_rows(
+    admin_user,
+):
+    first = service_filterset(QueryDict(""), user=admin_user)
+    assert first.form["product"].label == "Product"
+    added = ProductFactory(name="Added after the first form")
+
+    with translation.override("fr"):
+        second = service_filterset(QueryDict(""), user=admin_user)
+        labels = [str(second.form[name].label) for name in ("product", "status")]
+        statuses = [str(label) for _, label in second.form.fields["status"].choices]
+        products = [str(label) for _, label in second.form.fields["product"].choices]
+
+    assert second.get_form_class() is first.get_form_class()
+    assert labels == ["Produit", "Statut"]
+    assert "Actif" in statuses
+    assert added.name in products
 
 
 def test_unknown_parameters_are_ignored(admin_user):
