@@ -204,7 +204,8 @@ def _pending(operation: BulkOperation) -> Claimer[BulkOperationItem]:
     return Claimer(
         BulkOperationItem.objects.filter(
             operation=operation, state__in=[BulkItemState.PENDING, BulkItemState.RUNNING]
-        )
+        ),
+        batch_size=ITEMS_PER_BATCH,
     )
 
 
@@ -355,18 +356,28 @@ def _run_in_place(operation: BulkOperation, ids: list[int]) -> list[int]:
     return [pk for pk in ids if pk not in applied]
 
 
+#: Items read, and changed in place, together: as many as ``services.batches`` locks.
+ITEMS_PER_BATCH = batches.BATCH_SIZE
+#: A panel call to make: the item, its service's server, and the service.
+Call = tuple[int, int | None, int | None]
+#: Panel calls gathered over batches before they are made, ``per_server`` at a time per
+#: server: the threads and their connections then serve thousands of calls, not one
+#: batch's, and a batch's last calls no longer wait alone for the slowest server.
+CALLS_GATHERED = 5_000
+
+
 def _run_batch(
     operation: BulkOperation,
     ids: list[int],
     heartbeat: Heartbeat,
     *,
-    per_server: int,
     take_over: bool = True,
-) -> None:
+) -> list[Call]:
     """Run a batch of items: those whose module makes its changes in place together
-    (``_run_in_place``), those whose module calls a panel ``per_server`` at a time per
-    server (``bulk_calls``) where the database allows it, the others one after the other.
-    ``take_over``: carry on the items a lost worker left running (``run_item``)."""
+    (``_run_in_place``), the others one after the other, except those whose module calls
+    a panel where the database allows several calls at once: those are returned, to be
+    made with others (``_call_panels``). ``take_over``: carry on the items a lost worker
+    left running (``run_item``)."""
     refs = dict(BulkOperationItem.objects.filter(pk__in=ids).values_list("pk", "service_ref"))
     services = {
         pk: (server_id, module)
@@ -390,23 +401,34 @@ def _run_batch(
             left = in_place
         heartbeat.beat()
     batched = set(in_place)
-    concurrent: list[tuple[int, int | None]] = []
+    calls: list[Call] = []
     for item_id in [pk for pk in ids if pk not in batched] + left:
         server_id, module = services.get(refs.get(item_id, 0), (None, ""))
         if _calls_panel(module) and _threads_see_our_rows():
-            concurrent.append((item_id, server_id))
+            calls.append((item_id, server_id, refs.get(item_id)))
         else:
             run_item(operation, item_id, take_over=take_over, service_ref=refs.get(item_id))
             heartbeat.beat()
-    if concurrent:
+    return calls
 
-        def run(item_id: int) -> float | None:
-            report = run_item(
-                operation, item_id, take_over=take_over, service_ref=refs.get(item_id)
-            )
-            return report.retry_after if report else None
 
-        bulk_calls.run_bounded(concurrent, run, per_server=per_server, on_done=heartbeat.beat)
+def _call_panels(
+    operation: BulkOperation,
+    calls: list[Call],
+    heartbeat: Heartbeat,
+    *,
+    per_server: int,
+    take_over: bool,
+) -> None:
+    """Run the items of ``calls`` ``per_server`` at a time per server (``bulk_calls``)."""
+    refs = {item_id: service_ref for item_id, _server, service_ref in calls}
+
+    def run(item_id: int) -> float | None:
+        report = run_item(operation, item_id, take_over=take_over, service_ref=refs[item_id])
+        return report.retry_after if report else None
+
+    items = [(item_id, server_id) for item_id, server_id, _ref in calls]
+    bulk_calls.run_bounded(items, run, per_server=per_server, on_done=heartbeat.beat)
 
 
 def _threads_see_our_rows() -> bool:
@@ -541,18 +563,24 @@ def _run_items(
     Part ``part`` of ``of`` starts its walk through the items at its share of them and
     goes round, so that parts mostly claim different items rather than race for the same.
     """
-    due = _pending(operation) if take_over else Claimer(_waiting(operation))
+    due = (
+        _pending(operation)
+        if take_over
+        else Claimer(_waiting(operation), batch_size=ITEMS_PER_BATCH)
+    )
     keys = servers_taking_turns(due.due)
     start = len(keys) * part // of
     keys = keys[start:] + keys[:start]
+    calls: list[Call] = []
     for offset in range(0, len(keys), due.batch_size):
-        _run_batch(
-            operation,
-            keys[offset : offset + due.batch_size],
-            heartbeat,
-            per_server=per_server,
-            take_over=take_over,
+        calls += _run_batch(
+            operation, keys[offset : offset + due.batch_size], heartbeat, take_over=take_over
         )
+        if len(calls) >= CALLS_GATHERED:
+            _call_panels(operation, calls, heartbeat, per_server=per_server, take_over=take_over)
+            calls = []
+    if calls:
+        _call_panels(operation, calls, heartbeat, per_server=per_server, take_over=take_over)
 
 
 def servers_taking_turns(items: QuerySet[BulkOperationItem]) -> list[int]:

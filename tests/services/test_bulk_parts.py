@@ -283,6 +283,34 @@ def test_two_parts_change_services_in_place_each_once(settings, customer, admin_
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+def test_panel_calls_are_gathered_over_batches_before_they_are_made(
+    monkeypatch, customer, admin_user, calls
+):
+    """Threads and connections serve several batches' calls, and a batch's last calls do
+    not wait alone for the slowest server."""
+    monkeypatch.setattr(bulk, "ITEMS_PER_BATCH", 4)
+    monkeypatch.setattr(bulk, "CALLS_GATHERED", 6)
+    made: list[int] = []
+    run_bounded = bulk.bulk_calls.run_bounded
+
+    def counted(items, run, **kwargs):
+        made.append(len(items))
+        run_bounded(items, run, **kwargs)
+
+    monkeypatch.setattr(bulk.bulk_calls, "run_bounded", counted)
+    ids = active_services(customer, 10)
+    operation = running_operation(ids, admin_user)
+
+    bulk.process(operation.pk)
+
+    assert made == [8, 2]  # two batches of 4, then the last 2
+    assert dict(calls.per_service) == dict.fromkeys(ids, 1)
+    operation.refresh_from_db()
+    assert operation.status == BulkStatus.DONE
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_a_part_that_runs_out_of_items_leaves_the_end_to_the_one_still_running(
     settings, customer, admin_user, calls
 ):
