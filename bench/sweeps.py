@@ -27,7 +27,11 @@ What runs is the panel's own cost: the manual module (no panel), e-mails rendere
 logged but not delivered (Django's dummy e-mail backend), the customers' notifications
 queued to Redis (a queue of the bench's own, deleted afterwards) when ``REDIS_URL`` is
 set, else sent in-process. Measured in a child process with production settings
-(``DEBUG`` off). With ``SWEEPS_LARGE_DATABASE_URL`` set (for example
+(``DEBUG`` off). The expiry notices' sweep renders nothing: it claims the notices and
+queues their sending (``services.notices``), and its time is that; the worker's part is
+timed apart, after the first run: the first ``WORKER_SAMPLE`` e-mails of the tasks it
+queued, run in-process (rendered in each customer's language, taken, marked sent),
+printed as e-mails per second. With ``SWEEPS_LARGE_DATABASE_URL`` set (for example
 ``postgres://postgres@127.0.0.1:5432/bench_1m``) the same is measured there too, at
 ``SWEEPS_LARGE_SERVICES`` (1,000,000) services and ``SWEEPS_LARGE_CUSTOMERS`` (50,000),
 seeded once, and the figures are compared with the first ones. ``SWEEPS_ONLY`` (task keys,
@@ -62,6 +66,8 @@ DUMMY_EMAIL = "django.core.mail.backends.dummy.EmailBackend"
 WALKED = 1_000
 #: Task keys, comma-separated: measure the sweeps of these only.
 ONLY = "SWEEPS_ONLY"
+#: E-mails of the queued tasks that the bench runs in-process to time the worker's part.
+WORKER_SAMPLE = 2_000
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,9 @@ class Case:
     offset: dt.timedelta
     #: What the floor's UPDATE writes to the same rows (rolled back).
     floor_sql: str
+    #: The task (its Celery name) whose queued messages do the rest of the work, timed
+    #: apart after the first run (``WORKER_SAMPLE`` of its items, in-process).
+    worker_task: str = ""
 
 
 HOUR, DAY = dt.timedelta(hours=1), dt.timedelta(days=1)
@@ -106,6 +115,7 @@ CASES = [
         "expires_at = %(at)s",
         DAY,
         "updated_at = now()",
+        worker_task="services.tasks.send_expiry_notices",
     ),
     Case(
         "billing.renewal_invoices",
@@ -152,10 +162,20 @@ class Sweep:
     second_seconds: float
     second_done: int
     batch_plan: Plan | None
+    #: The worker's part (``Case.worker_task``), run in-process after the first run: its
+    #: items (e-mails sent), of how many queued, and the time they took.
+    worker_task: str = ""
+    worker_done: int = 0
+    worker_queued: int = 0
+    worker_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.done / self.seconds if self.seconds else 0.0
+
+    @property
+    def worker_rate(self) -> float:
+        return self.worker_done / self.worker_seconds if self.worker_seconds else 0.0
 
 
 @dataclass
@@ -461,6 +481,47 @@ def private_queue() -> Iterator[str]:
             client.delete(key)
 
 
+@contextmanager
+def recorded_tasks() -> Iterator[list[tuple[Any, tuple[Any, ...], dict[str, Any]]]]:
+    """Record every task queued in the block, (task, args, kwargs), and queue it as ever."""
+    from celery.app.task import Task
+
+    queued: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+    apply_async = Task.apply_async
+
+    def recording(self: Any, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        queued.append((self, tuple(args or ()), dict(kwargs or {})))
+        return apply_async(self, args, kwargs, **options)
+
+    Task.apply_async = recording  # type: ignore[method-assign,assignment]
+    try:
+        yield queued
+    finally:
+        Task.apply_async = apply_async  # type: ignore[method-assign]
+
+
+def run_queued(
+    queued: list[tuple[Any, tuple[Any, ...], dict[str, Any]]], name: str
+) -> tuple[int, int, float]:
+    """Run in-process, as a worker would, the queued messages of the task ``name``, until
+    ``WORKER_SAMPLE`` items (a message's list argument: its e-mails) have run; what they
+    returned (e-mails sent), the items queued, and the seconds they took."""
+
+    def items(args: tuple[Any, ...]) -> int:
+        return next((len(arg) for arg in args if isinstance(arg, list)), 1)
+
+    mine = [(task, args, kwargs) for task, args, kwargs in queued if task.name == name]
+    done = ran = 0
+    started = time.perf_counter()
+    for task, args, kwargs in mine:
+        if ran >= WORKER_SAMPLE:
+            break
+        done += int(task(*args, **kwargs) or 0)
+        ran += items(args)
+    seconds = time.perf_counter() - started
+    return done, sum(items(args) for _, args, _ in mine), seconds
+
+
 # The measures --------------------------------------------------------------------------
 
 
@@ -482,10 +543,13 @@ def _floor_seconds(ids: list[int], set_sql: str) -> float:
 
 
 def sweep(case: Case, ids: list[int], moment: dt.datetime) -> Sweep:
-    """Make the rows due, run the task twice (timed), put everything back."""
+    """Make the rows due, run the task twice (timed), and the worker's part of the first
+    run in between (timed apart), put everything back."""
     from automation import registry
+    from clientxcms.celery import app
 
     task = registry.find(case.task)
+    worker = (0, 0, 0.0)
     floor = _floor_seconds(ids, case.floor_sql)
     mark()
     try:
@@ -496,9 +560,12 @@ def sweep(case: Case, ids: list[int], moment: dt.datetime) -> Sweep:
         vacuum([])
         batch = first_batch(task.run, moment)
         batch_plan = explain(*batch) if batch else None
-        started = time.perf_counter()
-        result = task.run(moment)
-        seconds = time.perf_counter() - started
+        with recorded_tasks() as queued:
+            started = time.perf_counter()
+            result = task.run(moment)
+            seconds = time.perf_counter() - started
+        if case.worker_task and not app.conf.task_always_eager:
+            worker = run_queued(queued, case.worker_task)
         # What autovacuum does between two runs minutes apart: without it, the second
         # run plans with statistics that still say the e-mail log or the invoices empty.
         vacuum(grown())
@@ -519,6 +586,10 @@ def sweep(case: Case, ids: list[int], moment: dt.datetime) -> Sweep:
         second_seconds=second_seconds,
         second_done=second.done,
         batch_plan=batch_plan,
+        worker_task=case.worker_task,
+        worker_done=worker[0],
+        worker_queued=worker[1],
+        worker_seconds=worker[2],
     )
 
 
@@ -636,6 +707,16 @@ def print_figures(figures: Figures, runs: int) -> None:
     )  # fmt: skip
     for s in figures.sweeps:
         print(f"Floor of {s.task}: UPDATE services_service SET {s.floor_sql} (rolled back)")
+    for s in figures.sweeps:
+        if s.worker_task and s.worker_seconds:
+            print(
+                f"{s.task} times its claim and its queueing; the worker's part "
+                f"({s.worker_task}), run in-process after it: {s.worker_done:,} of the "
+                f"{s.worker_queued:,} items queued in {s.worker_seconds:.1f} s, "
+                f"{s.worker_rate:,.0f}/s"
+            )
+        elif s.worker_task:
+            print(f"{s.task}: its tasks ran in-process, within its wall time")
     print()
     common.print_table(
         f"The first batch's lock with {SERVICES:,} due, {total}",

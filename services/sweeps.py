@@ -12,7 +12,8 @@ with no transaction held (``clientxcms.claims``), because the lifecycle calls th
 after its own claim has committed. The locks, and the rule book asked again under them,
 keep two workers from handling the same service; a service changed in between is
 skipped, and a second run finds nothing to do. A module failure is recorded on that
-service and the sweep goes on.
+service and the sweep goes on. The expiry notices change no service: they are claimed in
+batches and sent by the worker (``services.notices``).
 """
 
 from __future__ import annotations
@@ -179,14 +180,11 @@ def notify_expiring_due(now: dt.datetime) -> QuerySet[Service]:
     return described(notices.due(now))
 
 
-def _notify(service: Service) -> object:
-    return None if notices.send_expiry_notice(service) else SKIPPED
-
-
 def notify_expiring(now: dt.datetime) -> ClaimResult:
     """E-mail the customers whose services expire within the notice days, once per paid
-    period (``services.notices``); a failed send is tried again next time."""
-    return hand_over_each_due(notify_expiring_due(now), _notify, expected=(OSError,))
+    period (``services.notices``): the notices are claimed here, in batches, and sent by
+    the worker; a failed send is tried again next time."""
+    return notices.claim_due(now)
 
 
 def describe(service: Service) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import Task, shared_task
 
 from delivery.modules.base import ModuleError
 
-from . import bulk, delivery, lifecycle, notifications
+from . import bulk, delivery, lifecycle, notices, notifications
 from .lifecycle import LifecycleError
 
 
@@ -30,6 +32,18 @@ def send_service_notifications(event_ids: list[int]) -> int:
         except OSError:
             send_service_notification.delay(event_id)
     return sent
+
+
+@shared_task
+def send_expiry_notices(claimed_at: str, claims: list[tuple[int, int]]) -> int:
+    """E-mail the expiry notices a sweep claimed at ``claimed_at`` (ISO 8601), (e-mail log
+    row, service) pairs; how many were sent (``services.notices.send_claimed``).
+
+    Safe to run again: each notice is taken by a compare-and-set before it is sent. One
+    the mail server refuses is logged failed, and the next sweep claims it again.
+    """
+    moment = dt.datetime.fromisoformat(claimed_at)
+    return notices.send_claimed(moment, [(log_id, service_id) for log_id, service_id in claims])
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)

@@ -15,7 +15,14 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from customers.mail import SENDING_STALE_AFTER, send_to_customer
+from customers.mail import (
+    SENDING_STALE_AFTER,
+    Wanted,
+    claim_many,
+    release,
+    send_claimed,
+    send_to_customer,
+)
 from customers.models import EmailLog, EmailStatus
 from tests.admin_matrix import PERSONAS, VIEW, assert_access, sign_in
 from tests.factories import DEFAULT_PASSWORD, CustomerFactory
@@ -423,3 +430,143 @@ def test_workers_racing_on_the_same_email_send_it_once():
     assert sum(result.just_sent for result in results) == 1
     assert {result.pk for result in results} == {EmailLog.objects.get().pk}
     assert EmailLog.objects.get().status == EmailStatus.SENT
+
+
+# Many e-mails claimed at once, sent by a worker (``claim_many``, ``send_claimed``) ------
+
+
+def wanted(customer, *references: str) -> list[Wanted]:
+    return [Wanted(customer.pk, reference, "bob@example.com") for reference in references]
+
+
+def test_claim_many_claims_new_failed_and_stale_rows_and_leaves_the_others(customer):
+    def row(reference: str, status: str, **fields) -> EmailLog:
+        return EmailLog.objects.create(
+            customer=customer,
+            to="old@example.com",
+            subject="s",
+            kind="probe",
+            reference=reference,
+            status=status,
+            **fields,
+        )
+
+    stale = timezone.now() - SENDING_STALE_AFTER - timedelta(seconds=1)
+    sent = row("sent", EmailStatus.SENT)
+    failed = row("failed", EmailStatus.FAILED, error="SMTP refused")
+    in_flight = row("in-flight", EmailStatus.SENDING)
+    dead = row("dead", EmailStatus.SENDING, attempted_at=stale)
+    other_kind = EmailLog.objects.create(
+        customer=customer, to="x@example.com", subject="s", kind="other", reference="new"
+    )
+
+    claimed_at, claimed = claim_many(
+        "probe", wanted(customer, "sent", "failed", "in-flight", "dead", "new")
+    )
+
+    assert set(claimed) == {"failed", "dead", "new"}
+    assert (claimed["failed"], claimed["dead"]) == (failed.pk, dead.pk)
+    for reference, attempts in (("failed", 2), ("dead", 2), ("new", 1)):
+        log = EmailLog.objects.get(pk=claimed[reference])
+        assert (log.status, log.error, log.attempts) == (EmailStatus.SENDING, "", attempts)
+        assert (log.attempted_at, log.to, log.kind) == (claimed_at, "bob@example.com", "probe")
+        assert log.customer_id == customer.pk
+    assert EmailLog.objects.get(pk=claimed["new"]).subject == ""  # written when rendered
+    for untouched in (sent, in_flight, other_kind):
+        assert EmailLog.objects.get(pk=untouched.pk).attempted_at == untouched.attempted_at
+    assert claim_many("probe", wanted(customer, "failed", "new"))[1] == {}
+
+
+def test_a_claimed_email_is_sent_by_its_claim_only_once_in_the_customers_language(
+    customer, mailoutbox
+):
+    customer.language = "fr"
+    customer.save()
+    claimed_at, claimed = claim_many("probe", wanted(customer, "thing:1"))
+    log = EmailLog.objects.get(pk=claimed["thing:1"])
+
+    def send(at) -> bool:
+        return send_claimed(
+            log,
+            customer,
+            claimed_at=at,
+            template=SIGNUP_TEMPLATE,
+            context={"link": LINK, "days": 2},
+        )
+
+    assert send(claimed_at - timedelta(seconds=1)) is False  # an older claim's task
+    assert mailoutbox == []
+    assert send(claimed_at) is True
+    assert send(claimed_at) is False  # the same task run again
+    [message] = mailoutbox
+    assert message.to == ["bob@example.com"]
+    assert message.subject == "Confirmez votre adresse e-mail pour ouvrir votre compte"
+    row = EmailLog.objects.get()
+    assert (row.status, row.subject, row.sent_at is not None) == (
+        EmailStatus.SENT,
+        message.subject,
+        True,
+    )
+    assert LINK not in stored_text(EmailLog.objects.all())
+    assert translation.get_language() != "fr"
+
+
+def test_a_claimed_email_that_fails_is_logged_failed_raised_and_claimed_again(customer, mailoutbox):
+    claimed_at, claimed = claim_many("probe", wanted(customer, "thing:1"))
+    log = EmailLog.objects.get(pk=claimed["thing:1"])
+
+    with override_settings(EMAIL_BACKEND=FAILING), pytest.raises(ConnectionRefusedError):
+        send_claimed(
+            log,
+            customer,
+            claimed_at=claimed_at,
+            template=SIGNUP_TEMPLATE,
+            context={"link": LINK, "days": 2},
+        )
+
+    row = EmailLog.objects.get()
+    assert row.status == EmailStatus.FAILED
+    assert row.error.startswith("ConnectionRefusedError")
+    assert row.subject == "Confirm your e-mail address to open your account"
+    assert claim_many("probe", wanted(customer, "thing:1"))[1] == {"thing:1": row.pk}
+
+
+def test_a_claim_released_lets_a_later_claim_decide_afresh(customer):
+    claimed_at, claimed = claim_many("probe", wanted(customer, "thing:1"))
+    log = EmailLog.objects.get(pk=claimed["thing:1"])
+
+    assert release(log, claimed_at=claimed_at - timedelta(seconds=1)) is False  # not its claim
+    assert release(log, claimed_at=claimed_at) is True
+
+    assert not EmailLog.objects.exists()
+    assert set(claim_many("probe", wanted(customer, "thing:1"))[1]) == {"thing:1"}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_workers_claiming_the_same_emails_at_once_claim_each_once():
+    customer = CustomerFactory(user__email="racer@example.com")
+    references = [f"thing:{n}" for n in range(50)]
+    start = threading.Barrier(RACERS)
+    claims: list[dict[str, int]] = []
+    errors: list[BaseException] = []
+
+    def race() -> None:
+        try:
+            start.wait(timeout=30)
+            claims.append(claim_many("probe", wanted(customer, *references))[1])
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=race) for _ in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert len(claims) == RACERS
+    assert sorted(reference for claim in claims for reference in claim) == sorted(references)
+    assert EmailLog.objects.count() == len(references)
