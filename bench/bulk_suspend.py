@@ -1,8 +1,7 @@
 """A bulk suspend of 10,000 services through a real Celery worker, then the unsuspend.
 
-The worker is started here, as production runs it (prefork, one process per part of an
-operation, ``BULK_PARTS``: the operation is spread over them), on a queue of its own,
-against Redis (``REDIS_URL``) and the bench database. Each figure is the wall time from queueing the
+The worker is started here, as a separate process on a queue of its own, against Redis
+(``REDIS_URL``) and the bench database. Each figure is the wall time from queueing the
 operation to its end, in services per second, with the ratio to a bare SQL ``UPDATE``
 of the same rows' status (in a transaction that is rolled back). The bench's services
 use the manual module, so the items go in batches (``services.batches``): each service
@@ -24,13 +23,12 @@ from bench import common
 SERVICES = 10_000
 
 
-def _start_worker(queue: str, processes: int) -> subprocess.Popen:
-    """A worker as production runs it: a process per part of an operation (prefork)."""
+def _start_worker(queue: str) -> subprocess.Popen:
     env = {**os.environ, **common.production_env()}
-    pool = ["--pool=solo"] if processes == 1 else ["--pool=prefork", f"--concurrency={processes}"]
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "clientxcms", "worker", "-Q", queue, *pool,
-         "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel=WARNING"],
+        [sys.executable, "-m", "celery", "-A", "clientxcms", "worker", "-Q", queue,
+         "--pool=solo", "--without-heartbeat", "--without-mingle", "--without-gossip",
+         "--loglevel=WARNING"],
         cwd=common.ROOT, env=env,
     )  # fmt: skip
 
@@ -72,7 +70,6 @@ def _raw_update_seconds(ids: list[int]) -> float:
 def run(context: common.BenchContext) -> None:
     from django.conf import settings
 
-    from services import bulk
     from services.choices import ServiceStatus
     from services.models import Service
 
@@ -86,8 +83,7 @@ def run(context: common.BenchContext) -> None:
     )
     user = common.bench_superuser()
     queue = f"bench-{uuid.uuid4().hex[:8]}"
-    parts = bulk.parts()
-    worker = _start_worker(queue, parts)
+    worker = _start_worker(queue)
     try:
         # The worker's start (imports, first connection, catalogues) is not counted: it
         # suspends and unsuspends one service first, untimed, as bulk_suspend_panel does.
@@ -111,8 +107,7 @@ def run(context: common.BenchContext) -> None:
         for name, seconds in (("suspend", suspend), ("unsuspend", unsuspend))
     ]
     common.print_table(
-        f"Bulk actions through a real worker, {parts} process(es), an operation spread over "
-        f"{parts} part(s) (raw UPDATE of the same rows: {raw * 1000:.0f} ms)",
+        f"Bulk actions through a real worker (raw UPDATE of the same rows: {raw * 1000:.0f} ms)",
         ["action", "services", "wall time", "services/s", "vs raw UPDATE"],
         rows,
     )

@@ -447,8 +447,7 @@ def _calls_panel(module: str) -> bool:
 # Several runners -------------------------------------------------------------------------
 #
 # A bulk operation of thousands of panel calls is CPU work in the worker too (the lifecycle,
-# the ORM, HTTP, the call log: about 8 ms a service), and so is one of tens of thousands of
-# services changed in place (about 0.5 ms a service); one process runs Python on one core
+# the ORM, HTTP, the call log: about 8 ms a service), and one process runs Python on one core
 # whatever its threads. So its task spreads the pending items over ``parts()`` tasks
 # (worker processes): each claims pending items by the same conditional UPDATE, so none is
 # applied twice, and each makes ``BULK_CALLS_PER_SERVER // parts()`` calls at once per server,
@@ -466,10 +465,6 @@ def _calls_panel(module: str) -> bool:
 #: Fewest pending panel items per part for an operation to be spread: below, one runner
 #: with the whole bound is as fast, and no task is queued for nothing.
 MIN_ITEMS_PER_PART = 100
-#: The same for items changed in place (``services.batches``, no panel): their batches
-#: are CPU work in the worker too (the rule book, the history, about 0.5 ms a service), so
-#: an operation of several batches per part is spread as well.
-MIN_IN_PLACE_ITEMS_PER_PART = 4 * batches.BATCH_SIZE
 #: Advisory lock classes (the first key): the operation's lock, then one slot per part.
 _OPERATION_LOCK = 0x42554C00
 _SLOT_LOCK = 0x42554C01
@@ -488,9 +483,13 @@ def calls_per_part() -> int:
 
 def planned_parts(operation: BulkOperation) -> int:
     """How many parts to spread the operation over now: ``parts()`` when it has at least
-    ``MIN_ITEMS_PER_PART`` pending panel items per part (or ``MIN_IN_PLACE_ITEMS_PER_PART``
-    items changed in place) and other connections see its rows (PostgreSQL, outside a
-    transaction), else 1. One grouped query."""
+    ``MIN_ITEMS_PER_PART`` pending panel items per part and other connections see its rows
+    (PostgreSQL, outside a transaction), else 1. One grouped query.
+
+    Items changed in place are not counted: their batches keep the worker and PostgreSQL
+    busy, not waiting, and two parts of 10,000 of them on this 2-core machine took longer
+    than one (1,009 to 1,186 services a second against 1,290, bench/bulk_suspend.py).
+    """
     most = parts()
     if most < 2 or not _threads_see_our_rows():
         return 1
@@ -501,11 +500,7 @@ def planned_parts(operation: BulkOperation) -> int:
         .annotate(n=Count("pk"))
     )
     panel = sum(n for module, n in per_module if module and _calls_panel(module))
-    in_place = 0
-    if operation.action in BATCHED_ACTIONS:
-        in_place = sum(n for module, n in per_module if batches.calls_no_panel(module or ""))
-    spread = panel >= most * MIN_ITEMS_PER_PART or in_place >= most * MIN_IN_PLACE_ITEMS_PER_PART
-    return most if spread else 1
+    return most if panel >= most * MIN_ITEMS_PER_PART else 1
 
 
 class _Runners:

@@ -233,54 +233,6 @@ def test_two_parts_apply_each_item_once_and_together_keep_the_bound(
     assert dict(calls.peak) == {server.pk: 4 for server in servers}
 
 
-def manual_services(customer, count: int) -> list[int]:
-    """``count`` active services of the manual module (changed in place), in one INSERT."""
-    product = ProductFactory(module="manual")
-    made = Service.objects.bulk_create(
-        ServiceFactory.build(customer=customer, product=product, module="manual", status=S.ACTIVE)
-        for _ in range(count)
-    )
-    return [service.pk for service in made]
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_an_operation_of_many_services_changed_in_place_is_spread_too(
-    settings, monkeypatch, customer, admin_user
-):
-    settings.BULK_PARTS = 2
-    monkeypatch.setattr(bulk, "MIN_IN_PLACE_ITEMS_PER_PART", 3)
-    few = running_operation(manual_services(customer, 5), admin_user)
-    many = running_operation(manual_services(customer, 6), admin_user)
-    # Deleting in place is not batched (it writes more than the service): one runner.
-    deleting = BulkOperation.objects.create(
-        action="delete", params={}, service_ids=manual_services(customer, 6), created_by=admin_user
-    )
-    bulk.prepare(deleting)
-
-    assert (bulk.planned_parts(few), bulk.planned_parts(many)) == (1, 2)
-    assert bulk.planned_parts(deleting) == 1
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_two_parts_change_services_in_place_each_once(settings, customer, admin_user):
-    """Their batches lock with SKIP LOCKED: a service another part holds is left to it.
-    (Part 1 starts half-way through three batches of items, then meets part 0's.)"""
-    settings.BULK_PARTS = 2
-    ids = manual_services(customer, 1200)
-    operation = running_operation(ids, admin_user)
-
-    with in_thread(bulk.run_part, operation.pk, 1):
-        bulk.run_part(operation.pk, 0)
-
-    operation.refresh_from_db()
-    assert operation.status == BulkStatus.DONE
-    assert set(operation.items.values_list("state", flat=True)) == {BulkItemState.DONE}
-    assert suspend_events(ids) == dict.fromkeys(ids, 1)
-    assert Service.objects.filter(pk__in=ids, status=S.SUSPENDED).count() == len(ids)
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_panel_calls_are_gathered_over_batches_before_they_are_made(
