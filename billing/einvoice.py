@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -173,7 +174,9 @@ def missing_company_details(company: CompanyProfile | None = None) -> list[StrOr
     return missing
 
 
-def missing_fields(invoice: Invoice, seller: Seller) -> list[StrOrPromise]:
+def missing_fields(
+    invoice: Invoice, seller: Seller, lines: Iterable[InvoiceLine] | None = None
+) -> list[StrOrPromise]:
     """What the e-invoice of ``invoice`` sold by ``seller`` needs and does not have, each
     named for a person; [] when it can be issued. ``invoice`` carries its customer's
     details and its rates already (``invoices.issue`` asks after freezing them, before
@@ -184,9 +187,12 @@ def missing_fields(invoice: Invoice, seller: Seller) -> list[StrOrPromise]:
     BT-40, BT-44, BT-55), the seller's SIREN in France (and some identifier anywhere,
     BR-CO-26), the seller's VAT number when a line is taxed or reverse charged
     (BR-S-02, BR-Z-02, BR-AE-02), and the buyer's under reverse charge (BR-AE-02).
+    ``lines`` are the invoice's, when they are not saved yet (a batch's, say).
     """
     missing = _missing_seller(seller)
-    codes = {vat_category(invoice, line).code for line in invoice.lines.all()}
+    if lines is None:
+        lines = invoice.lines.all()
+    codes = {vat_category(invoice, line).code for line in lines}
     if codes & {STANDARD, ZERO_RATED, REVERSE_CHARGE} and not seller.vat_number.strip():
         missing.append(COMPANY_VAT_NUMBER)
     if not (invoice.billing_company.strip() or invoice.billing_name.strip()):

@@ -16,6 +16,7 @@ from the warning on their billing pages (``einvoice.missing_company_details``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -25,11 +26,12 @@ from functools import partial
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 from django_stubs_ext import StrOrPromise
 
 from customers.models import Customer, User
+from products.choices import BillingCycle
 from products.cycles import add_cycles
 from services import rules
 from services.choices import ServiceAction
@@ -54,8 +56,9 @@ from .models import (
     OrderItem,
     Seller,
     in_language_of,
+    language_of,
 )
-from .taxes import CENT, rate_for_country, tax_for
+from .taxes import CENT, TaxDecision, rate_for_country, tax_for
 
 logger = logging.getLogger(__name__)
 
@@ -207,15 +210,28 @@ def _open_renewal_message(services: list[Service | None]) -> str:
 
 def _next_number(kind: str, moment: dt.datetime, company: CompanyProfile) -> tuple[str, int, int]:
     """The next number of ``kind`` in ``moment``'s year, taken under the series' row lock."""
+    return _next_numbers(kind, moment, company, 1)[0]
+
+
+def _next_numbers(
+    kind: str, moment: dt.datetime, company: CompanyProfile, count: int
+) -> list[tuple[str, int, int]]:
+    """The next ``count`` numbers of ``kind`` in ``moment``'s year, in order: the series
+    moves by ``count`` in one update under its row lock, held until the transaction ends,
+    so a block is never shared and, rolled back, is given back whole (no gap)."""
     year = timezone.localtime(moment).year
     InvoiceSequence.objects.get_or_create(kind=kind, year=year)
     series = InvoiceSequence.objects.select_for_update().get(kind=kind, year=year)
-    series.last += 1
+    first = series.last + 1
+    series.last += count
     series.save(update_fields=["last"])
     prefix = (
         company.credit_note_prefix if kind == InvoiceKind.CREDIT_NOTE else company.invoice_prefix
     )
-    return f"{prefix}-{year}-{series.last:06d}", year, series.last
+    return [
+        (f"{prefix}-{year}-{sequence:06d}", year, sequence)
+        for sequence in range(first, series.last + 1)
+    ]
 
 
 def _freeze_taxes(invoice: Invoice, lines: list[InvoiceLine], company: CompanyProfile) -> None:
@@ -223,6 +239,14 @@ def _freeze_taxes(invoice: Invoice, lines: list[InvoiceLine], company: CompanyPr
     decision = tax_for(invoice.customer, company)
     # Prices entered tax included hold the company's own country's tax: take it out.
     included = rate_for_country(str(company.country)) if company.prices_include_tax else None
+    _apply_taxes(invoice, lines, decision, included)
+
+
+def _apply_taxes(
+    invoice: Invoice, lines: list[InvoiceLine], decision: TaxDecision, included: Decimal | None
+) -> None:
+    """``_freeze_taxes`` with the customer's tax and the rate prices include (None: they
+    include none) decided already: a batch decides them once per customer."""
     for line in lines:
         if included is not None:
             line.unit_price = (line.unit_price * 100 / (100 + included)).quantize(
@@ -320,9 +344,7 @@ def issue(invoice: InvoiceRef, *, actor: User | None, notify: bool = True) -> In
             _freeze_taxes(inv, lines, company)
             for line in lines:
                 line.save(update_fields=["unit_price", "tax_rate", "tax_amount"])
-        inv.subtotal = sum((line.subtotal for line in lines), ZERO)
-        inv.tax_total = sum((line.tax_amount for line in lines), ZERO)
-        inv.total = inv.subtotal + inv.tax_total
+        _set_totals(inv, lines)
         _check_einvoice(inv, seller)
         inv.number, inv.year, inv.sequence = _next_number(inv.kind, now, company)
         inv.issued_at = now
@@ -337,6 +359,13 @@ def issue(invoice: InvoiceRef, *, actor: User | None, notify: bool = True) -> In
         if notify and inv.kind == InvoiceKind.INVOICE:
             transaction.on_commit(partial(notifications.enqueue_invoice_issued, inv.pk))
     return inv
+
+
+def _set_totals(invoice: Invoice, lines: list[InvoiceLine]) -> None:
+    """The invoice's totals, from its lines' frozen amounts."""
+    invoice.subtotal = sum((line.subtotal for line in lines), ZERO)
+    invoice.tax_total = sum((line.tax_amount for line in lines), ZERO)
+    invoice.total = invoice.subtotal + invoice.tax_total
 
 
 def _close_lines(invoice: Invoice, *, void: bool = False) -> None:
@@ -475,17 +504,32 @@ def renewal_invoice(
             gettext("Cannot invoice a renewal of service #%(service)s: %(reason)s.")
             % {"service": service.pk, "reason": decision.message}
         )
+    line = renewal_line(service, cycles)
+    # One transaction: a draft that cannot be issued (a detail the e-invoice needs is
+    # missing) is not left behind, holding the service's one open renewal line.
+    with transaction.atomic():
+        draft = create_draft(service.customer, actor=actor, lines=[line], currency=service.currency)
+        if due_at is not None:
+            draft.due_at = due_at
+            draft.save(update_fields=["due_at", "updated_at"])
+        return issue(draft, actor=actor)
+
+
+def renewal_line(service: Service, cycles: int = 1) -> LineSpec:
+    """The line renewing ``service`` by ``cycles`` from its current expiration, written in
+    its customer's language: the renewal invoice's one line, made alike one by one and
+    in batches (``billing.renewal_batches``)."""
     start = service.expires_at
     assert start is not None  # the rule book refuses a service that never expires
     end = add_cycles(start, service.billing_cycle, cycles, anchor_day=service.billing_anchor_day)
-    with in_language_of(service.customer):
-        description = gettext("Renewal of %(service)s (#%(id)s), %(cycles)s × %(cycle)s") % {
-            "service": service.name,
-            "id": service.pk,
-            "cycles": cycles,
-            "cycle": service.get_billing_cycle_display().lower(),
-        }
-    line = LineSpec(
+    text, cycle = _renewal_wording(language_of(service.customer), service.billing_cycle)
+    description = text % {
+        "service": service.name,
+        "id": service.pk,
+        "cycles": cycles,
+        "cycle": cycle,
+    }
+    return LineSpec(
         description=description,
         unit_price=service.price,
         quantity=cycles,
@@ -495,11 +539,14 @@ def renewal_invoice(
         period_start=start,
         period_end=end,
     )
-    # One transaction: a draft that cannot be issued (a detail the e-invoice needs is
-    # missing) is not left behind, holding the service's one open renewal line.
-    with transaction.atomic():
-        draft = create_draft(service.customer, actor=actor, lines=[line], currency=service.currency)
-        if due_at is not None:
-            draft.due_at = due_at
-            draft.save(update_fields=["due_at", "updated_at"])
-        return issue(draft, actor=actor)
+
+
+@functools.lru_cache(maxsize=128)
+def _renewal_wording(language: str, cycle: str) -> tuple[str, str]:
+    """A renewal line's text in ``language``, and the label of ``cycle`` in lower case,
+    as the customer reads them: looked up once per language and cycle, a batch writing
+    hundreds of lines."""
+    with translation.override(language):
+        text = gettext("Renewal of %(service)s (#%(id)s), %(cycles)s × %(cycle)s")
+        label = str(dict(BillingCycle.choices).get(cycle, cycle)).lower()
+    return text, label

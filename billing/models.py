@@ -51,7 +51,12 @@ ZERO = Decimal("0.00")
 def in_language_of(customer: Customer) -> translation.override:
     """The customer's language, active for what is written for them: the lines, notes and
     balance reasons their documents carry (stored as written), and their invoice's PDF."""
-    return translation.override(customer.language or settings.LANGUAGE_CODE)
+    return translation.override(language_of(customer))
+
+
+def language_of(customer: Customer) -> str:
+    """The language what is written for ``customer`` is written in (``in_language_of``)."""
+    return customer.language or settings.LANGUAGE_CODE
 
 
 class ImmutableInvoice(Exception):

@@ -36,6 +36,20 @@ def enqueue_invoice_issued(invoice_id: int) -> None:
     send_invoice_issued_email.delay(invoice_id)
 
 
+#: Invoices per task when a batch queues its "invoice issued" e-mails
+#: (``billing.renewal_batches``): one push to the queue per hundred, not per e-mail.
+ENQUEUED_TOGETHER = 100
+
+
+def enqueue_invoices_issued(invoice_ids: list[int]) -> None:
+    """Queue the "invoice issued" e-mails of several invoices, a hundred per task (called
+    after the batch's commit)."""
+    from .tasks import send_invoice_issued_emails
+
+    for start in range(0, len(invoice_ids), ENQUEUED_TOGETHER):
+        send_invoice_issued_emails.delay(invoice_ids[start : start + ENQUEUED_TOGETHER])
+
+
 def enqueue_payment_received(payment_id: int) -> None:
     """Queue the "payment received" e-mail."""
     from .tasks import send_payment_received_email

@@ -16,6 +16,20 @@ def send_invoice_issued_email(invoice_id: int) -> bool:
     return notifications.send_invoice_issued(invoice_id)
 
 
+@shared_task
+def send_invoice_issued_emails(invoice_ids: list[int]) -> int:
+    """E-mail several issued invoices (a batch's), each as ``send_invoice_issued_email``
+    does; how many were sent. One the mail server refuses is queued on its own, with that
+    task's retries, and the others go on."""
+    sent = 0
+    for invoice_id in invoice_ids:
+        try:
+            sent += notifications.send_invoice_issued(invoice_id)
+        except OSError:
+            send_invoice_issued_email.delay(invoice_id)
+    return sent
+
+
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_payment_received_email(payment_id: int) -> bool:
     """E-mail the customer the receipt of a payment."""

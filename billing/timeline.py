@@ -10,7 +10,9 @@ transaction per row, claimed with ``skip_locked``, so two workers never handle t
 row and one failure never undoes the others. No panel is called here. A handler's work
 runs in a savepoint and any error of it is reported as that row's failure, so one broken
 service neither stops the run nor rolls back the invoices of the others (Paymenter's
-one-transaction cron is the counter-example).
+one-transaction cron is the counter-example). Renewal invoices are made 500 at a time
+(``billing.renewal_batches``), with the same outcome; what a batch cannot make cheaply
+(a balance that pays, a refusal) goes this way, one by one.
 
 The database has the last word on duplicates: a service's period is paid by one renewal
 line (``one_renewal_per_service_period``), and a reminder is one ``EmailLog`` row per
@@ -36,7 +38,7 @@ from services import rules
 from services.choices import EventSource, ServiceAction, ServiceStatus
 from services.models import Service
 
-from . import automation, invoices, orders, payments
+from . import automation, invoices, orders, payments, renewal_batches
 from .choices import InvoiceKind, InvoiceStatus, LineKind, OrderStatus, PaymentStatus
 from .models import CompanyProfile, Invoice, InvoiceLine, Order, Payment, balance_of
 
@@ -98,24 +100,30 @@ def due_renewals(now: dt.datetime) -> models.QuerySet[Service]:
     A line of a cancelled invoice counts too: staff who cancelled a renewal invoice meant
     it, and the automation does not make it again (the customer may still renew by hand).
     """
+    renewal_lines = InvoiceLine.objects.filter(service=OuterRef("pk"), kind=LineKind.RENEWAL)
+    return (
+        renewable(now)
+        .exclude(Exists(renewal_lines.filter(period_start=OuterRef("expires_at"))))
+        .exclude(Exists(renewal_lines.filter(is_open=True)))
+    )
+
+
+def renewable(now: dt.datetime) -> models.QuerySet[Service]:
+    """``due_renewals`` but for the renewal lines: the services a batch locks, reading
+    their lines in one query of its own (``billing.renewal_batches``)."""
     window = Q()
     longest = dt.timedelta()
     for cycle in automation.renewing_cycles():
         lead_time = dt.timedelta(days=automation.renewal_invoice_days(cycle))
         window |= Q(billing_cycle=cycle, expires_at__lte=now + lead_time)
         longest = max(longest, lead_time)
-    renewal_lines = InvoiceLine.objects.filter(service=OuterRef("pk"), kind=LineKind.RENEWAL)
-    due = (
-        Service.objects.filter(
-            window,
-            # Implied by the window, but one range the planner reads from the index of
-            # status and expiration, rather than one arm per billing cycle.
-            expires_at__lte=now + longest,
-            status__in=[ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED],
-            cancel_at__isnull=True,
-        )
-        .exclude(Exists(renewal_lines.filter(period_start=OuterRef("expires_at"))))
-        .exclude(Exists(renewal_lines.filter(is_open=True)))
+    due = Service.objects.filter(
+        window,
+        # Implied by the window, but one range the planner reads from the index of
+        # status and expiration, rather than one arm per billing cycle.
+        expires_at__lte=now + longest,
+        status__in=[ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED],
+        cancel_at__isnull=True,
     )
     context = rules.Context(source=EventSource.AUTOMATION, now=now)
     # Q: the stubs do not know the annotation the rule book adds.
@@ -161,8 +169,15 @@ def _pay_if_balance_covers(invoice: Invoice) -> None:
 
 
 def make_renewal_invoices(now: dt.datetime) -> ClaimResult:
-    """Make the renewal invoices due at ``now``."""
-    return _run(due_renewals(now), _invoice_renewal)
+    """Make the renewal invoices due at ``now``: in batches (``billing.renewal_batches``),
+    the services a batch leaves (a balance that pays, a refusal) one by one."""
+    return renewal_batches.make_in_batches(
+        due_renewals(now), renewable(now), _invoice_renewals_one_by_one, expected=(StepFailed,)
+    )
+
+
+def _invoice_renewals_one_by_one(due: models.QuerySet[Service]) -> ClaimResult:
+    return _run(due, _invoice_renewal)
 
 
 # Payment reminders ---------------------------------------------------------------------

@@ -35,6 +35,7 @@ NOTHING = {"done": 0, "skipped": 0, "failed": 0}
 def _no_broker(monkeypatch) -> None:
     """The "invoice issued" and receipt e-mails are queued on commit: no broker here."""
     monkeypatch.setattr(tasks.send_invoice_issued_email, "delay", lambda pk: None)
+    monkeypatch.setattr(tasks.send_invoice_issued_emails, "delay", lambda pks: None)
     monkeypatch.setattr(tasks.send_payment_received_email, "delay", lambda pk: None)
 
 
