@@ -7,7 +7,6 @@ other."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,6 +31,8 @@ from products.choices import BillingCycle
 from products.cycles import add_cycles
 from services.choices import ServiceStatus
 from services.models import Service
+from tests.at_once import run_at_once
+from tests.billing.renewals import fail_renewal_line_of, monthly_services_expiring
 from tests.factories import CustomerFactory, ProductFactory, ServiceFactory
 
 PRICE = Decimal("9.99")
@@ -272,14 +273,7 @@ def test_a_customer_whose_credit_covers_the_invoice_is_paid_as_before(customer, 
 def test_a_service_the_batch_cannot_invoice_fails_alone(customer, queued, monkeypatch):
     services = [due(customer, days=1 + n / 10) for n in range(4)]
     broken = services[2]
-    real = invoices.renewal_line
-
-    def renewal_line(service, *args, **kwargs):
-        if service.pk == broken.pk:
-            raise RuntimeError("the tax service is down")
-        return real(service, *args, **kwargs)
-
-    monkeypatch.setattr(invoices, "renewal_line", renewal_line)
+    fail_renewal_line_of(monkeypatch, broken)
 
     result = run_batches()
 
@@ -399,37 +393,8 @@ def test_two_runs_at_once_invoice_each_period_once_without_a_gap(monkeypatch):
     product = ProductFactory()
     soon = timezone.now() + timedelta(days=2)
     count = 60
-    Service.objects.bulk_create(
-        Service(
-            name=f"Service {n}",
-            customer=customers[n % len(customers)],
-            product=product,
-            module=product.module,
-            status=ServiceStatus.ACTIVE,
-            price=PRICE,
-            initial_price=PRICE,
-            billing_cycle=BillingCycle.MONTHLY,
-            expires_at=soon + timedelta(minutes=n),
-        )
-        for n in range(count)
-    )
-    start = threading.Barrier(2)
-    results: list[Any] = []
-
-    def worker() -> None:
-        try:
-            start.wait(timeout=10)
-            results.append(run_batches())
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    monthly_services_expiring(customers, product, count, from_=soon, price=PRICE)
+    results = run_at_once(run_batches, timeout=120)
 
     assert all(not isinstance(r, BaseException) for r in results), results
     assert sum(r.done for r in results) == count

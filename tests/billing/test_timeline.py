@@ -23,6 +23,7 @@ from customers.models import EmailLog, EmailStatus
 from products.choices import BillingCycle
 from services.choices import ServiceStatus
 from services.models import Service, ServiceRenewal
+from tests.billing.renewals import fail_renewal_line_of, monthly_services_expiring
 from tests.billing.shop import on_sale
 from tests.factories import CustomerFactory, ProductFactory, ServiceFactory
 
@@ -225,17 +226,8 @@ def test_a_balance_that_does_not_cover_the_invoice_is_left_alone(customer, queue
 def test_one_service_that_fails_neither_stops_nor_undoes_the_others(customer, queued, monkeypatch):
     services = [active(customer, expires_in=timedelta(days=d)) for d in (1, 2, 3)]
     broken = services[1]
-    real = invoices.renewal_line
-
-    # What both paths ask (billing.renewal_batches leaves the service to the one-by-one
-    # path, which fails it); a failure after the invoice is made is in
-    # tests/billing/test_renewal_batches.py.
-    def renewal_line(service, *args, **kwargs):
-        if service.pk == broken.pk:
-            raise RuntimeError("the tax service is down")
-        return real(service, *args, **kwargs)
-
-    monkeypatch.setattr(invoices, "renewal_line", renewal_line)
+    # A failure after the invoice is made is in tests/billing/test_renewal_batches.py.
+    fail_renewal_line_of(monkeypatch, broken)
 
     result = timeline.make_renewal_invoices(timezone.now())
 
@@ -410,20 +402,7 @@ def test_two_workers_at_once_make_each_renewal_invoice_once(monkeypatch):
     customers = CustomerFactory.create_batch(10)
     product = ProductFactory()
     soon = timezone.now() + timedelta(days=2)
-    Service.objects.bulk_create(
-        Service(
-            name=f"Service {n}",
-            customer=customers[n % 10],
-            product=product,
-            module=product.module,
-            status=ServiceStatus.ACTIVE,
-            price=PRICE,
-            initial_price=PRICE,
-            billing_cycle=BillingCycle.MONTHLY,
-            expires_at=soon + timedelta(minutes=n),
-        )
-        for n in range(SERVICES)
-    )
+    monthly_services_expiring(customers, product, SERVICES, from_=soon, price=PRICE)
     results: list[dict[str, int]] = []
     errors: list[BaseException] = []
     start = threading.Barrier(2)

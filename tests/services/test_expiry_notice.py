@@ -14,7 +14,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone, translation
 
@@ -25,6 +24,7 @@ from customers.models import EmailLog, EmailStatus
 from services import lifecycle, notices, sweeps, tasks
 from services.choices import CancelWhen, EventSource, ServiceStatus
 from services.models import Service
+from tests.at_once import run_at_once
 from tests.factories import CustomerFactory
 from tests.fakes.mail import FlakyBackend
 
@@ -404,23 +404,7 @@ def test_two_sweeps_at_once_send_each_notice_once(make_service, worker, monkeypa
     log's unique (kind, reference) claim each notice once between them."""
     services = [make_service(S.ACTIVE, expires_at=in_days(2)) for _ in range(60)]
     monkeypatch.setattr(notices, "BATCH_SIZE", 7)  # many batches, so that the two interleave
-    start = threading.Barrier(2)
-    results: list[object] = []
-
-    def run() -> None:
-        try:
-            start.wait(timeout=10)
-            results.append(sweeps.notify_expiring(timezone.now()))
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = run_at_once(lambda: sweeps.notify_expiring(timezone.now()))
     worker.run()
 
     assert all(not isinstance(result, BaseException) for result in results), results

@@ -5,17 +5,17 @@ service."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.utils import timezone
 
 from services import batches, lifecycle, notifications, sweeps
 from services.choices import ServiceStatus
 from services.lifecycle import LifecycleError
 from services.models import Service, ServiceEvent
+from tests.at_once import run_at_once
 from tests.fakes.modules import FakeModule
 
 S = ServiceStatus
@@ -216,23 +216,7 @@ def test_two_sweeps_at_once_expire_each_service_once(in_place, make_service, que
     due condition asked again under the lock share the services out, none twice."""
     services = [make_service(S.ACTIVE, expires_at=ago(1)) for _ in range(60)]
     monkeypatch.setattr(batches, "BATCH_SIZE", 7)  # many batches, so that the two interleave
-    start = threading.Barrier(2)
-    results: list[object] = []
-
-    def worker() -> None:
-        try:
-            start.wait(timeout=10)
-            results.append(sweeps.expire(timezone.now()))
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = run_at_once(lambda: sweeps.expire(timezone.now()))
 
     assert all(not isinstance(result, BaseException) for result in results), results
     assert sum(result.done for result in results) == 60
