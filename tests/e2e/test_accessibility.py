@@ -132,9 +132,11 @@ def audit_states(page: Page, base: str, world: dict) -> tuple[list[str], list[st
 
     page.goto(f"{base}/admin/services/{world['service'].pk}/")
     page.locator('[data-bs-toggle="modal"]').first.click()
-    # Bootstrap focuses the dialog once it has faded in: axe sees its final colours.
+    # Shown, focused, and every fade (the dialog's, the backdrop's) ended: axe must see the
+    # final colours. Focus alone came before the fade's end on a loaded machine (CI).
     page.wait_for_function(
         "() => document.querySelector('.modal.show')?.contains(document.activeElement)"
+        " && document.getAnimations().every((a) => a.playState !== 'running')"
     )
     failures += run_axe(page, "service action dialog")
     return failures, ["bulk confirmation", "customer form with errors", "service action dialog"]
