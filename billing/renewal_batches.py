@@ -110,11 +110,11 @@ def make_in_batches(
             logger.warning(
                 "A batch of renewal invoices failed: its services go one by one.", exc_info=True
             )
-            _merge(result, one_by_one(due.filter(pk__in=keys)))
+            result.add(one_by_one(due.filter(pk__in=keys)))
             continue
-        _merge(result, counted)
+        result.add(counted)
         if left:
-            _merge(result, one_by_one(due.filter(pk__in=left)))
+            result.add(one_by_one(due.filter(pk__in=left)))
     return result
 
 
@@ -442,9 +442,3 @@ def _insert_values(
             if returning:
                 found += cursor.fetchall()
     return found
-
-
-def _merge(result: ClaimResult, other: ClaimResult) -> None:
-    result.done += other.done
-    result.skipped += other.skipped
-    result.failed += other.failed

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from customers.mail import send_each
+
 from . import notifications
 
 
@@ -21,13 +23,9 @@ def send_invoice_issued_emails(invoice_ids: list[int]) -> int:
     """E-mail several issued invoices (a batch's), each as ``send_invoice_issued_email``
     does; how many were sent. One the mail server refuses is queued on its own, with that
     task's retries, and the others go on."""
-    sent = 0
-    for invoice_id in invoice_ids:
-        try:
-            sent += notifications.send_invoice_issued(invoice_id)
-        except OSError:
-            send_invoice_issued_email.delay(invoice_id)
-    return sent
+    return send_each(
+        invoice_ids, notifications.send_invoice_issued, send_invoice_issued_email.delay
+    )
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)

@@ -39,6 +39,12 @@ class ClaimResult:
     def counts(self) -> dict[str, int]:
         return {"done": self.done, "skipped": self.skipped, "failed": len(self.failed)}
 
+    def add(self, other: ClaimResult) -> None:
+        """Count in what another pass did (a batch's, or the one-by-one pass after it)."""
+        self.done += other.done
+        self.skipped += other.skipped
+        self.failed += other.failed
+
     def record(self, outcome: object) -> None:
         """Count a handler's ``outcome``: ``SKIPPED`` or anything else, done."""
         if outcome == SKIPPED:

@@ -199,6 +199,21 @@ def _mark_failed(log: EmailLog, error: str, **also: Any) -> None:
     )
 
 
+def send_each(
+    ids: Iterable[int], send: Callable[[int], bool | int], alone: Callable[[int], Any]
+) -> int:
+    """Send the e-mail of each of ``ids`` with ``send``; how many were sent. One the mail
+    server refuses (an ``OSError``) is handed to ``alone`` (its own task, with that task's
+    retries), and the others go on: a task of a hundred e-mails is never retried whole."""
+    sent = 0
+    for pk in ids:
+        try:
+            sent += send(pk)
+        except OSError:
+            alone(pk)
+    return sent
+
+
 # Many e-mails claimed at once, sent by a worker ---------------------------------------
 
 

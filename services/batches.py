@@ -182,7 +182,7 @@ def hand_over_in_batches(
         try:
             _run_batch(due.filter(pk__in=chunk), handle, len(chunk), result, expected)
         except DatabaseError:
-            _merge(result, one_by_one(due.filter(pk__in=chunk)))
+            result.add(one_by_one(due.filter(pk__in=chunk)))
     return result
 
 
@@ -204,10 +204,4 @@ def _run_batch(
                 message = getattr(exc, "message", None) or str(exc)
                 logger.warning("Service %s could not be handled: %s", service.pk, message)
                 counted.failed.append((service.pk, message))
-    _merge(result, counted)
-
-
-def _merge(result: ClaimResult, other: ClaimResult) -> None:
-    result.done += other.done
-    result.skipped += other.skipped
-    result.failed += other.failed
+    result.add(counted)

@@ -52,7 +52,12 @@ ENQUEUED_TOGETHER = 100
 
 def reference(service: Service) -> str:
     """What the notice is about: this service's current paid period."""
-    return f"service:{service.pk}:period:{service.renewal_count}"
+    return period_reference(service.pk, service.renewal_count)
+
+
+def period_reference(service_id: int, period: int) -> str:
+    """The reference of the notice of service ``service_id``'s paid period ``period``."""
+    return f"service:{service_id}:period:{period}"
 
 
 def expiring(now: dt.datetime) -> QuerySet[Service]:
@@ -121,7 +126,7 @@ def claim_due(now: dt.datetime) -> ClaimResult:
             service_of: dict[str, int] = {}
             wanted = []
             for pk, customer_id, period, to in rows:
-                notice = f"service:{pk}:period:{period}"
+                notice = period_reference(pk, period)
                 service_of[notice] = pk
                 wanted.append(mail.Wanted(customer_id, notice, to or ""))
             claimed_at, claimed = mail.claim_many(KIND, wanted)

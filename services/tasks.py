@@ -6,6 +6,7 @@ import datetime as dt
 
 from celery import Task, shared_task
 
+from customers.mail import send_each
 from delivery.modules.base import ModuleError
 
 from . import bulk, delivery, lifecycle, notices, notifications
@@ -25,13 +26,7 @@ def send_service_notifications(event_ids: list[int]) -> int:
     Each is sent once, as by ``send_service_notification``; one the mail server refuses
     is queued on its own, with that task's retries, and the others go on.
     """
-    sent = 0
-    for event_id in event_ids:
-        try:
-            sent += notifications.send(event_id)
-        except OSError:
-            send_service_notification.delay(event_id)
-    return sent
+    return send_each(event_ids, notifications.send, send_service_notification.delay)
 
 
 @shared_task
