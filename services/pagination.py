@@ -109,12 +109,28 @@ class KeysetPage:
 
 
 class KeysetPaginator:
-    """Pages of ``queryset`` in ``ordering``, whose last field must be ``id`` or ``-id``."""
+    """Pages of ``queryset`` in ``ordering``, whose last field must be ``id`` or ``-id``.
 
-    def __init__(self, queryset: QuerySet, ordering: Sequence[str], per_page: int) -> None:
+    A page is one query in two parts: the subquery picks the page's primary keys from
+    ``queryset`` (its filters, and the joins its ordering needs), and the rows are read by
+    those keys from ``rows_from`` (``queryset`` itself by default), which joins what the
+    page shows. Joined in one level, PostgreSQL sized its join caches (``Memoize``) for
+    every row of the table rather than the page's 26, which cost 1.5 ms at a million
+    services; the page's joins now see 26 rows.
+    """
+
+    def __init__(
+        self,
+        queryset: QuerySet,
+        ordering: Sequence[str],
+        per_page: int,
+        *,
+        rows_from: QuerySet | None = None,
+    ) -> None:
         if not ordering or ordering[-1].removeprefix("-") not in {"id", "pk"}:
             raise ValueError("A keyset ordering must end with the primary key.")
         self.queryset = queryset
+        self.rows_from = queryset if rows_from is None else rows_from
         self.keys = [OrderKey.parse(queryset.model, spec) for spec in ordering]
         self.per_page = per_page
 
@@ -136,7 +152,8 @@ class KeysetPaginator:
 
     def _fetch(self, queryset: QuerySet, reverse: bool) -> list[Any]:
         ordering = [key.order_by(reverse=reverse) for key in self.keys]
-        return list(queryset.order_by(*ordering)[: self.per_page + 1])
+        keys = queryset.order_by(*ordering).values("pk")[: self.per_page + 1]
+        return list(self.rows_from.filter(pk__in=keys).order_by(*ordering))
 
     def _more(self, rows: list[Any]) -> bool:
         """Whether a row was fetched past the page, dropping it (it is only a look-ahead)."""

@@ -34,6 +34,7 @@ from services.filters import (
     parse_identifier,
     service_filterset,
 )
+from services.models import Service
 from services.pagination import InvalidCursor, KeysetPage, KeysetPaginator
 from services.stats import status_counts
 
@@ -163,8 +164,9 @@ class ServiceListView(StaffRequiredMixin, View):
     def _page(self, request: HttpRequest, filterset: ServiceFilterSet, per_page: int) -> KeysetPage:
         # (Among the columns left out, the servers' credentials are encrypted: loading
         # them would decrypt one per row.)
-        queryset = filterset.qs.select_related(*LIST_RELATED).only(*LIST_FIELDS)
-        paginator = KeysetPaginator(queryset, ordering_for(filterset.sort_value), per_page)
+        rows = Service.objects.select_related(*LIST_RELATED).only(*LIST_FIELDS)
+        ordering = ordering_for(filterset.sort_value)
+        paginator = KeysetPaginator(filterset.qs, ordering, per_page, rows_from=rows)
         try:
             return paginator.page(request.GET.get("cursor"))
         except InvalidCursor:
