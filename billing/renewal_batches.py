@@ -37,20 +37,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Collection
-from contextlib import nullcontext
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from django.db import connections, models, router, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.utils import CursorDebugWrapper
+from django.db import models, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from clientxcms.claims import Claimer, ClaimResult
+from clientxcms.inserts import insert_rows
 from customers.models import Customer
 from services import rules
 from services.choices import ServiceAction
@@ -302,9 +300,7 @@ def _issue(made: list[tuple[Invoice, InvoiceLine]], company: CompanyProfile) -> 
         invoice.number, invoice.year, invoice.sequence = number, year, sequence
         invoice.status = InvoiceStatus.UNPAID
         invoice.issued_at = invoice.created_at = invoice.updated_at = now
-    insert_rows(
-        Invoice, [invoice for invoice, _line in made], key_by="number", same=SAME_IN_A_BATCH
-    )
+    insert_rows(Invoice, [invoice for invoice, _line in made], keyed=True, same=SAME_IN_A_BATCH)
     for invoice, line in made:
         line.invoice = invoice
     insert_rows(InvoiceLine, [line for _invoice, line in made], same=SAME_ON_EVERY_LINE)
@@ -330,115 +326,3 @@ SAME_IN_A_BATCH = frozenset(
     }
 )
 SAME_ON_EVERY_LINE = frozenset({"kind", "order_item", "is_open", "is_void"})
-
-#: Parameters per INSERT statement where there is no COPY: under SQLite's 32,766.
-INSERT_PARAMETERS = 30_000
-
-
-def insert_rows(
-    model: type[models.Model],
-    rows: list[Any],
-    *,
-    key_by: str | None = None,
-    same: Collection[str] = (),
-) -> None:
-    """Insert ``rows``, new instances of ``model``, each value prepared as ``save()``
-    prepares it; with ``key_by``, a field unique to each row, each is given its key. The
-    fields named in ``same`` have the same value in every row: prepared once.
-
-    What ``bulk_create`` does, at a fraction of its cost for a batch's 500 invoices of 28
-    columns: on PostgreSQL, one ``COPY`` (the keys taken from the table's sequence first),
-    not an ``INSERT … SELECT FROM UNNEST`` of one array per column, which the driver
-    writes element by element in Python, nor an ``INSERT … VALUES`` of 14,000
-    parameters, which it parses in Python (bench/sweeps.py: 5 s of the 10,000 invoices
-    of a sweep, then 3.4 s, then 1 s); elsewhere one ``INSERT … VALUES (…), (…)``
-    returning the keys.
-    """
-    if not rows:
-        return
-    db = connections[router.db_for_write(model)]
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    first = rows[0]
-    prepare = [
-        _constant(field.get_db_prep_save(field.pre_save(first, True), db))
-        if field.name in same
-        else _preparer(field, db)
-        for field in fields
-    ]
-    values = [[column(row) for column in prepare] for row in rows]
-    quote = db.ops.quote_name
-    table = quote(model._meta.db_table)
-    pk = model._meta.pk
-    assert pk is not None
-    columns = [quote(field.column) for field in fields]
-    if db.vendor == "postgresql":
-        if key_by:
-            with db.cursor() as cursor:
-                cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                    [model._meta.db_table, pk.column, len(rows)],
-                )
-                keys = sorted(key for (key,) in cursor.fetchall())
-            for row, key, prepared in zip(rows, keys, values, strict=True):
-                row.pk = key
-                prepared.insert(0, key)
-            columns.insert(0, quote(pk.column))
-        _copy(db, f"COPY {table} ({', '.join(columns)}) FROM STDIN", values)
-    else:
-        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-        key = next((field for field in fields if field.name == key_by), None)
-        returning = f" RETURNING {quote(pk.column)}, {quote(key.column)}" if key else ""
-        found = {value: pk for pk, value in _insert_values(db, head, values, returning)}
-        if key is not None:
-            for row in rows:
-                row.pk = found[getattr(row, key.attname)]
-    for row in rows:
-        row._state.adding = False
-        row._state.db = db.alias
-
-
-def _constant(value: Any) -> Callable[[Any], Any]:
-    return lambda row: value
-
-
-def _preparer(field: models.Field[Any, Any], db: BaseDatabaseWrapper) -> Callable[[Any], Any]:
-    """How ``save()`` prepares ``field``'s value of a row; a string of a plain text field
-    as it is (what its preparation comes to, in a fraction of the time)."""
-    if type(field) in (models.CharField, models.TextField):
-        name = field.attname
-
-        def text(row: Any) -> Any:
-            value = getattr(row, name)
-            return value if isinstance(value, str) else field.get_db_prep_save(value, db)
-
-        return text
-    return lambda row: field.get_db_prep_save(field.pre_save(row, True), db)
-
-
-def _copy(db: BaseDatabaseWrapper, sql: str, values: list[list[Any]]) -> None:
-    """``COPY … FROM STDIN`` of ``values`` through the driver, its errors Django's, and
-    logged as a query where queries are (the tests' counts, ``DEBUG``)."""
-    db.validate_no_broken_transaction()
-    with db.cursor() as cursor:
-        logged = cursor.debug_sql(sql) if isinstance(cursor, CursorDebugWrapper) else nullcontext()
-        with logged, db.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-            for prepared in values:
-                copy.write_row(prepared)
-
-
-def _insert_values(
-    db: BaseDatabaseWrapper, head: str, values: list[list[Any]], returning: str
-) -> list[tuple[Any, ...]]:
-    """``INSERT … VALUES (…), (…)`` of ``values``, ``INSERT_PARAMETERS`` at most a
-    statement; what ``returning`` returns of each row."""
-    row = "(" + ", ".join(["%s"] * len(values[0])) + ")"
-    per_statement = max(1, INSERT_PARAMETERS // len(values[0]))
-    found: list[tuple[Any, ...]] = []
-    with db.cursor() as cursor:
-        for start in range(0, len(values), per_statement):
-            chunk = values[start : start + per_statement]
-            params = [value for prepared in chunk for value in prepared]
-            cursor.execute(head + ", ".join([row] * len(chunk)) + returning, params)
-            if returning:
-                found += cursor.fetchall()
-    return found
