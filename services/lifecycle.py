@@ -140,7 +140,16 @@ class LifecycleError(Exception):
         self.message = message
 
 
+#: Values that JSON keeps as they are.
+_JSON_NATIVE = (str, int, bool, type(None))
+
+
 def _json(value: Any) -> Any:
+    """``value`` as the history's JSON keeps it: dates, decimals and uuids as Django's
+    encoder writes them. A list of strings, integers and None (most of a status change's
+    fields) is copied as it is, without a round trip through the encoder for each."""
+    if isinstance(value, list) and all(isinstance(item, _JSON_NATIVE) for item in value):
+        return list(value)
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 

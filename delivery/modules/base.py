@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -49,11 +49,11 @@ class ModuleResult:
     waiting: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            key: value
-            for key, value in asdict(self).items()
-            if value not in (None, "", {}) and key != "waiting"
-        }
+        """What the history keeps: the values set (``data`` not copied: the history's JSON
+        is a copy already; ``dataclasses.asdict`` copied it deeply, for every service of a
+        bulk action)."""
+        values = {"external_id": self.external_id, "data": self.data, "message": self.message}
+        return {key: value for key, value in values.items() if value not in (None, "", {})}
 
 
 @dataclass(frozen=True)
