@@ -173,10 +173,9 @@ def old_resource() -> Any:
 def old_stream(size: int) -> Iterator[str]:
     """The old ``stream_csv`` of the newest ``size`` services, as it was."""
     from services.models import Service
-    from services.views.admin_list import LIST_RELATED
 
     resource = old_resource()
-    queryset = Service.objects.select_related(*LIST_RELATED)[:size]
+    queryset = Service.objects.select_related("customer__user", "product", "server")[:size]
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(resource.get_export_headers())
     for service in queryset.iterator(chunk_size=2_000):

@@ -46,15 +46,16 @@ def cases() -> list[Case]:
     from services.filters import DEFAULT_SORT, ordering_for
     from services.models import Service
     from services.pagination import KeysetPaginator
-    from services.views.admin_list import LIST_RELATED, PAGE_SIZES
+    from services.views.admin_list import LIST_FIELDS, PAGE_SIZES
 
     per_page = PAGE_SIZES[0]
-    queryset = Service.objects.select_related(*LIST_RELATED)
+    queryset = Service.objects.values(*LIST_FIELDS)
     ordering = ordering_for(DEFAULT_SORT)
     # The last row of page 999, found once with an OFFSET (not timed), gives the cursor
     # that the "Next" link of page 999 would carry.
     row = queryset.order_by(*ordering)[(PAGE - 1) * per_page - 1]
-    cursor = KeysetPaginator(queryset, ordering, per_page).cursor_for(row, number=PAGE)
+    paginator = KeysetPaginator(queryset, ordering, per_page, columns=LIST_FIELDS)
+    cursor = paginator.cursor_for(row, number=PAGE)
     someone = (
         Customer.objects.filter(user__email__startswith="bench-", services__isnull=False)
         .select_related("user")
@@ -150,14 +151,14 @@ def anchor_cases() -> list[AnchorCase]:
     from services.filters import DEFAULT_SORT, ordering_for
     from services.models import Service
     from services.pagination import KeysetPaginator
-    from services.views.admin_list import LIST_RELATED, PAGE_SIZES
+    from services.views.admin_list import LIST_FIELDS, PAGE_SIZES
 
     per_page = PAGE_SIZES[0]
-    queryset = Service.objects.select_related(*LIST_RELATED)
-    row = queryset.order_by(*ordering_for(DEFAULT_SORT))[(PAGE - 1) * per_page - 1]
-    cursor = KeysetPaginator(queryset, ordering_for(DEFAULT_SORT), per_page).cursor_for(
-        row, number=PAGE
-    )
+    queryset = Service.objects.values(*LIST_FIELDS)
+    ordering = ordering_for(DEFAULT_SORT)
+    row = queryset.order_by(*ordering)[(PAGE - 1) * per_page - 1]
+    paginator = KeysetPaginator(queryset, ordering, per_page, columns=LIST_FIELDS)
+    cursor = paginator.cursor_for(row, number=PAGE)
     someone = (
         Customer.objects.filter(user__email__startswith="bench-", services__isnull=False)
         .select_related("user")

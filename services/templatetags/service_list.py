@@ -143,8 +143,8 @@ def _date_formatter() -> Any:
 def service_rows(context: template.Context, services: Iterable[Any], can_bulk: bool) -> SafeString:
     """The ``<tr>`` of each service of the list (``services/admin/_table.html``).
 
-    Each service needs ``customer__user``, ``product`` and ``server`` joined in (the
-    view's ``LIST_RELATED``). Every value is escaped; the texts are the catalogue's.
+    Each service is a row of values named as the view's ``LIST_FIELDS``. Every value is
+    escaped; the texts are the catalogue's.
     """
     esc = _escape
     detail_url = _detail_url(context)
@@ -162,8 +162,8 @@ def service_rows(context: template.Context, services: Iterable[Any], can_bulk: b
     date = _date_formatter()
     rows = []
     for service in services:
-        pk = service.pk
-        name = esc(service.name)
+        pk = service["id"]
+        name = esc(service["name"])
         url = detail_url(pk)
         checkbox = ""
         if can_bulk:
@@ -173,57 +173,61 @@ def service_rows(context: template.Context, services: Iterable[Any], can_bulk: b
                 f'name="ids" value="{pk}" aria-label="{label}"></td>'
             )
         flags = ""
-        if service.last_delivery_error:
-            error = esc(Truncator(service.last_delivery_error).chars(120))
+        if service["last_delivery_error"]:
+            error = esc(Truncator(service["last_delivery_error"]).chars(120))
             title = error_title % {"error": error}
             flags += (
                 f'<i class="bi bi-exclamation-octagon-fill text-danger ms-1" title="{title}" '
                 f'aria-label="{error_label}"></i>'
             )
-        if service.cancel_at:
-            title = cancel_title % {"date": esc(date(service.cancel_at))}
+        if service["cancel_at"]:
+            title = cancel_title % {"date": esc(date(service["cancel_at"]))}
             flags += (
                 f'<i class="bi bi-calendar-x text-warning-emphasis ms-1" title="{title}" '
                 f'aria-label="{cancel_label}"></i>'
             )
-        customer = service.customer
-        product = service.product
+        customer = f"{service['customer__first_name']} {service['customer__last_name']}".strip()
+        product = service["product__name"]
         product_cell = (
-            esc(product.name)
-            if product
+            esc(product)
+            if product is not None
             else f'<span class="text-body-secondary fst-italic">{custom}</span>'
         )
-        server = service.server
-        server_cell = esc(server.name) if server else '<span class="text-body-secondary">—</span>'
-        status = service.status
+        server = service["server__name"]
+        server_cell = (
+            esc(server) if server is not None else '<span class="text-body-secondary">—</span>'
+        )
+        status = service["status"]
         badge = STATUS_BADGES.get(status) or "secondary"
         border = " border border-secondary-subtle" if badge == "light" else ""
         status_label = statuses.get(status, status) or status
-        if service.expires_at:
+        expires_at = service["expires_at"]
+        if expires_at:
             expires = (
-                f"{esc(date(service.expires_at))}"
+                f"{esc(date(expires_at))}"
                 f'<div class="small">'
-                f"{_days_left(timezone.localdate(service.expires_at), today)}</div>"
+                f"{_days_left(timezone.localdate(expires_at), today)}</div>"
             )
         else:
             expires = f'<span class="text-body-secondary">{never}</span>'
-        cycle = service.billing_cycle
+        cycle = service["billing_cycle"]
         rows.append(
             f'<tr data-service="{pk}">{checkbox}'
             f'<td class="text-body-secondary font-monospace small">#{pk}</td>'
             f'<td class="fw-semibold name-cell"><a href="{url}" class="link-body-emphasis '
             f'link-underline-opacity-0 link-underline-opacity-75-hover">{name}</a>{flags}</td>'
-            f'<td class="customer-cell"><div>{esc(customer.full_name)}</div>'
-            f'<div class="small text-body-secondary">{esc(customer.user.email)}</div></td>'
+            f'<td class="customer-cell"><div>{esc(customer)}</div>'
+            f'<div class="small text-body-secondary">{esc(service["customer__user__email"])}'
+            f"</div></td>"
             f"<td>{product_cell}</td>"
             f"<td>{server_cell}</td>"
             f'<td><span class="badge text-bg-{esc(badge)}{border}" data-status="{esc(status)}">'
             f"{esc(status_label)}</span></td>"
-            f'<td class="text-end text-nowrap">{esc(localize(service.price))} '
-            f"{esc(service.currency)}"
+            f'<td class="text-end text-nowrap">{esc(localize(service["price"]))} '
+            f"{esc(service['currency'])}"
             f'<div class="small text-body-secondary">{esc(cycles.get(cycle, cycle))}</div></td>'
             f'<td class="text-nowrap">{expires}</td>'
-            f'<td class="text-nowrap text-body-secondary small">{esc(date(service.created_at))}'
+            f'<td class="text-nowrap text-body-secondary small">{esc(date(service["created_at"]))}'
             f"</td>"
             f'<td class="text-end"><a href="{url}" class="btn btn-sm btn-outline-primary '
             f'text-nowrap" data-view-service>{view % {"pk": pk, "name": name}}</a></td>'

@@ -34,16 +34,15 @@ from services.filters import (
     parse_identifier,
     service_filterset,
 )
-from services.models import Service
 from services.pagination import InvalidCursor, KeysetPage, KeysetPaginator
 from services.stats import status_counts
 
-#: What the rows show, joined in the page's one query whatever its size.
-LIST_RELATED = ("customer__user", "product", "server")
 #: The columns the rows show and sort by (``services.filters.SORT_COLUMNS``), and the
-#: uuid a search can name: only these are read. The other columns (the servers'
-#: encrypted credentials, the customers' addresses, the users' password hashes) would
-#: each be fetched and loaded into every row's objects for nothing.
+#: uuid a search can name: only these are read, as values (``QuerySet.values``), the
+#: customer, user, product and server joined in the page's one query whatever its size.
+#: The other columns (the servers' encrypted credentials, the customers' addresses, the
+#: users' password hashes) would be fetched for nothing, and building five model objects
+#: per row took longer than the query (1.4 ms of a first page at a million).
 LIST_FIELDS = (
     *("id", "uuid", "name", "status", "price", "currency", "billing_cycle"),
     *("expires_at", "created_at", "cancel_at", "last_delivery_error"),
@@ -164,9 +163,8 @@ class ServiceListView(StaffRequiredMixin, View):
     def _page(self, request: HttpRequest, filterset: ServiceFilterSet, per_page: int) -> KeysetPage:
         # (Among the columns left out, the servers' credentials are encrypted: loading
         # them would decrypt one per row.)
-        rows = Service.objects.select_related(*LIST_RELATED).only(*LIST_FIELDS)
         ordering = ordering_for(filterset.sort_value)
-        paginator = KeysetPaginator(filterset.qs, ordering, per_page, rows_from=rows)
+        paginator = KeysetPaginator(filterset.qs, ordering, per_page, columns=LIST_FIELDS)
         try:
             return paginator.page(request.GET.get("cursor"))
         except InvalidCursor:
@@ -183,9 +181,9 @@ class ServiceListView(StaffRequiredMixin, View):
         if identifier is None or len(page.rows) != 1 or page.has_next or page.has_previous:
             return None
         service = page.rows[0]
-        if identifier not in (service.pk, service.uuid):
+        if identifier not in (service["id"], service["uuid"]):
             return None
-        url = reverse("admin:service_detail", kwargs={"pk": service.pk})
+        url = reverse("admin:service_detail", kwargs={"pk": service["id"]})
         if request.headers.get("HX-Request") == "true":
             # A plain redirect would swap the whole detail page into the table.
             return HttpResponse(headers={"HX-Redirect": url})
