@@ -1,5 +1,6 @@
 // The service list's checkboxes: "select this page" ticks every row, and a counter says
-// how many are ticked. Delegated from document so that it survives htmx swaps.
+// how many are ticked; and the folded filter panel's loading error. Delegated from
+// document so that it survives htmx swaps.
 (function () {
   "use strict";
 
@@ -27,5 +28,16 @@
       });
     }
     refresh(form);
+  });
+
+  // The folded filter panel asks for its fields when it opens (hx-get on
+  // [data-filter-cells]): if they cannot come, it says so rather than spinning on.
+  ["htmx:responseError", "htmx:sendError"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      const cells = event.target.closest && event.target.closest("[data-filter-cells]");
+      if (!cells) return;
+      cells.textContent = cells.dataset.error;
+      cells.classList.replace("text-body-secondary", "text-danger");
+    });
   });
 })();

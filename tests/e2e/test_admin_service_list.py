@@ -105,6 +105,43 @@ def test_staff_filter_sort_and_page_through_the_services(
 
 
 @pytest.mark.browser
+def test_the_folded_filter_panel_brings_its_fields_when_opened(
+    page: Page, live_server, admin_user, catalogue
+):
+    sign_in(page, live_server, admin_user)
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto(f"{live_server.url}/admin/services/?status=active")
+    expect(page.locator("#id_product")).to_have_count(0)
+
+    page.get_by_role("button", name="Filters").click()
+    page.get_by_label("Product").select_option(label="Minecraft 4 GB")
+    page.get_by_role("button", name="Apply filters").click()
+
+    expect(page).to_have_url(re.compile(r"product=\d+"))
+    expect(page).to_have_url(re.compile(r"status=active"))
+    expect(page.locator("#filter-panel")).to_be_visible()
+    expect(page.locator("tbody tr")).to_have_count(5)
+    for product in page.locator("tbody tr td:nth-child(5)").all_inner_texts():
+        assert product == "Minecraft 4 GB"
+
+
+@pytest.mark.browser
+def test_a_filter_panel_that_cannot_load_its_fields_says_so(
+    page: Page, live_server, admin_user, catalogue
+):
+    sign_in(page, live_server, admin_user)
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.route(re.compile(r"fragment=filters"), lambda route: route.abort())
+    page.goto(f"{live_server.url}/admin/services/")
+
+    page.get_by_role("button", name="Filters").click()
+
+    expect(page.locator("[data-filter-cells]")).to_have_text(
+        "The filters could not be loaded. Reload the page to try again."
+    )
+
+
+@pytest.mark.browser
 def test_the_filter_panel_shows_what_is_wrong(page: Page, live_server, admin_user, catalogue):
     sign_in(page, live_server, admin_user)
     page.set_viewport_size({"width": 1440, "height": 1000})

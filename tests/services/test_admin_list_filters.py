@@ -341,6 +341,44 @@ def test_invalid_filters_open_the_filter_panel(client, admin_user):
     assert 'class="collapse show" id="filter-panel"' in response.text
 
 
+def test_a_folded_filter_panel_asks_for_its_fields_when_it_opens(
+    client, admin_user, django_assert_num_queries
+):
+    """With no filter set the panel is folded: the page leaves out its fields (and the
+    product and server menus' queries) and asks for them when the panel opens."""
+    ProductFactory(name="Minecraft <Java>")
+    FakeServerFactory(name="EU-1")
+    client.force_login(admin_user)
+
+    page = client.get(URL, {"status": "active", "q": "bob"}).text
+
+    assert 'class="collapse" id="filter-panel"' in page
+    assert 'name="product"' not in page
+    assert 'hx-get="/admin/services/?fragment=filters"' in page
+    assert 'hx-trigger="show.bs.collapse from:#filter-panel once"' in page
+    # The statuses stay in the page: a search from a status tab keeps its status.
+    assert 'value="active" class="form-check-input" id="id_status_1" checked' in page
+
+    # 1. the session; 2. the user; 3. the products' menu; 4. the servers'.
+    with django_assert_num_queries(4):
+        cells = client.get(URL, {"fragment": "filters"}, headers={"HX-Request": "true"})
+    assert "<html" not in cells.text
+    assert "Minecraft &lt;Java&gt;</option>" in cells.text
+    assert "EU-1</option>" in cells.text
+    assert 'name="price_max"' in cells.text
+    assert 'name="status"' not in cells.text
+
+
+def test_a_set_filter_opens_the_panel_with_its_fields_in_the_page(client, admin_user):
+    client.force_login(admin_user)
+
+    page = client.get(URL, {"cycle": "monthly"}).text
+
+    assert 'class="collapse show" id="filter-panel"' in page
+    assert '<option value="monthly" selected>' in page
+    assert "data-filter-cells" not in page
+
+
 def test_filter_services_refuses_invalid_filters_rather_than_dropping_them(admin_user):
     ServiceFactory(status=ServiceStatus.ACTIVE)
 
