@@ -63,7 +63,6 @@ class OrderKey:
         expression = F(self.path)
         return expression.desc(**nulls) if descending else expression.asc(**nulls)
 
-
     def equal(self, value: Any) -> Q:
         if value is None:
             return Q(**{f"{self.path}__isnull": True})
