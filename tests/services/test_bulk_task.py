@@ -170,6 +170,27 @@ def test_a_task_run_twice_never_applies_an_item_twice(make_service, admin_user):
     assert operation.items.count() == 1
 
 
+def test_preparing_twice_writes_each_item_once_with_its_reason(make_service, admin_user):
+    """The items are written by one INSERT … SELECT; run again (a retried task that
+    died before ``prepared`` was saved), the unique constraint keeps one per service."""
+    active, already = make_service(S.ACTIVE), make_service(S.SUSPENDED, name="a <b>")
+    operation = BulkOperation.objects.create(
+        action=BulkAction.SUSPEND, service_ids=[active.pk, already.pk], created_by=admin_user
+    )
+
+    bulk.prepare(operation)
+    bulk.prepare(operation)
+
+    items = {item.service_ref: item for item in operation.items.all()}
+    assert {pk: (item.state, item.message) for pk, item in items.items()} == {
+        active.pk: (BulkItemState.PENDING, ""),
+        already.pk: (BulkItemState.SKIPPED, "it is already suspended"),
+    }
+    assert (items[already.pk].service_id, items[already.pk].service_name) == (already.pk, "a <b>")
+    assert {item.attempts for item in items.values()} == {0}
+    assert BulkOperation.objects.get(pk=operation.pk).prepared
+
+
 def test_a_task_that_died_midway_resumes_with_the_untouched_items(make_service, admin_user):
     first, second = make_service(S.ACTIVE), make_service(S.ACTIVE)
     operation = BulkOperation.objects.create(
