@@ -195,20 +195,21 @@ def prepare(operation: BulkOperation) -> None:
         .values_list("item_ref", "item_name", "item_state", "item_message")
     )
     sql, params = chosen.query.sql_with_params()
-    fields = BulkOperationItem._meta
+    fields = {field.name: field for field in BulkOperationItem._meta.concrete_fields}
     columns = ", ".join(
-        connection.ops.quote_name(fields.get_field(name).column)
+        connection.ops.quote_name(fields[name].column)
         for name in (
             *("operation", "service", "service_ref", "service_name", "state", "message"),
             *("attempts", "updated_at"),
         )
     )
-    now = fields.get_field("updated_at").get_db_prep_save(timezone.now(), connection)
+    now = fields["updated_at"].get_db_prep_save(timezone.now(), connection)
+    table = connection.ops.quote_name(BulkOperationItem._meta.db_table)
     with transaction.atomic():
         with connection.cursor() as cursor:
             # "WHERE true": SQLite reads an ON CONFLICT after a bare FROM as a join's ON.
             cursor.execute(
-                f"INSERT INTO {connection.ops.quote_name(fields.db_table)} ({columns}) "
+                f"INSERT INTO {table} ({columns}) "
                 "SELECT %s, item_ref, item_ref, item_name, item_state, item_message, 0, %s "
                 f"FROM ({sql}) AS chosen WHERE true ON CONFLICT DO NOTHING",
                 [operation.pk, now, *params],
