@@ -32,6 +32,13 @@ def sign_in(page: Page, live_server, user) -> None:
     expect(page).to_have_url(f"{live_server.url}/admin/")
 
 
+def open_list(page: Page, live_server, user, query: str = "") -> None:
+    """Sign in as ``user`` and open the service list, ``query`` its query string."""
+    sign_in(page, live_server, user)
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    page.goto(f"{live_server.url}/admin/services/{query}")
+
+
 @pytest.fixture
 def catalogue(db):
     """30 services of three customers in every status, enough for two pages."""
@@ -71,9 +78,7 @@ def catalogue(db):
 def test_staff_filter_sort_and_page_through_the_services(
     page: Page, live_server, admin_user, catalogue
 ):
-    sign_in(page, live_server, admin_user)
-    page.set_viewport_size({"width": 1440, "height": 1000})
-    page.goto(f"{live_server.url}/admin/services/")
+    open_list(page, live_server, admin_user)
 
     expect(page.get_by_role("heading", name="Services")).to_be_visible()
     expect(page.locator("tbody tr")).to_have_count(25)
@@ -108,9 +113,7 @@ def test_staff_filter_sort_and_page_through_the_services(
 def test_the_folded_filter_panel_brings_its_fields_when_opened(
     page: Page, live_server, admin_user, catalogue
 ):
-    sign_in(page, live_server, admin_user)
-    page.set_viewport_size({"width": 1440, "height": 1000})
-    page.goto(f"{live_server.url}/admin/services/?status=active")
+    open_list(page, live_server, admin_user, "?status=active")
     expect(page.locator("#id_product")).to_have_count(0)
 
     page.get_by_role("button", name="Filters").click()
@@ -129,10 +132,8 @@ def test_the_folded_filter_panel_brings_its_fields_when_opened(
 def test_a_filter_panel_that_cannot_load_its_fields_says_so(
     page: Page, live_server, admin_user, catalogue
 ):
-    sign_in(page, live_server, admin_user)
-    page.set_viewport_size({"width": 1440, "height": 1000})
     page.route(re.compile(r"fragment=filters"), lambda route: route.abort())
-    page.goto(f"{live_server.url}/admin/services/")
+    open_list(page, live_server, admin_user)
 
     page.get_by_role("button", name="Filters").click()
 
@@ -143,9 +144,7 @@ def test_a_filter_panel_that_cannot_load_its_fields_says_so(
 
 @pytest.mark.browser
 def test_the_filter_panel_shows_what_is_wrong(page: Page, live_server, admin_user, catalogue):
-    sign_in(page, live_server, admin_user)
-    page.set_viewport_size({"width": 1440, "height": 1000})
-    page.goto(f"{live_server.url}/admin/services/?price_min=10&price_max=1&delivery_error=true")
+    open_list(page, live_server, admin_user, "?price_min=10&price_max=1&delivery_error=true")
 
     expect(page.locator("#filter-panel")).to_be_visible()
     expect(page.locator("#filter-errors")).to_contain_text(
