@@ -119,7 +119,8 @@ def filter_cells(filterset: ServiceFilterSet) -> dict[str, Any]:
 
     The panel opens with the page when a filter is set (or wrong); folded, its fields are
     asked for when it is opened: writing their widgets and reading the product and server
-    menus were a fifth of a first page's time, for a panel most views never open.
+    menus took 1.7 ms of a first page's 13 at a million services, for a panel most views
+    never open.
     """
     form = filterset.form
     return {
