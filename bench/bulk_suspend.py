@@ -52,6 +52,16 @@ def _run(action: str, ids: list[int], queue: str, user: Any) -> float:
         time.sleep(0.05)
 
 
+def _vacuum() -> None:
+    """``VACUUM ANALYZE`` of the services, as autovacuum would between two days: each run
+    leaves 10,000 dead rows, and without it every run of the bench was 5 to 15% slower
+    than the one before."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE services_service")
+
+
 def _raw_update_seconds(ids: list[int]) -> float:
     from django.db import connection, transaction
 
@@ -89,7 +99,9 @@ def run(context: common.BenchContext) -> None:
         # suspends and unsuspends one service first, untimed, as bulk_suspend_panel does.
         _run("suspend", ids[:1], queue, user)
         _run("unsuspend", ids[:1], queue, user)
+        _vacuum()
         suspend = _run("suspend", ids, queue, user)
+        _vacuum()
         unsuspend = _run("unsuspend", ids, queue, user)
     finally:
         worker.terminate()
