@@ -329,6 +329,12 @@ def test_walking_the_pages_both_ways_yields_every_service_once_in_order(db, sort
     assert page.number == 1
 
 
+def test_a_paginator_refuses_rows_without_its_ordering_s_fields(db):
+    """A cursor is written from the row's sort values: rows without them cannot page."""
+    with pytest.raises(ValueError, match="customer__last_name"):
+        KeysetPaginator(Service.objects.all(), ordering_for("customer"), 3, columns=("id",))
+
+
 def test_a_deep_page_is_reached_by_cursor_without_an_offset(
     client, admin_user, django_assert_num_queries
 ):
