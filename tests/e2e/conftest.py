@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from playwright.sync_api import Browser, Page, sync_playwright
-from pytest_django.live_server_helper import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox (containers), and none of the background traffic a fresh profile starts.
@@ -28,18 +28,6 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 
 @pytest.fixture(scope="session")
-def live_server(django_db_setup: None, live_server: LiveServer) -> LiveServer:
-    """pytest-django's live server, set up after the test database so that it stops first.
-
-    Its thread holds a connection to that database until it stops; pytest-django's fixture
-    does not depend on the database's, so the end of a run could drop the database while
-    the server still held it ("database … is being accessed by other users", a warning of
-    every CI run whose worker had run a browser test).
-    """
-    return live_server
-
-
-@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """One chromium for the whole run: starting it costs more than most tests."""
     if not CHROMIUM.exists():
@@ -49,6 +37,12 @@ def browser() -> Iterator[Browser]:
         executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
     )
     yield browser
+    # While Playwright's event loop runs in this thread, Django keeps the thread's
+    # database connection apart from the one it uses without a loop (asgiref's Local
+    # holds it per async context): the tests' queries opened a second connection, which
+    # the end of the run never closed, and the test database could not be dropped
+    # ("being accessed by other users"). Closed here, while the loop still runs.
+    connections.close_all()
     browser.close()
     playwright.stop()
 
