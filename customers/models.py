@@ -106,6 +106,11 @@ phone_validator = RegexValidator(
 )
 
 
+def full_name(first_name: str, last_name: str) -> str:
+    """A customer's name as pages show it; also for rows read as values (the service list)."""
+    return f"{first_name} {last_name}".strip()
+
+
 class Customer(models.Model):
     """The profile of a person or company that buys services and logs in to the client area."""
 
@@ -193,12 +198,11 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
-        name = f"{self.first_name} {self.last_name}".strip()
-        return f"{name} ({self.company})" if self.company else name
+        return f"{self.full_name} ({self.company})" if self.company else self.full_name
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        return full_name(self.first_name, self.last_name)
 
     @property
     def email(self) -> str:

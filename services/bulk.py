@@ -177,6 +177,7 @@ def prepare(operation: BulkOperation) -> None:
     (``rules.annotate``) and writes the items, no row passing through Python: read, built
     and inserted by ``bulk_create``, 10,000 items made a bulk suspend at a million services
     0.3 s slower (4.6 s instead of 4.3).
+
     Runs once: a retried task finds ``prepared`` set, and the unique (operation, service)
     constraint, with ``ON CONFLICT DO NOTHING``, keeps a half-finished earlier attempt
     from doubling items.

@@ -37,6 +37,7 @@ from django.utils.timezone import template_localtime  # type: ignore[attr-define
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
+from customers.models import full_name
 from products.choices import BillingCycle
 from services.choices import STATUS_BADGES, ServiceStatus
 
@@ -186,7 +187,7 @@ def service_rows(context: template.Context, services: Iterable[Any], can_bulk: b
                 f'<i class="bi bi-calendar-x text-warning-emphasis ms-1" title="{title}" '
                 f'aria-label="{cancel_label}"></i>'
             )
-        customer = f"{service['customer__first_name']} {service['customer__last_name']}".strip()
+        customer = full_name(service["customer__first_name"], service["customer__last_name"])
         product = service["product__name"]
         product_cell = (
             esc(product)
