@@ -117,10 +117,15 @@ def test_the_folded_filter_panel_brings_its_fields_when_opened(
     expect(page.locator("#id_product")).to_have_count(0)
 
     page.get_by_role("button", name="Filters").click()
+    # Bootstrap adds "show" once the panel has finished unfolding: the fields below
+    # are then where they stay (the fragment arrives while the panel still grows).
+    expect(page.locator("#filter-panel")).to_have_class(re.compile(r"\bshow\b"))
     page.get_by_label("Product").select_option(label="Minecraft 4 GB")
     page.get_by_role("button", name="Apply filters").click()
 
-    expect(page).to_have_url(re.compile(r"product=\d+"))
+    # The form's GET is a full page load: wait for it as for any navigation (30 s),
+    # not the 5 s an assertion polls, which a loaded CI machine once exceeded.
+    page.wait_for_url(re.compile(r"product=\d+"))
     expect(page).to_have_url(re.compile(r"status=active"))
     expect(page.locator("#filter-panel")).to_be_visible()
     expect(page.locator("tbody tr")).to_have_count(5)
