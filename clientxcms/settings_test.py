@@ -40,6 +40,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 SESSION_COOKIE_SECURE = False
+# Production's sessions (read through Redis) even without Redis: the tests pin each page's
+# queries as production runs them, and a test's one process shares its in-memory cache.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CSRF_COOKIE_SECURE = False
 
 CELERY_TASK_ALWAYS_EAGER = False

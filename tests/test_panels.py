@@ -80,10 +80,10 @@ def test_staff_who_may_not_view_services_see_a_customer_without_them_nor_their_q
     ServiceFactory(customer=customer, name="bob-vps")
     client.force_login(no_services_staff)
 
-    # 1. the session; 2. the user; 3-4. their permissions (own, then groups'); 5. the
-    # customer with their login: no service count, no panel's rows; 6. their latest
-    # e-mails (the customers app's own card).
-    with django_assert_num_queries(6):
+    # 1. the user (the session is read from the cache); 2-3. their permissions (own, then
+    # groups'); 4. the customer with their login: no service count, no panel's rows;
+    # 5. their latest e-mails (the customers app's own card).
+    with django_assert_num_queries(5):
         response = client.get(reverse("admin:customer_detail", args=[customer.pk]))
 
     assert response.status_code == 200

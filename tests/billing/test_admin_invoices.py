@@ -128,13 +128,14 @@ def test_the_list_costs_the_same_queries_for_2_or_30_rows(
     for _ in range(rows):
         make_invoice(CustomerFactory())
     client.force_login(billing_agent)
-    client.get(reverse("admin:invoice_list"))  # Warm the session and the permission cache.
+    # Warm the session (into the cache) and the permission cache.
+    client.get(reverse("admin:invoice_list"))
 
-    # 1 the session, 2 the user, 3 the user's permissions (the navigation and the
-    # list's permission), 4 its groups' permissions, 5 the company's row (the warning
-    # while a detail invoices need is missing), 6 the page of invoices with each
-    # customer and their login.
-    with django_assert_num_queries(6):
+    # 1 the user (the session is read from the cache), 2 the user's permissions (the
+    # navigation and the list's permission), 3 its groups' permissions, 4 the company's
+    # row (the warning while a detail invoices need is missing), 5 the page of invoices
+    # with each customer and their login.
+    with django_assert_num_queries(5):
         response = client.get(reverse("admin:invoice_list"), {"status": "unpaid"})
 
     assert len(response.context["invoices"]) == min(rows, 25)

@@ -142,15 +142,16 @@ def test_the_catalogue_costs_the_same_queries_for_2_and_20_products(bob, count):
         # Half need a server (one with room), half are delivered by hand.
         on_sale(f"Product {n}", module="test" if n % 2 else "manual")
     FakeServerFactory()
-    bob.get(CATALOGUE)  # warm the session and caches
+    bob.get(CATALOGUE)  # warm the session (into the cache) and caches
 
     with CaptureQueriesContext(connection) as queries:
         response = bob.get(CATALOGUE)
 
     assert response.status_code == 200
     assert sum(len(offers) for _, offers in response.context["groups"]) == count
-    # Session, user, customer, products, their prices, and the room of all servers at once.
-    assert len(queries) == 6, [q["sql"] for q in queries.captured_queries]
+    # User (the session is read from the cache), customer, products, their prices, and
+    # the room of all servers at once.
+    assert len(queries) == 5, [q["sql"] for q in queries.captured_queries]
 
 
 # A product's page ------------------------------------------------------------------------
@@ -262,4 +263,4 @@ def test_grouped_products_cost_the_catalogue_no_more_queries(bob, count):
         response = bob.get(CATALOGUE)
 
     assert all(o.deliverable for _, offers in response.context["groups"] for o in offers)
-    assert len(queries) == 6, [q["sql"] for q in queries.captured_queries]
+    assert len(queries) == 5, [q["sql"] for q in queries.captured_queries]

@@ -143,10 +143,10 @@ def test_the_list_query_count_does_not_grow_with_the_customers(
         ServiceFactory(customer=customer)
     client.force_login(admin_user)
 
-    # 1. the session; 2. the signed-in user (a superuser: no permission query);
-    # 3. one page of customers, joined with their logins, counting their services in
-    #    correlated subqueries.
-    with django_assert_num_queries(3):
+    # 1. the signed-in user (a superuser: no permission query; the session is read from
+    #    the cache); 2. one page of customers, joined with their logins, counting their
+    #    services in correlated subqueries.
+    with django_assert_num_queries(2):
         response = client.get(reverse("admin:customer_list"))
 
     assert len(response.context["customers"]) == min(rows, 25)
@@ -365,11 +365,11 @@ def test_the_details_query_count_does_not_grow_with_the_history(
         ServiceEvent.objects.create(service=service, source=EventSource.ADMIN, action="create")
     client.force_login(admin_user)
 
-    # 1. the session; 2. the user; 3. the customer with their login, service counts and
-    # balance; 4. their latest services with products and servers; 5. their latest
-    # renewals; 6. their latest events, with services and actors; 7. their latest invoices
-    # and 8. orders (billing's panels); 9. their latest e-mails.
-    with django_assert_num_queries(9):
+    # 1. the user (the session is read from the cache); 2. the customer with their login,
+    # service counts and balance; 3. their latest services with products and servers;
+    # 4. their latest renewals; 5. their latest events, with services and actors; 6. their
+    # latest invoices and 7. orders (billing's panels); 8. their latest e-mails.
+    with django_assert_num_queries(8):
         client.get(reverse("admin:customer_detail", args=[customer.pk]))
 
 

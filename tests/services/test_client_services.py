@@ -83,11 +83,11 @@ def test_the_list_query_count_does_not_grow_with_the_services(
 ):
     ServiceFactory.create_batch(rows, customer=customer, product=ProductFactory())
 
-    # 1. the session; 2. the signed-in user; 3. their customer profile;
-    # 4. the paginator's COUNT of their services; 5. one page of them, with their products;
-    # 6. the settings staff change (renewal grace days, for the actions offered), read
-    # once into the cache, so none once warm (the tests start with it empty).
-    with django_assert_num_queries(6):
+    # 1. the signed-in user (the session is read from the cache); 2. their customer
+    # profile; 3. the paginator's COUNT of their services; 4. one page of them, with their
+    # products; 5. the settings staff change (renewal grace days, for the actions offered),
+    # read once into the cache, so none once warm (the tests start with it empty).
+    with django_assert_num_queries(5):
         response = bob.get(reverse("client:service_list"))
 
     assert len(response.context["services"]) == min(rows, 25)
@@ -156,11 +156,11 @@ def test_the_details_never_show_what_staff_keep_about_the_service(bob, make_serv
 def test_the_details_page_query_count(bob, make_service, django_assert_num_queries):
     service = make_service(S.ACTIVE)
 
-    # 1. the session; 2. the user; 3. the customer; 4. the service with its product;
-    # 5. its latest renewals. The tabs are loaded afterwards by htmx.
-    # 6. the settings staff change (renewal grace days, for the actions offered), read
+    # 1. the user (the session is read from the cache); 2. the customer; 3. the service
+    # with its product; 4. its latest renewals. The tabs are loaded afterwards by htmx.
+    # 5. the settings staff change (renewal grace days, for the actions offered), read
     # once into the cache, so none once warm (the tests start with it empty).
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         bob.get(detail_url(service))
 
 

@@ -81,11 +81,11 @@ def test_the_home_query_count_does_not_grow_with_the_services(
 ):
     ServiceFactory.create_batch(rows, customer=customer, status=S.ACTIVE, product=ProductFactory())
 
-    # 1. the session; 2. the user; 3. the customer; 4. the bounded rows, with their
-    # products and billing's flags; 5. billing's home panel;
-    # 6. the settings staff change (renewal grace days, for the actions offered), read
+    # 1. the user (the session is read from the cache); 2. the customer; 3. the bounded
+    # rows, with their products and billing's flags; 4. billing's home panel;
+    # 5. the settings staff change (renewal grace days, for the actions offered), read
     # once into the cache, so none once warm (the tests start with it empty).
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = bob.get(reverse("client:home"))
 
     assert len(response.context["services"]) == min(rows, HOME_SERVICES)
@@ -97,11 +97,11 @@ def test_the_services_query_count_does_not_grow_with_the_services(
 ):
     ServiceFactory.create_batch(rows, customer=customer, status=S.ACTIVE, product=ProductFactory())
 
-    # 1. the session; 2. the user; 3. the customer; 4. the paginator's COUNT;
-    # 5. one page of rows, with their products and billing's flags;
-    # 6. the settings staff change (renewal grace days, for the actions offered), read
+    # 1. the user (the session is read from the cache); 2. the customer; 3. the
+    # paginator's COUNT; 4. one page of rows, with their products and billing's flags;
+    # 5. the settings staff change (renewal grace days, for the actions offered), read
     # once into the cache, so none once warm (the tests start with it empty).
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = bob.get(reverse("client:service_list"))
 
     assert len(response.context["services"]) == min(rows, 25)

@@ -17,13 +17,13 @@ def test_the_admin_home_counts_services_per_status(
     ServiceFactory(status=ServiceStatus.PENDING)
     client.force_login(admin_user)
 
-    # 1. the session; 2. the signed-in user; 3. the counts per status the database keeps
-    # (services.stats); 4.-8. the dashboard's bounded lists (expiring soon, one query per
-    # status; operations needing attention and their capped count; recent events), which
-    # tests/dashboard/test_dashboard.py covers; 9. the automation's heartbeat; 10. the
-    # server groups past their capacity warning (issue 14); 11. the charts' snapshot, one
-    # row the task dashboard.charts stores (issue 16).
-    with django_assert_max_num_queries(11):
+    # 1. the signed-in user (the session is read from the cache); 2. the counts per status
+    # the database keeps (services.stats); 3.-7. the dashboard's bounded lists (expiring
+    # soon, one query per status; operations needing attention and their capped count;
+    # recent events), which tests/dashboard/test_dashboard.py covers; 8. the automation's
+    # heartbeat; 9. the server groups past their capacity warning (issue 14); 10. the
+    # charts' snapshot, one row the task dashboard.charts stores (issue 16).
+    with django_assert_max_num_queries(10):
         response = client.get(reverse("admin:home"))
 
     assert response.status_code == 200
@@ -92,12 +92,12 @@ def test_the_client_home_query_count_does_not_grow_with_the_services(
     )
     client.force_login(customer.user)
 
-    # 1. the session; 2. the signed-in user; 3. their customer profile;
-    # 4. the figures of the panels other apps register (billing: balance and unpaid
-    # invoices, one query); 5. their active services, joined with their products;
-    # 6. the settings staff change (renewal grace days, for the actions offered), read
+    # 1. the signed-in user (the session is read from the cache); 2. their customer
+    # profile; 3. the figures of the panels other apps register (billing: balance and
+    # unpaid invoices, one query); 4. their active services, joined with their products;
+    # 5. the settings staff change (renewal grace days, for the actions offered), read
     # once into the cache, so none once warm (the tests start with it empty).
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = client.get(reverse("client:home"))
 
     assert len(response.context["services"]) == rows
