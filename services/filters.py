@@ -17,6 +17,7 @@ Everything here must stay fast at a million services on PostgreSQL:
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -419,6 +420,29 @@ def _date_widget() -> forms.DateInput:
     return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
+class FiltersCopiedOneLevel(dict[str, django_filters.Filter]):
+    """A filter set's declared filters, which django-filter deep-copies for each filter set
+    it builds (``copy.deepcopy(self.base_filters)``): 0.33 ms of every list page, spent
+    copying what no request changes: querysets, choices, widgets, lazy labels.
+
+    Copied one level down instead: each filter anew, so that what a filter set sets on its
+    own (``parent``, ``model``) stays its own, and a filter's method is bound to its copy.
+    What the filters hold is shared, as nothing changes it: a filter builds its form field
+    from a copy of its arguments, and the field copies its widget and clones its queryset.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, django_filters.Filter]:
+        return {name: _copy_of_filter(original) for name, original in self.items()}
+
+
+def _copy_of_filter(original: django_filters.Filter) -> django_filters.Filter:
+    copied = copy.copy(original)
+    if original.method is not None:
+        # Setting it binds a new FilterMethod to the copy (the original's calls its own).
+        copied.method = original.method
+    return copied
+
+
 class ServiceFilterSet(django_filters.FilterSet):
     """Every filter of the staff service list; the parameter names are the URL's."""
 
@@ -523,6 +547,11 @@ class ServiceFilterSet(django_filters.FilterSet):
         model = Service
         fields: list[str] = []
         form = ServiceFilterForm
+
+    @classmethod
+    def get_filters(cls) -> FiltersCopiedOneLevel:
+        """The declared filters, which each filter set copies one level down."""
+        return FiltersCopiedOneLevel(super().get_filters())
 
     #: The form class its filters make, built once: see ``get_form_class``.
     _form_class: type[forms.Form] | None = None

@@ -185,6 +185,25 @@ def test_the_filter_form_is_built_once_yet_speaks_each_request_s_language_and_se
     assert added.name in products
 
 
+def test_each_filter_set_has_filters_of_its_own_bound_to_it(admin_user):
+    # The declared filters are copied one level down (services.filters.FiltersCopiedOneLevel),
+    # not deep-copied: what each filter set sets on its filters must still be its own.
+    alice = ServiceFactory(name="Alice's", customer=CustomerFactory(last_name="Alicesson"))
+    ServiceFactory(name="Bob's", customer=CustomerFactory(last_name="Bobsson"))
+    first = service_filterset(QueryDict("q=Alicesson"), user=admin_user)
+    second = service_filterset(QueryDict("q=Bobsson"), user=admin_user)
+
+    for name, own in first.filters.items():
+        assert own is not second.filters[name]
+        assert own.parent is first
+    search = first.filters["q"]
+    assert search.filter.f is search
+    assert second.filters["q"].filter.f is second.filters["q"]
+    assert first.is_valid()
+    assert second.is_valid()
+    assert list(first.qs.values_list("pk", flat=True)) == [alice.pk]
+
+
 def test_unknown_parameters_are_ignored(admin_user):
     ServiceFactory(name="one")
 
