@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import html
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import template
@@ -33,7 +33,6 @@ from django.utils.formats import get_format, localize
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
-from django.utils.timezone import template_localtime  # type: ignore[attr-defined]
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
@@ -129,15 +128,15 @@ def _format_day(day: dt.date, date_format: str, language: str | None) -> str:
     return dateformat.format(day, date_format)
 
 
-def _date_formatter() -> Any:
-    """``value -> {{ value|date:"DATE_FORMAT" }}``, the current time zone and language
-    looked up once for a page's rows; each day formatted once (``_format_day``) when the
-    locale's format reads only the day, as every locale's ``DATE_FORMAT`` does."""
+def _date_formatter(zone: dt.tzinfo) -> Callable[[dt.datetime], str]:
+    """``value -> {{ value|date:"DATE_FORMAT" }}`` in the time zone ``zone``, the format and
+    language looked up once for a page's rows; each day formatted once (``_format_day``)
+    when the locale's format reads only the day, as every locale's ``DATE_FORMAT`` does."""
     date_format = get_format("DATE_FORMAT")
     if not _reads_only_the_day(date_format):
-        return lambda value: dateformat.format(template_localtime(value), date_format)
+        return lambda value: dateformat.format(value.astimezone(zone), date_format)
     language = get_language()
-    return lambda value: _format_day(template_localtime(value).date(), date_format, language)
+    return lambda value: _format_day(value.astimezone(zone).date(), date_format, language)
 
 
 @register.simple_tag(takes_context=True)
@@ -159,8 +158,14 @@ def service_rows(context: template.Context, services: Iterable[Any], can_bulk: b
     cancel_label = esc(_("Cancellation scheduled"))
     custom = esc(_("Custom service"))
     never = esc(_("Never"))
-    today = timezone.localdate()
-    date = _date_formatter()
+    # The time zone read once, not once per date (a context variable each time).
+    zone = timezone.get_current_timezone()
+    today = timezone.localdate(timezone=zone)
+    date = _date_formatter(zone)
+    # Rows that expire the same day say the same "in N days".
+    days_left = functools.cache(lambda day: _days_left(day, today))
+    # And the same prices read the same (localize looks up the locale's format each time).
+    price = functools.cache(lambda value: esc(localize(value)))
     rows = []
     for service in services:
         pk = service["id"]
@@ -207,7 +212,7 @@ def service_rows(context: template.Context, services: Iterable[Any], can_bulk: b
             expires = (
                 f"{esc(date(expires_at))}"
                 f'<div class="small">'
-                f"{_days_left(timezone.localdate(expires_at), today)}</div>"
+                f"{days_left(expires_at.astimezone(zone).date())}</div>"
             )
         else:
             expires = f'<span class="text-body-secondary">{never}</span>'
@@ -224,7 +229,7 @@ def service_rows(context: template.Context, services: Iterable[Any], can_bulk: b
             f"<td>{server_cell}</td>"
             f'<td><span class="badge text-bg-{esc(badge)}{border}" data-status="{esc(status)}">'
             f"{esc(status_label)}</span></td>"
-            f'<td class="text-end text-nowrap">{esc(localize(service["price"]))} '
+            f'<td class="text-end text-nowrap">{price(service["price"])} '
             f"{esc(service['currency'])}"
             f'<div class="small text-body-secondary">{esc(cycles.get(cycle, cycle))}</div></td>'
             f'<td class="text-nowrap">{expires}</td>'

@@ -146,6 +146,7 @@ def test_a_day_is_written_in_the_time_zone_and_the_language_of_the_page(monkeypa
     written = {}
     for language in ("en", "fr"):
         with translation.override(language), timezone.override("Europe/Paris"):
-            written[language] = service_list._date_formatter()(late)
+            zone = timezone.get_current_timezone()
+            written[language] = service_list._date_formatter(zone)(late)
 
     assert written == {"en": "5 December 2026", "fr": "5 décembre 2026"}
