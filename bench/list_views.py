@@ -116,7 +116,7 @@ def run(context: common.BenchContext) -> None:
             table,
         )
         counts = common.median_ms(status_counts, context.runs)
-        print(f"Status tab counts (GROUP BY status, cached 30 s between views): {counts:.1f} ms\n")
+        print(f"Status tab counts (services.stats, kept by the database): {counts:.1f} ms\n")
         anchor(client, total, context.runs)
 
 
