@@ -129,7 +129,17 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # The panel's queries are short and read indexes; PostgreSQL's JIT compiles a query the
     # planner misestimates as large (an empty sweep at a million services) and spent 60 to
     # 290 ms doing so, more than the query itself (docs/performance.md, "Sweeps").
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = "-c jit=off"
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # A query a connection has run five times is prepared (parsed and analysed once):
+        # about 1 ms of a service list page's three queries (docs/performance.md). Plans are
+        # still made for each execution's parameters (no generic plan for a search's
+        # pattern). Needs parameters bound by the server; turn it off behind a pooler that
+        # cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+        options["options"] += " -c plan_cache_mode=force_custom_plan"
+        options["server_side_binding"] = True
+        options["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "customers.User"
