@@ -75,3 +75,15 @@ def test_links_follow_the_script_prefix_they_are_served_under(db):
     finally:
         set_script_prefix("/")
     assert link("admin:service_list") == "/admin/services/"
+
+
+def test_the_sections_speak_the_page_s_language(client, admin_user):
+    # Labels are translated when the sidebar is written, not when the module is loaded.
+    client.force_login(admin_user)
+
+    french = client.get(reverse("admin:home"), headers={"accept-language": "fr"}).text
+    english = client.get(reverse("admin:home")).text
+
+    assert '<i class="bi bi-speedometer2 me-2"></i>Tableau de bord</a>' in french
+    assert '<i class="bi bi-receipt me-2"></i>Factures</a>' in french
+    assert '<i class="bi bi-speedometer2 me-2"></i>Dashboard</a>' in english
