@@ -134,9 +134,10 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         # A query a connection has run five times is prepared (parsed and analysed once):
         # about 1 ms of a service list page's three queries (docs/performance.md). Plans are
-        # still made for each execution's parameters (no generic plan for a search's
-        # pattern). Needs parameters bound by the server; turn it off behind a pooler that
-        # cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+        # still made for each execution's parameters: a generic plan made on common values
+        # (five "active" pages) would read most of the table for a rare status. Needs
+        # parameters bound by the server; turn it off behind a pooler that cannot keep
+        # prepared statements (PgBouncer before 1.21 in transaction mode).
         options["options"] += " -c plan_cache_mode=force_custom_plan"
         options["server_side_binding"] = True
         options["prepare_threshold"] = 5
