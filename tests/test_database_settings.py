@@ -29,3 +29,26 @@ def test_a_query_run_five_times_on_a_connection_is_prepared_and_planned_for_its_
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert "SELECT id FROM customers_user WHERE id = $1" in prepared
+
+
+def test_a_status_tab_s_page_is_planned_once_per_connection():
+    """The status is written into the query (clientxcms.queries.ChoiceLiteral): with no
+    parameter left, PostgreSQL keeps the page's plan instead of planning it on every
+    request, as it must for a parameter (1.4 ms of a 13 ms page at a million services)."""
+    from django.http import QueryDict
+
+    from services.filters import filter_services
+    from tests.factories import UserFactory
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    services = filter_services(QueryDict("status=suspended"), user=staff)
+    for _ in range(7):
+        list(services.values_list("pk", flat=True)[:26])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ["%'suspended'%"],
+        )
+        # Prepared on its sixth run (prepare_threshold 5); its plan made once, then reused.
+        assert cursor.fetchall() == [(2, 0)]

@@ -61,6 +61,18 @@ def test_status_takes_several_values_at_once(admin_user):
     assert matching(admin_user, "status=terminated") == {"t"}
 
 
+def test_statuses_are_written_into_the_query_so_each_tab_keeps_its_plan(admin_user):
+    """A status sent as a parameter had its page planned again on every request
+    (clientxcms.queries.ChoiceLiteral); written in the text, it is no parameter at all."""
+    services = filter_services(QueryDict("status=active&status=suspended"), user=admin_user)
+
+    sql, params = services.query.sql_with_params()
+
+    assert "IN ('active', 'suspended')" in sql
+    assert "active" not in params
+    assert "suspended" not in params
+
+
 def test_product_filters_by_product_or_by_custom_services(admin_user):
     product = ProductFactory()
     ServiceFactory(name="mine", product=product)
