@@ -444,6 +444,29 @@ def _copy_of_filter(original: django_filters.Filter) -> django_filters.Filter:
     return copied
 
 
+class FieldsSharingChoices(dict[str, forms.Field]):
+    """The filter form class's fields, which Django deep-copies for each form it builds
+    (``copy.deepcopy(self.base_fields)``), choices included: the statuses', cycles',
+    modules' and sort orders' lists of lazy labels, a quarter of building the form and
+    0.4 ms of every list page.
+
+    Each field is still deep-copied, widget and all (``mark_invalid`` sets a form's own
+    widget attributes), except its choices, which the copies share with the class's
+    field: nothing changes a list of choices in place (a field's ``choices`` setter
+    replaces it), and django-filter's choice iterators read from the field they were made
+    for only its empty and null labels, which no form changes either.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, forms.Field]:
+        return {name: copy.deepcopy(field, _sharing_choices(field)) for name, field in self.items()}
+
+
+def _sharing_choices(field: forms.Field) -> dict[int, Any]:
+    """A deep copy's memo that maps ``field``'s choices to themselves, so they are not copied."""
+    choices = field.__dict__.get("_choices")
+    return {} if choices is None else {id(choices): choices}
+
+
 class ServiceFilterSet(django_filters.FilterSet):
     """Every filter of the staff service list; the parameter names are the URL's."""
 
@@ -560,12 +583,15 @@ class ServiceFilterSet(django_filters.FilterSet):
 
         django-filter builds a class of new fields from the filters each time, a tenth of
         the list page's time; nothing in them depends on the request (labels and choices
-        are lazy, translated when shown), and each form still deep-copies its fields, so
-        the product and server querysets are read again by every form.
+        are lazy, translated when shown), and each form still deep-copies its fields
+        (all but their choices: ``FieldsSharingChoices``), so the product and server
+        querysets are read again by every form.
         """
         cls = type(self)
         if cls._form_class is None:
-            cls._form_class = super().get_form_class()
+            form_class = super().get_form_class()
+            form_class.base_fields = FieldsSharingChoices(form_class.base_fields)
+            cls._form_class = form_class
         return cls._form_class
 
     @property

@@ -216,6 +216,26 @@ def test_each_filter_set_has_filters_of_its_own_bound_to_it(admin_user):
     assert list(first.qs.values_list("pk", flat=True)) == [alice.pk]
 
 
+def test_each_filter_form_has_fields_of_its_own_sharing_only_their_choices(admin_user):
+    # services.filters.FieldsSharingChoices: the choices are not copied, the rest is.
+    first = service_filterset(QueryDict("status=bogus"), user=admin_user)
+    second = service_filterset(QueryDict(""), user=admin_user)
+    assert not first.is_valid()
+    assert second.is_valid()
+
+    for name, own in first.form.fields.items():
+        other = second.form.fields[name]
+        assert own is not other
+        assert own.widget is not other.widget
+    status, other_status = first.form.fields["status"], second.form.fields["status"]
+    assert status._choices is other_status._choices
+    assert "is-invalid" in status.widget.attrs["class"]
+    assert "is-invalid" not in other_status.widget.attrs["class"]
+    product = second.form.fields["product"]
+    assert product.queryset is not first.form.fields["product"].queryset
+    assert list(second.form.fields["cycle"].choices)[0] == ("", "Any cycle")
+
+
 def test_unknown_parameters_are_ignored(admin_user):
     ServiceFactory(name="one")
 
