@@ -28,10 +28,8 @@ from typing import Any
 from django.db import connection as default_connection
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, Sum
 
 from .choices import STATUS_BADGES, ServiceStatus
-from .models import StatusCountChange
 
 #: Above this many rows, reading the counts folds them into one row per status first.
 FOLD_AFTER = 1_000
@@ -188,14 +186,15 @@ def status_counts() -> list[dict[str, Any]]:
     written since the last fold), whatever the number of services; statuses with no
     service are listed with 0 so that the pages keep their shape.
     """
-    grouped = list(
-        StatusCountChange.objects.order_by()
-        .values("status")
-        .annotate(total=Sum("delta"), rows=Count("id"))
-    )
-    if sum(row["rows"] for row in grouped) > FOLD_AFTER:
+    # Written as SQL: building and compiling the same query with the ORM took four times
+    # as long as running it (0.44 of 0.56 ms), on every list page and dashboard.
+    with default_connection.cursor() as cursor:
+        cursor.execute(f"SELECT status, SUM(delta), COUNT(*) FROM {TABLE} GROUP BY status")
+        grouped = cursor.fetchall()
+    if sum(rows for _status, _total, rows in grouped) > FOLD_AFTER:
         fold_status_counts()
-    counts = {row["status"]: row["total"] for row in grouped}
+    # PostgreSQL sums a bigint column as a numeric (a Decimal here).
+    counts = {status: int(total) for status, total, _rows in grouped}
     return [
         {
             "status": status.value,

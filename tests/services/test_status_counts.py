@@ -25,8 +25,11 @@ ADMIN = EventSource.ADMIN
 
 
 def kept() -> dict[str, int]:
-    """The counts the database keeps, statuses with services only."""
-    return {row["status"]: row["count"] for row in stats.status_counts() if row["count"]}
+    """The counts the database keeps, statuses with services only (as ints: PostgreSQL
+    sums the deltas as numerics, which the pages would print as decimals)."""
+    rows = stats.status_counts()
+    assert all(type(row["count"]) is int for row in rows)
+    return {row["status"]: row["count"] for row in rows if row["count"]}
 
 
 def counted() -> dict[str, int]:
