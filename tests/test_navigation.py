@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.template import Context, Template
 from django.urls import reverse, set_script_prefix
 
-from clientxcms.navigation import SECTIONS, link
+from clientxcms.navigation import SECTIONS
 
 SIDEBAR = re.compile(r'<nav id="admin-sidebar".*?</nav>', re.S)
 ITEM = re.compile(r'<a href="([^"]+)" class="nav-link( active" aria-current="page)?">')
@@ -68,13 +69,16 @@ def test_the_section_of_the_page_is_the_one_marked(client, admin_user, page, sec
     assert marked == [reverse(section)]
 
 
-def test_links_follow_the_script_prefix_they_are_served_under(db):
+def test_links_follow_the_script_prefix_they_are_served_under(rf, admin_user):
+    request = rf.get("/")
+    request.user = admin_user
+    tag = Template("{% load navigation %}{% admin_navigation %}")
     try:
         set_script_prefix("/panel/")
-        assert link("admin:service_list") == "/panel/admin/services/"
+        assert 'href="/panel/admin/services/"' in tag.render(Context({"request": request}))
     finally:
         set_script_prefix("/")
-    assert link("admin:service_list") == "/admin/services/"
+    assert 'href="/admin/services/"' in tag.render(Context({"request": request}))
 
 
 def test_the_sections_speak_the_page_s_language(client, admin_user):
