@@ -75,7 +75,7 @@ def test_each_row_shows_every_column(client, admin_user, varied_services):
         "anna@example.com",
         "Aardvark hosting",
         "A-node",
-        'data-status="active"',
+        '<td><span class="badge text-bg-success" data-status="active">Active</span></td>',
         "1.00 EUR",
         "Monthly",
         date_format(timezone.localtime(alpha.expires_at), "DATE_FORMAT"),
@@ -83,6 +83,20 @@ def test_each_row_shows_every_column(client, admin_user, varied_services):
         date_format(timezone.localtime(alpha.created_at), "DATE_FORMAT"),
     ):
         assert shown in row, shown
+
+
+def test_each_status_has_its_badge_the_light_one_outlined(client, admin_user):
+    ServiceFactory(status=ServiceStatus.CANCELLED)
+    ServiceFactory(status=ServiceStatus.SUSPENDED)
+    client.force_login(admin_user)
+
+    html = client.get(URL).text
+
+    assert (
+        '<span class="badge text-bg-light border border-secondary-subtle" '
+        'data-status="cancelled">Cancelled</span>'
+    ) in html
+    assert '<span class="badge text-bg-danger" data-status="suspended">Suspended</span>' in html
 
 
 def test_a_service_without_product_server_or_expiration_says_so(
@@ -176,6 +190,26 @@ def test_a_status_tab_lists_only_that_status_and_is_marked_active(client, admin_
     assert names(response) == ["off"]
     active = [tab["status"] for tab in response.context["tabs"] if tab["active"]]
     assert active == ["suspended"]
+
+
+def test_each_tab_links_to_its_status_keeping_the_other_parameters(client, admin_user):
+    ServiceFactory.create_batch(2, status=ServiceStatus.SUSPENDED)
+    client.force_login(admin_user)
+
+    response = client.get(URL, {"status": "suspended", "sort": "name", "cursor": "stale"})
+
+    html = response.text
+    # Page one of each status (no cursor), the sort kept; "All" drops the status.
+    assert (
+        '<a class="nav-link" href="?sort=name" data-status-tab="all">All '
+        '<span class="badge rounded-pill text-bg-light border ms-1">2</span></a>'
+    ) in html
+    assert (
+        '<a class="nav-link active" aria-current="page" href="?status=suspended&amp;sort=name" '
+        'data-status-tab="suspended">Suspended '
+        '<span class="badge rounded-pill text-bg-primary ms-1">2</span></a>'
+    ) in html
+    assert 'href="?status=active&amp;sort=name" data-status-tab="active">Active ' in html
 
 
 def test_the_tab_counts_are_exact_at_once_and_never_count_the_services(
