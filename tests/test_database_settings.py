@@ -43,12 +43,15 @@ def test_a_status_tab_s_page_is_planned_once_per_connection():
     staff = UserFactory(is_staff=True, is_superuser=True)
     services = filter_services(QueryDict("status=suspended"), user=staff)
     for _ in range(7):
-        list(services.values_list("pk", flat=True)[:26])
+        list(services.values_list("pk", flat=True)[:17])
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
             " WHERE statement LIKE %s",
-            ["%'suspended'%"],
+            ["%'suspended'%LIMIT 17%"],
         )
-        # Prepared on its sixth run (prepare_threshold 5); its plan made once, then reused.
-        assert cursor.fetchall() == [(2, 0)]
+        [(generic, custom)] = cursor.fetchall()
+    # Prepared on its sixth run (prepare_threshold 5), its plan made once and reused since
+    # (more uses if the connection ran it for an earlier test): never planned per run.
+    assert generic >= 2
+    assert custom == 0
