@@ -19,16 +19,19 @@ import base64
 import binascii
 import datetime as dt
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import models
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ValidationError
+from django.db import connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Q, QuerySet
-from django.db.models.expressions import OrderBy
+from django.db.models.expressions import OrderBy, RawSQL
+from django.db.models.sql.compiler import SQLCompiler
 
 NEXT, PREVIOUS = "n", "p"
 
@@ -109,6 +112,9 @@ class KeysetPaginator:
     are read by those keys, joined to what they name. Joined in one level, PostgreSQL
     sized its join caches (``Memoize``) for every row of the table rather than the page's
     26, which cost 1.5 ms at a million services; the page's joins now see 26 rows.
+
+    Only the subquery changes from page to page: the rest of the statement is compiled
+    once per ordering and connection (``RowsStatement``).
     """
 
     def __init__(
@@ -143,7 +149,12 @@ class KeysetPaginator:
     def _fetch(self, queryset: QuerySet, reverse: bool) -> list[Any]:
         ordering = [key.order_by(reverse=reverse) for key in self.keys]
         keys = queryset.order_by(*ordering).values("pk")[: self.per_page + 1]
-        return list(self.rows.filter(pk__in=keys).order_by(*ordering))
+        try:
+            keys_sql, keys_params = keys.query.get_compiler(keys.db).as_sql()
+        except EmptyResultSet:  # a filter no row can match (``status__in=[]``)
+            return []
+        statement = _rows_statement(self.rows, self.keys, reverse, connections[keys.db])
+        return statement.fetch(keys_sql, keys_params)
 
     def _more(self, rows: list[Any]) -> bool:
         """Whether a row was fetched past the page, dropping it (it is only a look-ahead)."""
@@ -202,6 +213,60 @@ class KeysetPaginator:
         except (binascii.Error, ValueError, TypeError, ValidationError) as exc:
             raise InvalidCursor(cursor) from exc
         return direction, number, values
+
+
+#: Stands for the keys' subquery in a compiled ``RowsStatement``, which is cut around it.
+_KEYS_MARK = "SELECT NULL /* the keys of the page */"
+
+
+class RowsStatement:
+    """A page's statement without its keys: the columns of the rows whose keys a subquery
+    picks, in the page's order, compiled once and kept for every page after.
+
+    Compiling it took one instruction in sixteen of a page of the staff list (0.5 to 0.7
+    ms at a million services): sixteen columns over four joins, ordered, for the same SQL
+    every time. The subquery, which holds the filters and the cursor, is compiled per page and
+    put in the mark's place. The rows come back through the compiler's own converters, as
+    ``QuerySet.values`` would give them.
+    """
+
+    def __init__(self, rows: QuerySet, ordering: list[OrderBy]) -> None:
+        query = rows.filter(pk__in=RawSQL(_KEYS_MARK, ())).order_by(*ordering).query
+        self.compiler: SQLCompiler = query.get_compiler(rows.db)
+        sql, params = self.compiler.as_sql()
+        if params or sql.count(_KEYS_MARK) != 1:
+            raise ValueError("The rows' statement must take no parameters but its keys.")
+        self.before, self.after = sql.split(_KEYS_MARK)
+        self.names = [*query.extra_select, *query.values_select, *query.annotation_select]
+
+    def fetch(self, keys_sql: str, keys_params: Sequence[Any]) -> list[dict[str, Any]]:
+        """The rows whose keys ``keys_sql`` selects, each as a dict of the columns."""
+        with self.compiler.connection.cursor() as cursor:
+            cursor.execute(f"{self.before}{keys_sql}{self.after}", keys_params)
+            found = cursor.fetchall()
+        names = self.names
+        rows = self.compiler.results_iter(results=[found])
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+#: Per connection (a thread's own, as Django keeps them), each statement by what it reads.
+_statements: weakref.WeakKeyDictionary[
+    BaseDatabaseWrapper, dict[tuple[Any, ...], RowsStatement]
+] = weakref.WeakKeyDictionary()
+
+
+def _rows_statement(
+    rows: QuerySet, keys: Sequence[OrderKey], reverse: bool, connection: BaseDatabaseWrapper
+) -> RowsStatement:
+    """The statement of ``rows`` in the order of ``keys`` (walked backwards if ``reverse``)
+    on ``connection``, compiled the first time it is asked for."""
+    key = (rows.model, tuple(rows.query.values_select), tuple(keys), reverse)
+    statements = _statements.setdefault(connection, {})
+    statement = statements.get(key)
+    if statement is None:
+        ordering = [order_key.order_by(reverse=reverse) for order_key in keys]
+        statement = statements[key] = RowsStatement(rows.using(connection.alias), ordering)
+    return statement
 
 
 def order_expressions(model: type[models.Model], ordering: Sequence[str]) -> list[OrderBy]:
