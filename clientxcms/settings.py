@@ -113,7 +113,7 @@ TEMPLATES: list[dict[str, Any]] = [
                 "django.contrib.messages.context_processors.messages",
             ],
             # The administration's sidebar (templates/admin/base.html).
-            "libraries": {"navigation": "clientxcms.navigation"},
+            "libraries": {"links": "clientxcms.links", "navigation": "clientxcms.navigation"},
         },
     },
 ]

@@ -1,0 +1,119 @@
+"""``{% querystring %}`` from ``{% load links %}`` (clientxcms/links.py) writes what Django's
+built-in tag writes, for every kind of change a template asks of it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.http import QueryDict
+from django.template import Context, RequestContext, Template
+from django.template.defaulttags import querystring as djangos_querystring
+from django.test import RequestFactory
+
+from clientxcms import links
+
+QUERIES = [
+    "",
+    "status=active",
+    "status=active&status=suspended&q=Dubois",
+    "q=caf%C3%A9+cr%C3%A8me&sort=-expires&cursor=abc%3D%3D",
+    "q=a%26b%3Dc%2Bd%25&empty=&per_page=50",
+    "cursor=only",
+]
+CHANGES = [
+    {},
+    {"cursor": None},
+    {"status": "pending", "cursor": None},
+    {"sort": "-price", "cursor": None},
+    {"per_page": 100, "cursor": None},
+    {"status": ["active", "expired"]},
+    {"status": []},
+    {"format": "csv", "cursor": None, "per_page": None},
+    {"q": "<script>&\"'é ☃"},
+    {"missing": None},
+]
+
+
+def context_for(query: str) -> Context:
+    return Context({"request": RequestFactory().get(f"/admin/services/?{query}")})
+
+
+@pytest.mark.parametrize("query", QUERIES)
+@pytest.mark.parametrize("changes", CHANGES, ids=repr)
+def test_it_writes_what_django_writes(query, changes):
+    context = context_for(query)
+    # Django's is a template tag function: the context is its request's.
+    context.request = context["request"]
+
+    assert links.querystring(context, **changes) == djangos_querystring(context, **changes)
+
+
+@pytest.mark.parametrize("changes", CHANGES, ids=repr)
+def test_a_query_dict_given_is_changed_as_django_changes_it(changes):
+    context = context_for("ignored=1")
+    context.request = context["request"]
+    given = QueryDict("a=1&a=2&b=%C3%A9")
+
+    ours = links.querystring(context, given, **changes)
+
+    assert ours == djangos_querystring(context, given, **changes)
+    assert given.urlencode() == "a=1&a=2&b=%C3%A9"  # left as it was
+
+
+def test_it_never_changes_the_request_s_parameters():
+    context = context_for("status=active&cursor=x")
+    context.request = context["request"]
+
+    links.querystring(context, status=["pending"], cursor=None, q="new")
+
+    assert list(context.request.GET.lists()) == [("status", ["active"]), ("cursor", ["x"])]
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "{% querystring %}",
+        "{% querystring cursor=None %}",
+        "{% querystring status='pending' per_page=size cursor=None %}",
+        "{% querystring q=term %}",
+        "{% querystring per_page=size as url %}[{{ url }}]",
+    ],
+)
+def test_in_a_template_it_is_escaped_and_used_as_the_built_in(tag):
+    request = RequestFactory().get("/admin/services/?status=active&q=a%26b&cursor=c")
+    values = {"size": 50, "term": "<b>&"}
+
+    ours = Template("{% load links %}" + tag).render(RequestContext(request, values))
+    djangos = Template(tag).render(RequestContext(request, values))
+
+    assert ours == djangos
+
+
+def test_loading_links_puts_it_in_the_built_in_s_place():
+    loaded = Template("{% load links %}{% querystring cursor=None %}").nodelist[-1]
+    built_in = Template("{% querystring cursor=None %}").nodelist[-1]
+
+    assert loaded.func is links.querystring
+    assert built_in.func is djangos_querystring
+
+
+def test_the_templates_that_write_query_strings_load_it():
+    """Each template with a ``{% querystring %}`` loads ``links`` (else Django's, slower,
+    would write its links)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    folders = [Path(folder) for folder in settings.TEMPLATES[0]["DIRS"]]
+    using = [
+        path
+        for folder in folders
+        for path in folder.rglob("*.html")
+        if "{% querystring" in path.read_text()
+    ]
+    assert using, "no template writes a query string: this test looks in the wrong place"
+    loads_links = re.compile(r"{%\s*load\s[^%]*\blinks\b[^%]*%}")
+    for path in using:
+        before_first_use = path.read_text().split("{% querystring")[0]
+        assert loads_links.search(before_first_use), path
