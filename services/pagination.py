@@ -127,7 +127,7 @@ class KeysetPaginator:
         if missing:
             raise ValueError(f"The rows must hold the ordering's fields: {sorted(missing)}.")
         self.queryset = queryset
-        self.rows = queryset.model._default_manager.values(*columns)
+        self.columns = tuple(columns)
         self.per_page = per_page
 
     def page(self, cursor: str | None = None) -> KeysetPage:
@@ -153,7 +153,9 @@ class KeysetPaginator:
             keys_sql, keys_params = keys.query.get_compiler(keys.db).as_sql()
         except EmptyResultSet:  # a filter no row can match (``status__in=[]``)
             return []
-        statement = _rows_statement(self.rows, self.keys, reverse, connections[keys.db])
+        statement = _rows_statement(
+            self.queryset.model, self.columns, self.keys, reverse, connections[keys.db]
+        )
         return statement.fetch(keys_sql, keys_params)
 
     def _more(self, rows: list[Any]) -> bool:
@@ -256,16 +258,21 @@ _statements: weakref.WeakKeyDictionary[
 
 
 def _rows_statement(
-    rows: QuerySet, keys: Sequence[OrderKey], reverse: bool, connection: BaseDatabaseWrapper
+    model: type[models.Model],
+    columns: tuple[str, ...],
+    keys: Sequence[OrderKey],
+    reverse: bool,
+    connection: BaseDatabaseWrapper,
 ) -> RowsStatement:
-    """The statement of ``rows`` in the order of ``keys`` (walked backwards if ``reverse``)
-    on ``connection``, compiled the first time it is asked for."""
-    key = (rows.model, tuple(rows.query.values_select), tuple(keys), reverse)
+    """The statement of ``columns`` of ``model`` in the order of ``keys`` (walked
+    backwards if ``reverse``) on ``connection``, compiled the first time it is asked for."""
+    key = (model, columns, tuple(keys), reverse)
     statements = _statements.setdefault(connection, {})
     statement = statements.get(key)
     if statement is None:
+        rows = model._default_manager.using(connection.alias).values(*columns)
         ordering = [order_key.order_by(reverse=reverse) for order_key in keys]
-        statement = statements[key] = RowsStatement(rows.using(connection.alias), ordering)
+        statement = statements[key] = RowsStatement(rows, ordering)
     return statement
 
 
