@@ -460,6 +460,21 @@ def filter_cell(field: BoundField) -> SafeString:
 
 
 @register.simple_tag
+def inline_checkboxes(field: BoundField) -> SafeString:
+    """Each choice of ``field`` as an inline check box and its label, as the template's
+    ``{% for checkbox in field %}`` loop wrote them with ``render_widget`` (the list's
+    statuses: 1.4M of 33M instructions of a page as template code)."""
+    boxes = [
+        f'<div class="form-check form-check-inline">{render_widget(checkbox)}'
+        f'<label class="form-check-label" for="{_escape(checkbox.id_for_label)}">'
+        f"{_escape(checkbox.choice_label)}</label></div>"
+        for checkbox in field
+    ]
+    # One per line, as the loop wrote them: the space between inline boxes is their gap.
+    return mark_safe("\n".join(boxes))  # noqa: S308 - every value is escaped
+
+
+@register.simple_tag
 def render_widget(field: BoundField | BoundWidget) -> SafeString:
     """``{{ field }}`` of a bound field, or ``{{ checkbox.tag }}`` of one of its choices:
     the same HTML, written in Python for the widgets above, Django's rendering otherwise.

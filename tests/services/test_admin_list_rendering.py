@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.http import QueryDict
+from django.template import Context, Template
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -63,6 +64,28 @@ def test_each_filter_widget_is_djangos_own_html(db, query):
             assert render_widget(field) == str(field), field.name
         for choice in form["status"]:
             assert render_widget(choice) == choice.tag()
+
+
+@pytest.mark.parametrize("query", ["", "status=active&status=expired", "status=bogus"])
+def test_the_status_check_boxes_are_what_the_template_loop_wrote(db, query):
+    """``inline_checkboxes`` writes the loop it replaced, tag for tag, one box a line."""
+    loop = Template(
+        "{% load service_list %}{% for checkbox in field %}"
+        '<div class="form-check form-check-inline">{% render_widget checkbox %}'
+        '<label class="form-check-label" for="{{ checkbox.id_for_label }}">'
+        "{{ checkbox.choice_label }}</label></div>{% if not forloop.last %}\n{% endif %}"
+        "{% endfor %}"
+    )
+    with translation.override("fr"):
+        filterset = ServiceFilterSet(QueryDict(query), queryset=Service.objects.all())
+        filterset.is_valid()
+        field = filterset.form["status"]
+
+        written = service_list.inline_checkboxes(field)
+
+        assert written == loop.render(Context({"field": field}))
+    assert written.count('type="checkbox"') == len(ServiceStatus.choices)
+    assert written.count("checked") == (2 if "active" in query else 0)
 
 
 # Rows --------------------------------------------------------------------------------------
