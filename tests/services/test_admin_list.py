@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from unittest import mock
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from services.choices import ServiceStatus
-from services.filters import SORT_CHOICES, ordering_for
+from services.filters import SORT_CHOICES, SORT_COLUMNS, ordering_for
 from services.models import Service
 from services.pagination import KeysetPaginator, order_expressions
 from services.views.admin_list import LIST_FIELDS
@@ -280,6 +281,23 @@ def test_the_headers_link_to_the_other_direction_and_keep_the_filters(client, ad
 
     assert 'href="?sort=-name&amp;status=active"' in response.text
     assert 'aria-sort="ascending"' in response.text
+
+
+def test_the_header_row_has_each_sortable_column_in_order(client, admin_user):
+    ServiceFactory()
+    client.force_login(admin_user)
+
+    response = client.get(URL, {"sort": "-price"})
+
+    head = response.text.split("<thead")[1].split("</thead>")[0]
+    headers = re.findall(r'<th scope="col" class="([^"]*)"([^>]*)><a href="\?sort=([^"&]+)', head)
+    # Each links to its ascending order: price too, sorted descending now.
+    assert [sort for _css, _state, sort in headers] == list(SORT_COLUMNS)
+    labels = re.findall(r'class="sort-link[^"]*"[^>]*>([^<]+) <i', head)
+    assert labels == [str(column.label) for column in SORT_COLUMNS.values()]
+    css = {sort: (classes, state) for classes, state, sort in headers}
+    assert css["price"] == ("text-nowrap text-end", ' aria-sort="descending"')
+    assert css["name"] == ("text-nowrap", "")
 
 
 def test_an_unknown_sort_is_an_error_not_a_crash(client, admin_user):
