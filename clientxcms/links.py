@@ -1,4 +1,7 @@
-"""``{% querystring %}``, as Django writes it, without copying the request's parameters.
+"""Links that keep the list's parameters: ``{% querystring %}`` and keyset pages' links.
+
+``{% querystring %}`` is written as Django writes it, without copying the request's
+parameters.
 
 Django's tag (``django.template.defaulttags.querystring``) deep-copies the ``QueryDict``
 and encodes every parameter again for each link it writes: about 17 microseconds a
@@ -11,6 +14,8 @@ two side by side.
 Templates get it with ``{% load links %}``, which puts it in the place of the built-in
 tag of the same name (a library loaded by name wins over the built-ins); Python code
 calls ``querystring`` directly.
+
+``{% keyset_pages page %}``: the first, previous and next links of a keyset page.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ from urllib.parse import urlencode
 from django import template
 from django.http import QueryDict
 from django.template import RequestContext
+from django.utils.formats import localize
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -43,3 +52,55 @@ def querystring(context: RequestContext, query_dict: QueryDict | None = None, **
     if not params and not query_dict:
         return ""
     return "?" + urlencode([(key, value) for key, values in params.items() for value in values])
+
+
+@register.simple_tag(takes_context=True)
+def keyset_pages(context: RequestContext, page: Any, target: str = "") -> SafeString:
+    """First, previous and next links of ``page`` (``services.pagination.KeysetPage``,
+    ``delivery.callpages.CallPage``), with no page count: counting every row is what keyset
+    pages avoid. Nothing when it is the only page. ``target``: the CSS selector of the
+    element htmx swaps, if any.
+
+    Written in Python rather than as an included template, which cost the staff list 0.7M
+    of its 32M instructions a page.
+    """
+    if not (page.has_previous or page.has_next):
+        return mark_safe("")
+
+    def link(cursor: str | None, rel: str, text: str) -> str:
+        url = conditional_escape(querystring(context, cursor=cursor))
+        htmx = ""
+        if target:
+            htmx = f' hx-get="{url}" hx-target="{conditional_escape(target)}" hx-push-url="true"'
+        return (
+            f'<li class="page-item"><a class="page-link" href="{url}" rel="{rel}"{htmx}>'
+            f"{text}</a></li>"
+        )
+
+    def disabled(text: str) -> str:
+        return f'<li class="page-item disabled"><span class="page-link">{text}</span></li>'
+
+    # Translated outside the f-strings, where makemessages finds them.
+    texts = {"first": _("First"), "previous": _("Previous"), "next": _("Next")}
+    escaped = {name: conditional_escape(text) for name, text in texts.items()}
+    first = f'<i class="bi bi-chevron-double-left" aria-hidden="true"></i> {escaped["first"]}'
+    previous = f'<i class="bi bi-chevron-left" aria-hidden="true"></i> {escaped["previous"]}'
+    following = f'{escaped["next"]} <i class="bi bi-chevron-right" aria-hidden="true"></i>'
+    number = _("Page %(number)s") % {"number": localize(page.number)}
+    pages = _("Pages")
+    items = (
+        [link(None, "first", first), link(page.previous_cursor, "prev", previous)]
+        if page.has_previous
+        else [disabled(first), disabled(previous)]
+    )
+    items.append(
+        f'<li class="page-item active" aria-current="page"><span class="page-link">'
+        f"{conditional_escape(number)}</span></li>"
+    )
+    items.append(
+        link(page.next_cursor, "next", following) if page.has_next else disabled(following)
+    )
+    return mark_safe(  # noqa: S308 - every value is escaped
+        f'<nav aria-label="{conditional_escape(pages)}">'
+        f'<ul class="pagination pagination-sm mb-0">{"".join(items)}</ul></nav>'
+    )

@@ -32,7 +32,7 @@ class InvalidCursor(ValueError):
 
 @dataclass(frozen=True)
 class CallPage:
-    """One page of calls; what ``components/keyset_pagination.html`` reads."""
+    """One page of calls; what ``{% keyset_pages %}`` (``clientxcms.links``) reads."""
 
     rows: list[ModuleCall]
     number: int

@@ -4,12 +4,14 @@ built-in tag writes, for every kind of change a template asks of it."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 from django.http import QueryDict
 from django.template import Context, RequestContext, Template
 from django.template.defaulttags import querystring as djangos_querystring
 from django.test import RequestFactory
+from django.utils import translation
 
 from clientxcms import links
 
@@ -117,3 +119,67 @@ def test_the_templates_that_write_query_strings_load_it():
     for path in using:
         before_first_use = path.read_text().split("{% querystring")[0]
         assert loads_links.search(before_first_use), path
+
+
+# Keyset pages ------------------------------------------------------------------------------
+
+
+def page_of(number: int, *, previous: bool, following: bool) -> SimpleNamespace:
+    return SimpleNamespace(
+        number=number,
+        has_previous=previous,
+        has_next=following,
+        previous_cursor="p.prev" if previous else None,
+        next_cursor="n.next" if following else None,
+    )
+
+
+def pages_html(page: SimpleNamespace, target: str = "", query: str = "status=active&cursor=c"):
+    request = RequestFactory().get(f"/admin/services/?{query}")
+    return links.keyset_pages(RequestContext(request), page, target)
+
+
+def test_a_lone_page_has_no_page_links():
+    assert pages_html(page_of(1, previous=False, following=False)) == ""
+
+
+def test_a_middle_page_links_first_previous_and_next_keeping_the_filters():
+    written = pages_html(page_of(3, previous=True, following=True))
+
+    assert re.findall(r'href="([^"]*)" rel="(\w+)"', written) == [
+        ("?status=active", "first"),
+        ("?status=active&amp;cursor=p.prev", "prev"),
+        ("?status=active&amp;cursor=n.next", "next"),
+    ]
+    assert '<span class="page-link">Page 3</span>' in written
+    assert 'aria-current="page"' in written
+    assert "disabled" not in written
+    assert "hx-get" not in written
+
+
+def test_the_first_page_disables_first_and_previous_and_the_last_disables_next():
+    first = pages_html(page_of(1, previous=False, following=True))
+    last = pages_html(page_of(4, previous=True, following=False))
+
+    assert re.findall(r'rel="(\w+)"', first) == ["next"]
+    assert first.count('class="page-item disabled"') == 2
+    assert re.findall(r'rel="(\w+)"', last) == ["first", "prev"]
+    assert last.count('class="page-item disabled"') == 1
+    assert "Next" in last.split('class="page-item disabled"')[1]
+
+
+def test_with_a_target_each_link_is_followed_by_htmx_into_it():
+    written = pages_html(page_of(2, previous=True, following=True), target="#service-results")
+
+    assert written.count('hx-target="#service-results" hx-push-url="true"') == 3
+    assert 'href="?status=active" rel="first" hx-get="?status=active"' in written
+
+
+def test_the_links_read_in_the_page_s_language():
+    with translation.override("fr"):
+        written = pages_html(page_of(2, previous=True, following=True))
+
+    assert "Début" in written
+    assert "Précédent" in written
+    assert "Suivant" in written
+    assert 'aria-label="Pages"' in written
