@@ -6,9 +6,11 @@ Forms set the classes once here so that templates render a field with
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.forms.boundfield import BoundField
 
 _CHECK_WIDGETS = (forms.CheckboxInput, forms.RadioSelect, forms.CheckboxSelectMultiple)
 _SELECT_WIDGETS = (forms.Select, forms.SelectMultiple)
@@ -23,13 +25,19 @@ def widget_class(widget: forms.Widget) -> str:
     return "form-control"
 
 
-def style_fields(form: forms.BaseForm) -> None:
-    """Add Bootstrap's class to every widget of ``form`` (keeping classes already set)."""
-    for field in form.fields.values():
+def style_widgets(fields: Iterable[forms.Field]) -> None:
+    """Add Bootstrap's class to the widget of each of ``fields`` (keeping classes already
+    set)."""
+    for field in fields:
         css = widget_class(field.widget)
         existing = field.widget.attrs.get("class", "")
         if css not in existing.split():
             field.widget.attrs["class"] = f"{existing} {css}".strip()
+
+
+def style_fields(form: forms.BaseForm) -> None:
+    """Add Bootstrap's class to every widget of ``form`` (keeping classes already set)."""
+    style_widgets(form.fields.values())
 
 
 def mark_invalid(form: forms.BaseForm) -> None:
@@ -47,16 +55,34 @@ else:
     _FormBase = object
 
 
+class InvalidMarkingBoundField(BoundField):
+    """A field of a form, whose widget is given Bootstrap's ``is-invalid`` class as it is
+    rendered when the field has errors (what ``mark_invalid`` writes on the widget).
+
+    The widget itself is left as it is, so that forms may share their fields
+    (``services.filters.SharedFields``).
+    """
+
+    def build_widget_attrs(
+        self, attrs: dict[str, Any], widget: forms.Widget | None = None
+    ) -> dict[str, Any]:
+        attrs = super().build_widget_attrs(attrs, widget)
+        if self.name in self.form.errors:
+            classes = str(attrs.get("class", (widget or self.field.widget).attrs.get("class", "")))
+            if "is-invalid" not in classes:
+                attrs["class"] = f"{classes} is-invalid"
+        return attrs
+
+
 class StyledFormMixin(_FormBase):
-    """Styles a form's widgets on creation and flags its invalid ones after validation."""
+    """Styles a form's widgets on creation; its invalid ones are flagged as they are
+    rendered (``InvalidMarkingBoundField``)."""
+
+    bound_field_class = InvalidMarkingBoundField
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         style_fields(self)
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        mark_invalid(self)
 
 
 class StyledForm(StyledFormMixin, forms.Form):

@@ -7,6 +7,7 @@ a few go through the page to check what a person sees.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -216,24 +217,40 @@ def test_each_filter_set_has_filters_of_its_own_bound_to_it(admin_user):
     assert list(first.qs.values_list("pk", flat=True)) == [alice.pk]
 
 
-def test_each_filter_form_has_fields_of_its_own_sharing_only_their_choices(admin_user):
-    # services.filters.FieldsSharingChoices: the choices are not copied, the rest is.
+def test_filter_forms_share_their_fields_and_mark_errors_only_on_their_own_page(admin_user):
+    # services.filters.SharedFields: no form changes the fields it shares with the others;
+    # a field with errors is marked as it is rendered (InvalidMarkingBoundField).
     first = service_filterset(QueryDict("status=bogus"), user=admin_user)
     second = service_filterset(QueryDict(""), user=admin_user)
     assert not first.is_valid()
     assert second.is_valid()
 
-    for name, own in first.form.fields.items():
-        other = second.form.fields[name]
-        assert own is not other
-        assert own.widget is not other.widget
-    status, other_status = first.form.fields["status"], second.form.fields["status"]
-    assert status._choices is other_status._choices
-    assert "is-invalid" in status.widget.attrs["class"]
-    assert "is-invalid" not in other_status.widget.attrs["class"]
-    product = second.form.fields["product"]
-    assert product.queryset is not first.form.fields["product"].queryset
-    assert list(second.form.fields["cycle"].choices)[0] == ("", "Any cycle")
+    for name, field in first.form.fields.items():
+        assert field is second.form.fields[name]
+    status = first.form.fields["status"]
+    assert status.widget.attrs["class"] == "form-check-input"
+    assert first.form.fields["product"].widget.attrs["class"] == "form-select"
+    assert first.form.fields["expires_within"].widget.attrs["class"] == "form-control"
+
+    marked = re.findall(
+        r'<input type="checkbox"[^>]* class="form-check-input is-invalid"',
+        str(first.form["status"]),
+    )
+    assert len(marked) == len(ServiceStatus.choices)
+    assert "is-invalid" not in str(second.form["status"])
+    assert 'aria-invalid="true"' in str(first.form["status"])
+    assert status.widget.attrs["class"] == "form-check-input"  # unchanged by rendering
+
+
+def test_a_shared_product_menu_reads_the_products_each_time(admin_user):
+    before = service_filterset(QueryDict(""), user=admin_user)
+    assert "Added later" not in str(before.form["product"])
+
+    ProductFactory(name="Added later")
+
+    after = service_filterset(QueryDict(""), user=admin_user)
+    assert "Added later" in str(after.form["product"])
+    assert "Added later" in str(before.form["product"])
 
 
 def test_unknown_parameters_are_ignored(admin_user):
