@@ -439,6 +439,22 @@ def test_a_broken_cursor_shows_the_first_page_with_a_warning(client, admin_user)
     assert "That page link is no longer valid" in response.text
 
 
+def test_the_page_sizes_link_to_the_first_page_at_each_other_size(client, admin_user):
+    ServiceFactory.create_batch(30, status=ServiceStatus.ACTIVE)
+    client.force_login(admin_user)
+    first = client.get(URL, {"status": "active", "per_page": 25})
+    cursor = first.context["page"].next_cursor
+
+    response = client.get(URL, {"status": "active", "per_page": 25, "cursor": cursor})
+
+    footer = response.text.split("Per page:")[1].split("</span>")[0]
+    assert '<strong class="text-body">25</strong>' in footer
+    assert re.findall(r'<a href="([^"]+)" hx-get="\1" hx-target="#service-results"', footer) == [
+        "?status=active&amp;per_page=50",
+        "?status=active&amp;per_page=100",
+    ]
+
+
 def test_an_unknown_page_size_falls_back_to_25(client, admin_user):
     ServiceFactory.create_batch(30)
     client.force_login(admin_user)
