@@ -11,6 +11,7 @@ from django.http import QueryDict
 from django.template import Context, RequestContext, Template
 from django.template.defaulttags import querystring as djangos_querystring
 from django.test import RequestFactory
+from django.urls import NoReverseMatch, clear_url_caches, resolve, reverse, set_script_prefix
 from django.utils import translation
 
 from clientxcms import links
@@ -183,3 +184,68 @@ def test_the_links_read_in_the_page_s_language():
     assert "Précédent" in written
     assert "Suivant" in written
     assert 'aria-label="Pages"' in written
+
+
+# URLs --------------------------------------------------------------------------------------
+
+
+def render_both(source: str, request=None, **values) -> tuple[str, str]:
+    """``source`` rendered with the kept ``{% url %}`` and with Django's."""
+    request = request or RequestFactory().get("/admin/services/")
+    ours = Template("{% load links %}" + source).render(RequestContext(request, values))
+    djangos = Template(source).render(RequestContext(request, values))
+    return ours, djangos
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% url 'admin:service_list' %}",
+        "{% url 'admin:service_detail' pk=7 %}",
+        "{% url 'admin:service_detail' 7 %}",
+        "{% url 'admin:service_list' as target %}[{{ target }}]",
+        "{% url 'no-such-view' as target %}[{{ target }}]",
+        "{% url name %}",
+    ],
+)
+def test_the_kept_url_tag_writes_what_django_writes(source):
+    ours, djangos = render_both(source, name="admin:service_export")
+
+    assert ours == djangos
+
+
+def test_an_unknown_url_without_as_is_still_an_error():
+    with pytest.raises(NoReverseMatch):
+        render_both("{% url 'no-such-view' %}")
+
+
+def test_the_current_app_is_the_request_s_namespace_as_django_reads_it():
+    request = RequestFactory().get("/admin/services/")
+    request.resolver_match = resolve("/admin/services/")
+
+    assert render_both("{% url 'admin:home' %}", request) == ("/admin/", "/admin/")
+
+
+def test_a_url_without_arguments_is_reversed_once_per_script_prefix(monkeypatch):
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return reverse(*args, **kwargs)
+
+    monkeypatch.setattr(links, "reverse", counting)
+    clear_url_caches()  # a new resolver: nothing kept from other tests
+    template = Template("{% load links %}{% url 'admin:bulk_list' %}")
+    context = RequestContext(RequestFactory().get("/"))
+
+    assert template.render(context) == template.render(context) == "/admin/services/bulk/history/"
+    assert len(calls) == 1
+    try:
+        set_script_prefix("/panel/")
+        assert template.render(context) == "/panel/admin/services/bulk/history/"
+    finally:
+        set_script_prefix("/")
+    assert len(calls) == 2
+    clear_url_caches()
+    assert template.render(context) == "/admin/services/bulk/history/"
+    assert len(calls) == 3
